@@ -1,0 +1,17 @@
+"""Entry point: ``streamlit run app.py``. Page config and the router, nothing else."""
+
+import logging
+
+import streamlit as st
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+st.set_page_config(
+    page_title="Chat with your PDFs", page_icon=":material/description:", layout="wide"
+)
+navigation = st.navigation(
+    [
+        st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
+        st.Page("pages/documents.py", title="Documents", icon=":material/upload_file:"),
+    ]
+)
+navigation.run()

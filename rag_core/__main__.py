@@ -1,0 +1,261 @@
+"""Command line: ``python -m rag_core [--data-dir D] COMMAND ...``.
+
+Commands:
+
+* ``ingest FILE...``: index PDFs / text files, with a progress bar per file (tqdm).
+* ``documents [--json]``: list the indexed documents.
+* ``delete NAME``: remove a document (by file name or sha256).
+* ``retrieve QUESTION [--k 5] [--mode M] [--json]``: show the top-k chunks.
+* ``ask QUESTION [--k 5] [--model M]``: stream an answer from Ollama, then its sources.
+* ``eval QA.jsonl [--k 5] [--mode M] [--json]``: recall@k, MRR@k, nDCG@k, overall and per
+  document; the last line of ``--json`` output is one JSON object.
+
+Exit codes: 0 success, 1 a file failed / the model failed, 2 bad usage or a store error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from rag_core.citations import build_citations
+from rag_core.config import Settings, build_settings
+from rag_core.errors import PasswordRequiredError, RagError, WrongPasswordError
+from rag_core.evaluation import evaluate, load_qa
+from rag_core.ingest import IngestProgress
+from rag_core.knowledge_base import KnowledgeBase, build_knowledge_base
+from rag_core.retrieval import RETRIEVAL_MODES
+
+logger = logging.getLogger("rag_core.cli")
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser of the CLI."""
+    parser = argparse.ArgumentParser(prog="python -m rag_core", description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, help="data directory (default: RAG_DATA_DIR)")
+    parser.add_argument("--collection", help="collection name (default: documents)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="index files")
+    ingest.add_argument("files", nargs="+", type=Path)
+    ingest.add_argument("--password", help="password for encrypted PDFs")
+
+    docs = sub.add_parser("documents", help="list indexed documents")
+    docs.add_argument("--json", action="store_true")
+
+    delete = sub.add_parser("delete", help="delete a document by name or sha256")
+    delete.add_argument("name")
+
+    for name in ("retrieve", "ask"):
+        cmd = sub.add_parser(name, help=f"{name} for a question")
+        cmd.add_argument("question")
+        cmd.add_argument("--k", type=int, help="top-k chunks")
+        cmd.add_argument("--mode", choices=RETRIEVAL_MODES, help="retrieval mode")
+        cmd.add_argument("--json", action="store_true")
+        if name == "ask":
+            cmd.add_argument("--model", help="Ollama model tag")
+
+    ev = sub.add_parser("eval", help="evaluate retrieval on a JSONL question set")
+    ev.add_argument("qa", type=Path)
+    ev.add_argument("--k", type=int, default=5)
+    ev.add_argument("--mode", choices=RETRIEVAL_MODES, help="retrieval mode")
+    ev.add_argument("--json", action="store_true")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return build_settings(
+        data_dir=args.data_dir,
+        collection=args.collection,
+        top_k=getattr(args, "k", None),
+        retrieval_mode=getattr(args, "mode", None),
+        ollama_model=getattr(args, "model", None),
+    )
+
+
+def _cmd_ingest(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.files:
+        bar = tqdm(total=1, desc=path.name, unit="", leave=True, file=sys.stderr)
+
+        def on_progress(event: IngestProgress, bar: tqdm = bar) -> None:
+            if bar.total != event.total and event.total > 0:
+                bar.reset(total=event.total)
+            bar.set_postfix_str(event.stage)
+            bar.n = event.done
+            bar.refresh()
+
+        try:
+            result = kb.ingest_path(path, password=args.password, progress=on_progress)
+        except (PasswordRequiredError, WrongPasswordError) as exc:
+            bar.close()
+            _err(f"failed: {exc} (use --password)")
+            failed += 1
+            continue
+        bar.close()
+        if result.status == "failed":
+            failed += 1
+            _err(f"failed: {result.error}")
+        else:
+            line = (
+                f"{result.status}: {result.filename} ({result.pages} pages, {result.chunks} chunks"
+            )
+            _out(line + f", {result.embedded} embedded, {result.seconds:.1f} s)")
+            if result.warning:
+                _out(f"  note: {result.warning}")
+    return 1 if failed else 0
+
+
+def _cmd_documents(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+    records = kb.documents()
+    if args.json:
+        _out(json.dumps([r.to_dict() for r in records], ensure_ascii=False))
+        return 0
+    if not records:
+        _out("no documents indexed")
+    for r in records:
+        _out(f"{r.name}\t{r.pages} pages\t{r.chunks} chunks\t{r.added_at}\t{r.sha256[:12]}")
+    return 0
+
+
+def _cmd_delete(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+    removed = kb.delete(args.name)
+    if not removed:
+        _err(f"no document named {args.name!r}")
+        return 1
+    for r in removed:
+        _out(f"deleted: {r.name} ({r.chunks} chunks)")
+    return 0
+
+
+def _cmd_retrieve(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+    docs = kb.retriever(k=args.k).retrieve(args.question)
+    citations = build_citations(docs)
+    if args.json:
+        _out(json.dumps([c.to_dict() for c in citations], ensure_ascii=False))
+        return 0
+    for c in citations:
+        _out(f"[{c.number}] {c.source} {c.page_display} score={c.score:.4f}")
+        _out("    " + " ".join(c.text.split())[:300])
+    return 0
+
+
+def _cmd_ask(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+    from rag_core.chain import build_rag_chain, stream_rag_answer
+    from rag_core.llm import build_chat_model
+
+    settings = kb.settings
+    chain = build_rag_chain(kb.retriever(k=args.k), build_chat_model(settings))
+    citations: list[Any] = []
+    error = ""
+    answer: list[str] = []
+    for kind, value in stream_rag_answer(
+        chain, args.question, host=settings.ollama_host, model=settings.ollama_model
+    ):
+        if kind == "citations":
+            citations = value
+        elif kind == "token":
+            answer.append(value)
+            if not args.json:
+                sys.stdout.write(value)
+                sys.stdout.flush()
+        else:
+            error = value
+    if args.json:
+        _out(
+            json.dumps(
+                {
+                    "answer": "".join(answer),
+                    "error": error,
+                    "citations": [c.to_dict() for c in citations],
+                },
+                ensure_ascii=False,
+            )
+        )
+        return 1 if error else 0
+    _out()
+    if error:
+        _err(error)
+    _out("\nSources:")
+    for c in citations:
+        _out(f"[{c.number}] {c.source} {c.page_display}: " + " ".join(c.text.split())[:200])
+    return 1 if error else 0
+
+
+def _cmd_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+    items = load_qa(args.qa)
+    retriever = kb.retriever(k=args.k)
+    report = evaluate(items, retriever.retrieve, args.k)
+    k = args.k
+
+    def named(m: dict[str, Any]) -> dict[str, Any]:
+        return {
+            f"recall@{k}": m["recall"],
+            f"mrr@{k}": m["mrr"],
+            f"ndcg@{k}": m["ndcg"],
+            "questions": m["questions"],
+        }
+
+    out = {
+        "mode": retriever.mode,
+        "k": k,
+        "overall": named(report["overall"]),
+        "per_doc": {doc: named(m) for doc, m in report["per_doc"].items()},
+        "misses": report["misses"],
+    }
+    if not args.json:
+        _out(f"mode={retriever.mode} k={k}")
+        for name, m in [("overall", out["overall"]), *out["per_doc"].items()]:
+            _out(
+                f"{name:20s} recall@{k}={m[f'recall@{k}']:.3f} mrr@{k}={m[f'mrr@{k}']:.3f} "
+                f"ndcg@{k}={m[f'ndcg@{k}']:.3f} n={m['questions']}"
+            )
+    _out(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+COMMANDS = {
+    "ingest": _cmd_ingest,
+    "documents": _cmd_documents,
+    "delete": _cmd_delete,
+    "retrieve": _cmd_retrieve,
+    "ask": _cmd_ask,
+    "eval": _cmd_eval,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        kb = build_knowledge_base(_settings(args))
+        return COMMANDS[args.command](kb, args)
+    except RagError as exc:
+        _err(f"error: {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

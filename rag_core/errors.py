@@ -1,0 +1,65 @@
+"""The project's own exception types: each carries a message a person can act on.
+
+Boundaries (a file, an Ollama call, a store write) catch the library errors and raise one
+of these, so the CLI and the pages can show ``str(exc)`` as it is.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class DocumentError(RagError):
+    """A file could not be ingested; nothing of it was stored.
+
+    Attributes:
+        filename: the file's display name (never used as a path).
+    """
+
+    def __init__(self, filename: str, message: str) -> None:
+        """Store the display name and build ``"<filename>: <message>"``."""
+        super().__init__(f"{filename}: {message}")
+        self.filename = filename
+        self.reason = message
+
+
+class PasswordRequiredError(DocumentError):
+    """The PDF is encrypted and no password was given."""
+
+
+class WrongPasswordError(DocumentError):
+    """The password given for an encrypted PDF is wrong."""
+
+
+class NoTextError(DocumentError):
+    """No page of the file has extractable text (e.g. a scanned PDF without OCR)."""
+
+
+class StoreBusyError(RagError):
+    """Another process holds the store's write lock."""
+
+
+class EmbeddingModelMismatchError(RagError):
+    """The store was built with another embedding model or dimension."""
+
+
+class OllamaError(RagError):
+    """Base class of errors talking to the Ollama server."""
+
+
+class OllamaUnreachableError(OllamaError):
+    """Nothing answers at the configured Ollama host."""
+
+
+class OllamaModelNotFoundError(OllamaError):
+    """The Ollama server answers but the model is not pulled."""
+
+
+class OllamaBusyError(OllamaError):
+    """The Ollama server answered 503 (overloaded)."""
+
+
+class OllamaTimeoutError(OllamaError):
+    """The Ollama server accepted the request but did not answer in time."""

@@ -1,0 +1,158 @@
+"""Retrieval evaluation on a question set with answer pages: recall@k, MRR@k, nDCG@k.
+
+A question set is JSON Lines, one object per question with at least ``question``, ``doc``
+(the file name) and ``pages`` (1-based physical pages holding the answer), as in
+``qa_dev.jsonl``.
+
+Definitions (Manning, Raghavan & Schuetze, *Introduction to Information Retrieval*, ch. 8;
+Jaervelin & Kekaelaeinen 2002 for nDCG), with a retrieved chunk relevant when it comes from
+the question's document and one of its answer pages:
+
+* recall@k: fraction of questions with at least one relevant chunk in the top k
+  ("hit rate", the usual RAG reading of recall@k);
+* MRR@k: mean of 1 / rank of the first relevant chunk (0 when none in the top k);
+* nDCG@k: binary gains, each answer page counted once (a second chunk from an already found
+  page gains nothing), ideal DCG from min(k, number of answer pages) relevant results.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.documents import Document
+
+from rag_core.errors import RagError
+
+
+@dataclass(frozen=True)
+class QAItem:
+    """One evaluation question.
+
+    Attributes:
+        id: the question's id.
+        doc: file name of the document that holds the answer.
+        question: the question text.
+        pages: 1-based physical pages holding the answer.
+    """
+
+    id: str
+    doc: str
+    question: str
+    pages: tuple[int, ...]
+
+
+def load_qa(path: Path) -> list[QAItem]:
+    """Read a JSON Lines question set.
+
+    Raises:
+        RagError: the file is missing or a line is not a valid question object.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise RagError(f"cannot read question set {path}: {exc.strerror}") from exc
+    items = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            items.append(
+                QAItem(
+                    id=str(row.get("id", number)),
+                    doc=str(row["doc"]),
+                    question=str(row["question"]),
+                    pages=tuple(int(p) for p in row["pages"]),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RagError(f"{path}:{number}: not a question object ({exc})") from exc
+    return items
+
+
+def relevance(item: QAItem, docs: Sequence[Document]) -> list[int]:
+    """Return the answer page each retrieved chunk hits, or 0 when it is not relevant."""
+    hits = []
+    for doc in docs:
+        page = int(doc.metadata.get("page", 0) or 0)
+        same_doc = doc.metadata.get("source") == item.doc
+        hits.append(page if same_doc and page in item.pages else 0)
+    return hits
+
+
+def score_ranking(item: QAItem, docs: Sequence[Document], k: int) -> dict[str, float]:
+    """Compute recall@k, MRR@k and nDCG@k of one ranking (see the module doc).
+
+    Args:
+        item: the question with its answer pages.
+        docs: retrieved chunks, best first (only the first k count).
+        k: cut-off.
+
+    Returns:
+        ``{"recall": 0|1, "mrr": float, "ndcg": float}``, each in [0, 1].
+    """
+    hits = relevance(item, docs[:k])
+    first = next((rank for rank, page in enumerate(hits, start=1) if page), 0)
+    found: set[int] = set()
+    dcg = 0.0
+    for rank, page in enumerate(hits, start=1):
+        if page and page not in found:
+            found.add(page)
+            dcg += 1.0 / math.log2(rank + 1)
+    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(k, len(set(item.pages))) + 1))
+    return {
+        "recall": 1.0 if first else 0.0,
+        "mrr": 1.0 / first if first else 0.0,
+        "ndcg": dcg / ideal if ideal else 0.0,
+    }
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+    if not rows:
+        return {"recall": 0.0, "mrr": 0.0, "ndcg": 0.0, "questions": 0}
+    return {
+        "recall": round(sum(r["recall"] for r in rows) / len(rows), 4),
+        "mrr": round(sum(r["mrr"] for r in rows) / len(rows), 4),
+        "ndcg": round(sum(r["ndcg"] for r in rows) / len(rows), 4),
+        "questions": len(rows),
+    }
+
+
+def evaluate(
+    items: Iterable[QAItem], retrieve: Callable[[str], Sequence[Document]], k: int
+) -> dict[str, Any]:
+    """Run every question through ``retrieve`` and average the metrics.
+
+    Args:
+        items: the questions.
+        retrieve: returns at least k chunks for a question, best first.
+        k: cut-off of the metrics.
+
+    Returns:
+        ``{"k": k, "overall": {"recall", "mrr", "ndcg", "questions"}, "per_doc": {doc:
+        {...}}, "misses": [question ids without a hit]}``. Metric names carry ``@k`` in
+        the CLI output.
+    """
+    per_doc: dict[str, list[dict[str, float]]] = {}
+    rows: list[dict[str, float]] = []
+    misses: list[str] = []
+    for item in items:
+        scores = score_ranking(item, retrieve(item.question), k)
+        rows.append(scores)
+        per_doc.setdefault(item.doc, []).append(scores)
+        if not scores["recall"]:
+            misses.append(item.id)
+    return {
+        "k": k,
+        "overall": _mean(rows),
+        "per_doc": {doc: _mean(doc_rows) for doc, doc_rows in sorted(per_doc.items())},
+        "misses": misses,
+    }
+
+
+__all__ = ["QAItem", "evaluate", "load_qa", "relevance", "score_ranking"]

@@ -1,0 +1,179 @@
+"""The ingest pipeline: parse -> split -> embed -> store, with progress and idempotence.
+
+* Identity is content: a document is its file's sha256, chunk ids derive from it
+  (:func:`rag_core.splitting.chunk_id`), and Chroma writes are upserts. Re-ingesting the
+  same bytes computes no embeddings; a changed file with the same name replaces the old
+  version's chunks once the new ones are stored.
+* A document is listed as indexed only when every chunk is stored: the registry row is
+  ``indexing`` until then. An ingest that was killed halfway is completed by the next one,
+  which embeds only the chunks that are missing.
+* One writer at a time, through the store's file lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+
+from rag_core.loaders import LoadedFile, describe_empty_pages, load_bytes, sha256_hex
+from rag_core.splitting import build_splitter, split_pages
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("parse", "split", "embed", "store")
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """One progress event.
+
+    Attributes:
+        filename: display name of the file.
+        stage: "parse", "split", "embed", "store" or "done".
+        done: units finished in this stage.
+        total: units in this stage (pages for parse, chunks for the others).
+        elapsed_s: seconds since this file started.
+    """
+
+    filename: str
+    stage: str
+    done: int
+    total: int
+    elapsed_s: float
+
+    @property
+    def fraction(self) -> float:
+        """Progress of the stage in [0, 1]."""
+        return 1.0 if self.total <= 0 else min(1.0, self.done / self.total)
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+@dataclass
+class IngestResult:
+    """What happened to one file.
+
+    Attributes:
+        filename: display name.
+        sha256: content hash ("" if the file was not readable).
+        status: "indexed", "unchanged" (already indexed), or "failed".
+        pages: pages in the file.
+        chunks: chunks of the document now stored.
+        embedded: chunks embedded by this call (0 when nothing changed).
+        replaced: sha256s of older versions with the same name that were removed.
+        empty_pages: 1-based pages without text.
+        error: the message for a failed file.
+        seconds: wall time spent.
+    """
+
+    filename: str
+    sha256: str
+    status: str
+    pages: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    replaced: list[str] = field(default_factory=list)
+    empty_pages: list[int] = field(default_factory=list)
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def warning(self) -> str:
+        """A note for pages without text, e.g. "pages 3, 7 have no text: scanned?"."""
+        if not self.empty_pages:
+            return ""
+        verb = "has" if len(self.empty_pages) == 1 else "have"
+        return f"{describe_empty_pages(self.empty_pages)} {verb} no text: scanned?"
+
+
+class ProgressReporter:
+    """Sends :class:`IngestProgress` events for one file to an optional callback."""
+
+    def __init__(self, filename: str, callback: ProgressCallback | None) -> None:
+        """Start the clock for ``filename``."""
+        self.filename = filename
+        self.callback = callback
+        self.started = time.monotonic()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        """Report ``done`` of ``total`` units of ``stage``."""
+        if self.callback is not None:
+            self.callback(
+                IngestProgress(self.filename, stage, done, total, time.monotonic() - self.started)
+            )
+
+
+def parse_and_split(
+    name: str,
+    data: bytes,
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    password: str | None = None,
+    timeout_s: float = 120.0,
+    report: ProgressReporter | None = None,
+) -> tuple[LoadedFile, list[Document]]:
+    """Parse a file and split its pages into chunks.
+
+    Args:
+        name: display name of the file.
+        data: its bytes.
+        chunk_size: characters per chunk.
+        chunk_overlap: characters of overlap.
+        password: for encrypted PDFs.
+        timeout_s: parse time limit in seconds.
+        report: progress reporter.
+
+    Returns:
+        The loaded file and its chunks (ids set).
+
+    Raises:
+        DocumentError: and its subclasses, see :func:`rag_core.loaders.load_bytes`.
+    """
+    if report:
+        report("parse", 0, 1)
+    loaded = load_bytes(name, data, password=password, timeout_s=timeout_s)
+    if report:
+        report("parse", loaded.n_pages, loaded.n_pages)
+    chunks = split_pages(loaded.pages, build_splitter(chunk_size, chunk_overlap))
+    if report:
+        report("split", len(chunks), len(chunks))
+    return loaded, chunks
+
+
+def embed_in_batches(
+    embed: Callable[[list[str]], list[list[float]]],
+    chunks: Sequence[Document],
+    batch_size: int,
+    report: ProgressReporter | None = None,
+) -> list[list[float]]:
+    """Embed chunk texts ``batch_size`` at a time, reporting progress after each batch.
+
+    Returns:
+        One vector per chunk, same order.
+    """
+    vectors: list[list[float]] = []
+    total = len(chunks)
+    for start in range(0, total, batch_size):
+        texts = [c.page_content for c in chunks[start : start + batch_size]]
+        vectors.extend(embed(texts))
+        if report:
+            report("embed", min(start + batch_size, total), total)
+    return vectors
+
+
+__all__ = [
+    "STAGES",
+    "IngestProgress",
+    "IngestResult",
+    "ProgressCallback",
+    "ProgressReporter",
+    "embed_in_batches",
+    "parse_and_split",
+    "sha256_hex",
+]

@@ -1,0 +1,232 @@
+"""BM25 keyword index that understands Korean morphology.
+
+* Analyzer: Kiwi (``kiwipiepy``, https://github.com/bab2min/kiwipiepy) splits text into
+  morphemes, so ``검색팀을`` (search team + object particle) indexes as ``검색``, ``팀``
+  and matches a query for ``검색팀``. Particles and endings (J*, E*) are dropped; nouns,
+  verb and adjective stems, roots, numbers, Hanja and Latin words are kept. Latin words
+  are lower-cased, English stop words removed, and stemmed with the Snowball English
+  stemmer (PyStemmer), so "commands" matches "command".
+* Scoring: BM25 (Robertson & Zaragoza, 2009) as implemented by ``bm25s`` (Lucene variant,
+  k1=1.5, b=0.75), https://github.com/xhluca/bm25s.
+* Persistence: each chunk's tokens are kept in SQLite beside the store; after every
+  ingest or delete the bm25s index is rebuilt from those tokens (no re-tokenising) and
+  saved to disk. Queries load the saved index once and reuse it until a writer bumps the
+  index version; the index is never rebuilt per query.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+logger = logging.getLogger(__name__)
+
+KEPT_TAG_PREFIXES = ("NN", "NR", "VV", "VA", "XR", "SL", "SN", "SH", "MM")
+"""Kiwi (Sejong) tags kept as terms: nouns, numerals, verb/adjective stems, roots,
+Latin words, numbers, Hanja, determiners."""
+
+
+class KiwiAnalyzer:
+    """Text -> BM25 terms, Korean morphemes via Kiwi and stemmed English words."""
+
+    def __init__(self) -> None:
+        """Load Kiwi's model (about 1 s, from the ``kiwipiepy-model`` package)."""
+        from kiwipiepy import Kiwi
+
+        self._kiwi = Kiwi()
+        self._stemmer = Stemmer.Stemmer("english")
+        self._stop = frozenset(STOPWORDS_EN)
+        self._lock = threading.Lock()
+
+    def analyze(self, texts: Sequence[str]) -> list[list[str]]:
+        """Return the terms of each text.
+
+        Args:
+            texts: n strings.
+
+        Returns:
+            n lists of terms, e.g. ``["검색", "팀", "만들"]`` for ``"검색팀을 만들었다"``.
+        """
+        with self._lock:
+            results = list(self._kiwi.tokenize(list(texts)))
+        return [self._terms(tokens) for tokens in results]
+
+    def _terms(self, tokens: Any) -> list[str]:
+        terms: list[str] = []
+        latin: list[str] = []
+        for token in tokens:
+            tag: str = token.tag
+            if not tag.startswith(KEPT_TAG_PREFIXES):
+                continue
+            if tag == "SL":
+                word = token.form.lower()
+                if word not in self._stop and len(word) > 1:
+                    latin.append(word)
+            else:
+                terms.append(token.form.lower())
+        if latin:
+            terms.extend(self._stemmer.stemWords(latin))
+        return terms
+
+
+@lru_cache(maxsize=1)
+def shared_analyzer() -> KiwiAnalyzer:
+    """Return one process-wide analyzer (Kiwi's model is loaded once)."""
+    return KiwiAnalyzer()
+
+
+class KeywordIndex:
+    """On-disk BM25 index over the chunks of one collection.
+
+    Args:
+        directory: where the token table and the saved bm25s index live.
+        analyzer: text -> terms; defaults to the shared :class:`KiwiAnalyzer`.
+    """
+
+    def __init__(self, directory: Path, analyzer: KiwiAnalyzer | None = None) -> None:
+        """Open (and create) the index directory."""
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self._analyzer = analyzer
+        self._db_path = directory / "tokens.sqlite3"
+        self._lock = threading.Lock()
+        self._loaded_version = -1
+        self._model: bm25s.BM25 | None = None
+        self._ids: list[str] = []
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS tokens ("
+                "chunk_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+                " terms TEXT NOT NULL)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS tokens_sha ON tokens (sha256)")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)")
+
+    @property
+    def analyzer(self) -> KiwiAnalyzer:
+        """The analyzer (loaded on first use)."""
+        if self._analyzer is None:
+            self._analyzer = shared_analyzer()
+        return self._analyzer
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self._db_path, timeout=30)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def add(self, ids: Sequence[str], sha256s: Sequence[str], texts: Sequence[str]) -> None:
+        """Tokenise and record chunks (call :meth:`rebuild` once the batch is done).
+
+        Args:
+            ids: chunk ids.
+            sha256s: the document sha256 of each chunk.
+            texts: the chunk texts.
+        """
+        terms = self.analyzer.analyze(texts)
+        rows = [(i, s, " ".join(t)) for i, s, t in zip(ids, sha256s, terms, strict=True)]
+        with self._connect() as db:
+            db.executemany("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)", rows)
+
+    def delete_document(self, sha256: str) -> None:
+        """Forget every chunk of a document (call :meth:`rebuild` afterwards)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM tokens WHERE sha256 = ?", (sha256,))
+
+    def document_chunk_ids(self, sha256: str) -> set[str]:
+        """Return the ids of a document's chunks present in the token table."""
+        with self._connect() as db:
+            rows = db.execute("SELECT chunk_id FROM tokens WHERE sha256 = ?", (sha256,)).fetchall()
+        return {r[0] for r in rows}
+
+    def rebuild(self) -> int:
+        """Rebuild the bm25s index from the token table and save it.
+
+        Returns:
+            The number of chunks indexed.
+        """
+        with self._connect() as db:
+            rows = db.execute("SELECT chunk_id, terms FROM tokens ORDER BY chunk_id").fetchall()
+            version = self._version(db) + 1
+            target = self.directory / f"index-{version}"
+            if rows:
+                ids = [r[0] for r in rows]
+                corpus = [r[1].split() for r in rows]
+                model = bm25s.BM25()
+                model.index(_to_tokenized(corpus), show_progress=False)
+                model.save(str(target), show_progress=False)
+                (target / "ids.json").write_text(json.dumps(ids))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (version,))
+        for old in self.directory.glob("index-*"):
+            if old.name != f"index-{version}":
+                shutil.rmtree(old, ignore_errors=True)
+        logger.info("BM25 index version %d: %d chunks", version, len(rows))
+        return len(rows)
+
+    def _version(self, db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _ensure_loaded(self) -> None:
+        with self._connect() as db:
+            version = self._version(db)
+        if version == self._loaded_version:
+            return
+        target = self.directory / f"index-{version}"
+        if (target / "ids.json").exists():
+            self._model = bm25s.BM25.load(str(target), show_progress=False)
+            self._ids = json.loads((target / "ids.json").read_text())
+        else:
+            self._model, self._ids = None, []
+        self._loaded_version = version
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """Return the top ``k`` chunks for ``query`` by BM25 score.
+
+        Args:
+            query: the user's question.
+            k: how many hits at most.
+
+        Returns:
+            ``(chunk_id, bm25_score)`` pairs, best first; only chunks sharing a term with
+            the query (score > 0).
+        """
+        terms = self.analyzer.analyze([query])[0]
+        with self._lock:
+            self._ensure_loaded()
+            model, ids = self._model, self._ids
+        if model is None or not terms or not ids:
+            return []
+        known = [t for t in terms if t in model.vocab_dict]
+        if not known:
+            return []
+        scores = np.asarray(model.get_scores(known))
+        top = min(k, len(ids))
+        best = np.argpartition(-scores, top - 1)[:top]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        hits = [(ids[int(i)], float(scores[i])) for i in best if scores[i] > 0]
+        return hits
+
+
+def _to_tokenized(corpus: list[list[str]]) -> bm25s.tokenization.Tokenized:
+    vocab: dict[str, int] = {"": 0}
+    ids = []
+    for terms in corpus:
+        ids.append([vocab.setdefault(t, len(vocab)) for t in terms])
+    return bm25s.tokenization.Tokenized(ids=ids, vocab=vocab)

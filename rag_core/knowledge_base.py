@@ -1,0 +1,305 @@
+"""The knowledge base: one collection of documents with its chunks, vectors and BM25 index.
+
+This is the service the CLI and the app talk to (ingest, delete, list, retrieve); it owns
+the Chroma store, the document registry and the keyword index, so indexing and retrieval
+are built from the same parts and cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import chromadb
+from langchain_chroma import Chroma
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+
+from rag_core.config import RetrievalMode, Settings
+from rag_core.embeddings import build_embeddings, embedding_dimension
+from rag_core.errors import DocumentError, PasswordRequiredError, RagError, WrongPasswordError
+from rag_core.ingest import (
+    IngestResult,
+    ProgressCallback,
+    ProgressReporter,
+    embed_in_batches,
+    parse_and_split,
+)
+from rag_core.keyword import KeywordIndex
+from rag_core.loaders import LoadedFile, display_name, sha256_hex
+from rag_core.retrieval import ChunkRetriever, build_retriever
+from rag_core.store import (
+    STATUS_COMPLETE,
+    STATUS_INDEXING,
+    DocumentRecord,
+    DocumentRegistry,
+    build_chroma_client,
+    build_vector_store,
+    delete_document_chunks,
+    now_iso,
+    upsert_chunks,
+    write_lock,
+)
+
+logger = logging.getLogger(__name__)
+
+STORE_BATCH = 256
+"""Chunks embedded and written per store round-trip (progress granularity)."""
+
+
+class KnowledgeBase:
+    """Documents of one collection: ingest, delete, list, retrieve.
+
+    Args:
+        settings: the engine settings (data directory, chunking, retrieval).
+        embeddings: the embedding model (shared across knowledge bases).
+        client: the Chroma client; a persistent one under ``settings.chroma_dir`` if None.
+        model_name: name recorded in the collection metadata (defaults to the setting).
+
+    Raises:
+        EmbeddingModelMismatchError: the collection was built with another model.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: Embeddings,
+        *,
+        client: chromadb.ClientAPI | None = None,
+        model_name: str | None = None,
+    ) -> None:
+        """Open the store, registry and keyword index of ``settings.collection``."""
+        self.settings = settings
+        self.embeddings = embeddings
+        self.client = client or build_chroma_client(settings.chroma_dir)
+        name = model_name or settings.embedding_model
+        dim = (
+            embedding_dimension(embeddings)
+            if hasattr(embeddings, "_client")
+            else len(embeddings.embed_query("dimension probe"))
+        )
+        self.store: Chroma = build_vector_store(
+            self.client, settings.collection, embeddings, model_name=name, dimension=dim
+        )
+        self.registry = DocumentRegistry(settings.registry_path)
+        self.keyword_index = KeywordIndex(settings.keyword_index_dir / settings.collection)
+
+    # ----------------------------------------------------------------- reading
+    def documents(self, *, include_incomplete: bool = False) -> list[DocumentRecord]:
+        """Return the indexed documents, newest first (see :class:`DocumentRecord`)."""
+        return self.registry.list(include_incomplete=include_incomplete)
+
+    def chunk_count(self) -> int:
+        """Return the number of chunks in the collection."""
+        return int(self.store._collection.count())
+
+    def retriever(
+        self, *, mode: RetrievalMode | None = None, k: int | None = None
+    ) -> ChunkRetriever:
+        """Build a retriever over this knowledge base.
+
+        Args:
+            mode: retrieval mode; the setting if None.
+            k: top-k; the setting if None.
+        """
+        s = self.settings
+        return build_retriever(
+            self.store,
+            self.keyword_index,
+            mode=mode or s.retrieval_mode,
+            k=k or s.top_k,
+            fetch_k=s.fetch_k,
+            mmr_lambda=s.mmr_lambda,
+            rrf_k=s.rrf_k,
+        )
+
+    def retrieve(self, question: str, *, k: int | None = None) -> list[Document]:
+        """Return the top-k chunks for ``question`` in the configured mode."""
+        return self.retriever(k=k).retrieve(question)
+
+    # ----------------------------------------------------------------- writing
+    def ingest_path(
+        self, path: Path, *, password: str | None = None, progress: ProgressCallback | None = None
+    ) -> IngestResult:
+        """Ingest a file from disk; see :meth:`ingest_bytes`."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            name = display_name(path.name)
+            return IngestResult(name, "", "failed", error=f"{name}: cannot read ({exc.strerror})")
+        return self.ingest_bytes(path.name, data, password=password, progress=progress)
+
+    def ingest_bytes(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        password: str | None = None,
+        progress: ProgressCallback | None = None,
+        lock_timeout_s: float = 0.0,
+    ) -> IngestResult:
+        """Ingest one file. Never raises for a bad file: the result says what failed.
+
+        Args:
+            name: the file's name (display only; never used as a path).
+            data: its bytes.
+            password: for an encrypted PDF.
+            progress: called with :class:`IngestProgress` events.
+            lock_timeout_s: seconds to wait for another writer.
+
+        Returns:
+            The result, with ``status`` "indexed", "unchanged" or "failed".
+
+        Raises:
+            StoreBusyError: another process is writing to the store.
+            PasswordRequiredError: the PDF is encrypted and no password was given (so a UI
+                can ask for one); every other file problem is reported in the result.
+            WrongPasswordError: the password is wrong.
+        """
+        shown = display_name(name)
+        started = time.monotonic()
+        digest = sha256_hex(data) if data else ""
+        report = ProgressReporter(shown, progress)
+        existing = self.registry.get(digest) if digest else None
+        if existing and existing.status == STATUS_COMPLETE:
+            report("done", 1, 1)
+            return IngestResult(
+                shown,
+                digest,
+                "unchanged",
+                pages=existing.pages,
+                chunks=existing.chunks,
+                seconds=time.monotonic() - started,
+            )
+        try:
+            loaded, chunks = parse_and_split(
+                shown,
+                data,
+                chunk_size=self.settings.chunk_size,
+                chunk_overlap=self.settings.chunk_overlap,
+                password=password,
+                report=report,
+            )
+        except (PasswordRequiredError, WrongPasswordError):
+            raise
+        except DocumentError as exc:
+            logger.info("ingest failed: %s", exc)
+            return IngestResult(
+                shown, digest, "failed", error=str(exc), seconds=time.monotonic() - started
+            )
+        with write_lock(self.settings.lock_path, timeout_s=lock_timeout_s):
+            embedded, replaced = self._store_document(loaded, chunks, report)
+        report("done", 1, 1)
+        return IngestResult(
+            shown,
+            loaded.sha256,
+            "indexed",
+            pages=loaded.n_pages,
+            chunks=len(chunks),
+            embedded=embedded,
+            replaced=replaced,
+            empty_pages=loaded.empty_pages,
+            seconds=time.monotonic() - started,
+        )
+
+    def _store_document(
+        self, loaded: LoadedFile, chunks: list[Document], report: ProgressReporter
+    ) -> tuple[int, list[str]]:
+        record = DocumentRecord(
+            sha256=loaded.sha256,
+            name=loaded.name,
+            pages=loaded.n_pages,
+            chunks=len(chunks),
+            added_at=now_iso(),
+            status=STATUS_INDEXING,
+            empty_pages=",".join(map(str, loaded.empty_pages)),
+        )
+        self.registry.upsert(record)
+        have = set(self.store._collection.get(where={"sha256": loaded.sha256}, include=[])["ids"])
+        todo = [c for c in chunks if c.id not in have]
+        done = len(chunks) - len(todo)
+        report("embed", done, len(chunks))
+        for start in range(0, len(todo), STORE_BATCH):
+            batch = todo[start : start + STORE_BATCH]
+            vectors = embed_in_batches(
+                self.embeddings.embed_documents, batch, self.settings.embedding_batch_size
+            )
+            upsert_chunks(self.store, batch, vectors)
+            done += len(batch)
+            report("embed", done, len(chunks))
+            report("store", done, len(chunks))
+        known = self.keyword_index.document_chunk_ids(loaded.sha256)
+        fresh = [c for c in chunks if c.id not in known]
+        if fresh:
+            self.keyword_index.add(
+                [str(c.id) for c in fresh],
+                [loaded.sha256] * len(fresh),
+                [c.page_content for c in fresh],
+            )
+        replaced = [
+            old.sha256
+            for old in self.registry.find_by_name(loaded.name)
+            if old.sha256 != loaded.sha256
+        ]
+        for old in replaced:
+            self._delete_unlocked(old, rebuild=False)
+        self.keyword_index.rebuild()
+        record.status = STATUS_COMPLETE
+        self.registry.upsert(record)
+        return len(todo), replaced
+
+    def delete(self, name_or_sha: str, *, lock_timeout_s: float = 0.0) -> list[DocumentRecord]:
+        """Delete documents by display name or sha256 (chunks, keyword terms, registry row).
+
+        Args:
+            name_or_sha: a display name (every version with that name) or a full sha256.
+            lock_timeout_s: seconds to wait for another writer.
+
+        Returns:
+            The records deleted (empty if nothing matched).
+
+        Raises:
+            StoreBusyError: another process is writing to the store.
+        """
+        matches = self.registry.find_by_name(name_or_sha)
+        by_sha = self.registry.get(name_or_sha)
+        if by_sha is not None:
+            matches.append(by_sha)
+        if not matches:
+            return []
+        with write_lock(self.settings.lock_path, timeout_s=lock_timeout_s):
+            for record in matches:
+                self._delete_unlocked(record.sha256, rebuild=False)
+            self.keyword_index.rebuild()
+        return matches
+
+    def _delete_unlocked(self, sha256: str, *, rebuild: bool) -> None:
+        delete_document_chunks(self.store, sha256)
+        self.keyword_index.delete_document(sha256)
+        self.registry.remove(sha256)
+        if rebuild:
+            self.keyword_index.rebuild()
+        logger.info("deleted document %s", sha256[:12])
+
+
+def build_knowledge_base(settings: Settings, embeddings: Embeddings | None = None) -> KnowledgeBase:
+    """Build the knowledge base for ``settings``, loading the embedding model if needed.
+
+    Raises:
+        EmbeddingModelMismatchError: the collection was built with another model.
+        RagError: the store cannot be opened.
+    """
+    if embeddings is None:
+        embeddings = build_embeddings(
+            settings.embedding_model, batch_size=settings.embedding_batch_size
+        )
+    try:
+        return KnowledgeBase(settings, embeddings)
+    except RagError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise RagError(f"cannot open the store at {settings.data_dir}: {exc}") from exc
+
+
+__all__ = ["KnowledgeBase", "build_knowledge_base"]

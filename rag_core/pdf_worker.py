@@ -1,0 +1,253 @@
+"""Parse untrusted PDFs with pypdf in a separate process, with a time and memory limit.
+
+pypdf is a parser of hostile input (crafted-PDF DoS advisories such as CVE-2023-36464), so
+the parse runs in a child process (``python -m rag_core.pdf_worker``, which needs no
+guard in the caller's main module, unlike multiprocessing's spawn): its address space is capped with
+``resource.setrlimit(RLIMIT_AS)`` and the parent kills it when the wall-clock deadline
+passes. Pages stream back one message at a time, so the caller can split and embed the
+first pages while the child is still reading the rest, and can show page progress.
+
+Messages from the child (JSON lines on its stdout):
+``("meta", n_pages, labels)``, ``("page", number, text)``, ``("error", kind, detail)``,
+``("done",)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag_core.errors import DocumentError, PasswordRequiredError, WrongPasswordError
+
+logger = logging.getLogger(__name__)
+
+MEMORY_LIMIT_BYTES = 2 * 1024**3
+"""Address-space cap of the parsing process (2 GiB)."""
+
+PDF_MAGIC = b"%PDF-"
+MAGIC_WINDOW = 1024
+"""PDF 1.7 (ISO 32000-1, 7.5.2) puts ``%PDF-`` first; readers accept it within 1 KiB."""
+
+
+@dataclass(frozen=True)
+class PdfMeta:
+    """What the child reports before the pages: page count and printed page labels."""
+
+    n_pages: int
+    labels: list[str]
+
+
+def check_pdf_magic(name: str, data: bytes) -> None:
+    """Reject bytes that are not a PDF before any parser sees them.
+
+    Raises:
+        DocumentError: when ``%PDF-`` is not within the first 1024 bytes.
+    """
+    if PDF_MAGIC not in data[:MAGIC_WINDOW]:
+        raise DocumentError(name, "this is not a PDF file (no %PDF- header); was it renamed?")
+
+
+def iter_pdf_pages(
+    name: str,
+    data: bytes,
+    *,
+    password: str | None = None,
+    timeout_s: float = 120.0,
+    memory_limit: int = MEMORY_LIMIT_BYTES,
+) -> Iterator[PdfMeta | tuple[int, str]]:
+    """Yield a :class:`PdfMeta`, then ``(page_number, text)`` for every page, in order.
+
+    Args:
+        name: display name, for messages only.
+        data: the PDF's bytes.
+        password: user or owner password of an encrypted PDF.
+        timeout_s: wall-clock seconds for the whole parse; past it the child is killed.
+        memory_limit: address-space cap of the child, in bytes.
+
+    Yields:
+        First a ``PdfMeta``; then 1-based page numbers with their extracted text.
+
+    Raises:
+        DocumentError: not a PDF, damaged, too complex (timeout) or too large (memory).
+        PasswordRequiredError: encrypted and no password given.
+        WrongPasswordError: the password does not open it.
+    """
+    check_pdf_magic(name, data)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "rag_core.pdf_worker", str(memory_limit)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_child_env(),
+    )
+    messages: queue.Queue[Any] = queue.Queue(maxsize=64)
+    threading.Thread(target=_feed, args=(child, data, password), daemon=True).start()
+    threading.Thread(target=_pump, args=(child, messages), daemon=True).start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DocumentError(
+                    name, f"the PDF is too complex: reading it took longer than {timeout_s:.0f} s"
+                )
+            try:
+                message = messages.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                continue
+            kind = message[0]
+            if kind == "meta":
+                yield PdfMeta(n_pages=message[1], labels=message[2])
+            elif kind == "page":
+                yield (message[1], message[2])
+            elif kind == "error":
+                raise _error_from_child(name, message[1], message[2])
+            elif kind == "done":
+                return
+            elif kind == "eof":
+                raise _crash_error(name, child.wait(timeout=5))
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait(timeout=5)
+
+
+def _child_env() -> dict[str, str]:
+    """Environment of the child: ours, with this package importable whatever the cwd."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _feed(child: subprocess.Popen[bytes], data: bytes, password: str | None) -> None:
+    """Write the password line and the PDF bytes to the child's stdin."""
+    assert child.stdin is not None
+    try:
+        child.stdin.write(json.dumps(password).encode() + b"\n")
+        child.stdin.write(data)
+        child.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass
+
+
+def _pump(child: subprocess.Popen[bytes], out: queue.Queue[Any]) -> None:
+    """Move the child's JSON-lines messages into ``out``; ``("eof",)`` when it stops."""
+    assert child.stdout is not None
+    for line in child.stdout:
+        try:
+            out.put(tuple(json.loads(line)))
+        except ValueError:
+            break
+    out.put(("eof",))
+
+
+def extract_pdf(
+    name: str, data: bytes, *, password: str | None = None, timeout_s: float = 120.0
+) -> tuple[list[str], list[str]]:
+    """Read every page's text; see :func:`iter_pdf_pages` for the limits and errors.
+
+    Returns:
+        ``(texts, labels)``: one text and one printed page label per page.
+    """
+    texts: list[str] = []
+    labels: list[str] = []
+    for item in iter_pdf_pages(name, data, password=password, timeout_s=timeout_s):
+        if isinstance(item, PdfMeta):
+            labels = item.labels
+        else:
+            texts.append(item[1])
+    return texts, labels
+
+
+def _crash_error(name: str, exitcode: int | None) -> DocumentError:
+    logger.warning("PDF worker for %s died with exit code %s", name, exitcode)
+    return DocumentError(
+        name, "the PDF could not be read: the reader ran out of memory or crashed (too large?)"
+    )
+
+
+def _error_from_child(name: str, kind: str, detail: str) -> DocumentError:
+    errors: dict[str, Callable[[], DocumentError]] = {
+        "password": lambda: PasswordRequiredError(name, "the PDF is encrypted: enter its password"),
+        "wrong_password": lambda: WrongPasswordError(name, "wrong password"),
+        "limit": lambda: DocumentError(
+            name, f"the PDF exceeds the reader's safety limits (decompression bomb?): {detail}"
+        ),
+        "dependency": lambda: DocumentError(name, f"the PDF needs a missing decoder: {detail}"),
+        "memory": lambda: DocumentError(
+            name, "the PDF is too large to read within the memory limit"
+        ),
+    }
+    factory = errors.get(kind)
+    if factory is not None:
+        return factory()
+    return DocumentError(name, f"the PDF is damaged or truncated and cannot be read ({detail})")
+
+
+def _child_main(memory_limit: int) -> None:
+    """Entry point of the parsing process (never raises: reports errors as messages).
+
+    Reads a JSON password line and then the PDF bytes from stdin; writes JSON-lines
+    messages to stdout.
+    """
+    import io
+    import resource
+
+    with contextlib.suppress(ValueError, OSError):  # platforms without RLIMIT_AS
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    stream = sys.stdout
+
+    def put(message: tuple[Any, ...]) -> None:
+        stream.write(json.dumps(message, ensure_ascii=False) + "\n")
+        stream.flush()
+
+    try:
+        password = json.loads(sys.stdin.buffer.readline() or b"null")
+        data = sys.stdin.buffer.read()
+        from pypdf import PasswordType, PdfReader
+        from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError
+
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            result = reader.decrypt(password if password is not None else "")
+            if result == PasswordType.NOT_DECRYPTED:
+                put(("error", "password" if password is None else "wrong_password", ""))
+                return
+        n_pages = len(reader.pages)
+        try:
+            labels = list(reader.page_labels)
+        except Exception:
+            labels = []
+        if len(labels) != n_pages:
+            labels = [str(i) for i in range(1, n_pages + 1)]
+        put(("meta", n_pages, labels))
+        for index, page in enumerate(reader.pages):
+            put(("page", index + 1, page.extract_text() or ""))
+        put(("done",))
+    except MemoryError:
+        put(("error", "memory", ""))
+    except FileNotDecryptedError:
+        put(("error", "password", ""))
+    except LimitReachedError as exc:
+        put(("error", "limit", str(exc)[:200]))
+    except DependencyError as exc:
+        put(("error", "dependency", str(exc)[:200]))
+    except Exception as exc:
+        put(("error", "damaged", f"{type(exc).__name__}: {str(exc)[:160]}"))
+
+
+if __name__ == "__main__":
+    _child_main(int(sys.argv[1]) if len(sys.argv) > 1 else MEMORY_LIMIT_BYTES)

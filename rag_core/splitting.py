@@ -1,0 +1,86 @@
+"""Pages -> chunks with stable, content-derived ids and character offsets.
+
+Uses LangChain's ``RecursiveCharacterTextSplitter`` with ``add_start_index=True``
+(https://python.langchain.com/docs/how_to/recursive_text_splitter/). A chunk's id is the
+sha256 of ``"<file sha256>:<page>:<chunk index on the page>"``, so ingesting the same
+content twice writes the same ids (an upsert, never a duplicate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from langchain_core.documents import Document
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+SEPARATORS = ["\n\n", "\n", ". ", "다. ", "? ", "! ", " ", ""]
+"""Paragraphs, lines, sentence ends (English and the Korean declarative ending), words."""
+
+
+def build_splitter(
+    chunk_size: int = 500, chunk_overlap: int = 50
+) -> RecursiveCharacterTextSplitter:
+    """Build the text splitter.
+
+    Args:
+        chunk_size: maximum characters per chunk.
+        chunk_overlap: characters shared by consecutive chunks of a page.
+
+    Returns:
+        A splitter that records ``start_index`` (character offset in the page) in metadata.
+
+    Raises:
+        ValueError: when ``chunk_overlap >= chunk_size``.
+    """
+    if chunk_overlap >= chunk_size:
+        raise ValueError(
+            f"chunk_overlap ({chunk_overlap}) must be smaller than chunk_size ({chunk_size})"
+        )
+    return RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        separators=SEPARATORS,
+        keep_separator="end",
+        add_start_index=True,
+    )
+
+
+def chunk_id(sha256: str, page: int, index: int) -> str:
+    """Return the stable id of chunk ``index`` of ``page`` in the file with ``sha256``."""
+    return hashlib.sha256(f"{sha256}:{page}:{index}".encode()).hexdigest()
+
+
+def split_pages(
+    pages: Iterable[Document], splitter: RecursiveCharacterTextSplitter
+) -> list[Document]:
+    """Split page Documents into chunks.
+
+    Args:
+        pages: Documents with metadata ``sha256`` and ``page`` (from :mod:`rag_core.loaders`).
+        splitter: from :func:`build_splitter`.
+
+    Returns:
+        Chunks in page order. Each has ``id`` set and metadata copied from its page plus
+        ``chunk_index`` (0-based, per page), ``start_index`` and ``end_index`` (character
+        offsets of the chunk in its page's text).
+    """
+    chunks: list[Document] = []
+    for page in pages:
+        pieces = splitter.split_documents([page])
+        for index, piece in enumerate(pieces):
+            if not piece.page_content.strip():
+                continue
+            meta = dict(piece.metadata)
+            meta["chunk_index"] = index
+            start = int(meta.get("start_index", -1))
+            meta["start_index"] = start
+            meta["end_index"] = start + len(piece.page_content) if start >= 0 else -1
+            chunks.append(
+                Document(
+                    id=chunk_id(meta["sha256"], int(meta["page"]), index),
+                    page_content=piece.page_content,
+                    metadata=meta,
+                )
+            )
+    return chunks

@@ -1,0 +1,78 @@
+"""End to end through the command line: ingest, documents, ask (fake Ollama), eval."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rag_core.knowledge_base import KnowledgeBase
+from tests.conftest import LSHORT, QA_SAMPLE, REPO, pdf_pages
+from tests.ollama_server import FakeOllamaServer
+
+
+def run_cli(
+    *args: str, data_dir: Path, ollama: str = "http://127.0.0.1:9"
+) -> subprocess.CompletedProcess:
+    env = dict(os.environ, RAG_OLLAMA_HOST=ollama, HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        [sys.executable, "-m", "rag_core", "--data-dir", str(data_dir), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_ingest_then_list_then_delete(tmp_path: Path):
+    pdf = tmp_path / "chapter1.pdf"
+    pdf.write_bytes(pdf_pages(LSHORT, 15, 17))
+    bad = tmp_path / "fake.pdf"
+    bad.write_text("not a pdf")
+    data = tmp_path / "data"
+    done = run_cli("ingest", str(pdf), str(bad), data_dir=data)
+    assert done.returncode == 1  # one file failed
+    assert "indexed: chapter1.pdf (3 pages" in done.stdout
+    assert "fake.pdf: this is not a PDF" in done.stderr
+    listed = run_cli("documents", "--json", data_dir=data)
+    [doc] = json.loads(listed.stdout.strip().splitlines()[-1])
+    assert doc["name"] == "chapter1.pdf" and doc["pages"] == 3 and doc["chunks"] > 0
+    again = run_cli("ingest", str(pdf), data_dir=data)
+    assert "unchanged: chapter1.pdf" in again.stdout and "0 embedded" in again.stdout
+
+
+def test_ask_streams_an_answer_with_the_answer_page(
+    corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
+):
+    question = "When did Knuth start working on TeX, and when was the TeX we use today released?"
+    done = run_cli(
+        "ask", question, "--json", data_dir=corpus_kb.settings.data_dir, ollama=fake_ollama.url
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["error"] == "" and "[1]" in result["answer"]
+    pages = [(c["source"], c["page"]) for c in result["citations"]]
+    assert ("lshort.pdf", 15) in pages
+    assert fake_ollama.chat_requests[-1]["stream"] is True
+
+
+def test_ask_without_ollama_prints_sources_and_advice(corpus_kb: KnowledgeBase):
+    done = run_cli("ask", "What is a preamble?", data_dir=corpus_kb.settings.data_dir)
+    assert done.returncode == 1
+    assert "ollama serve" in done.stderr
+    assert "Sources:" in done.stdout and "[1] lshort" in done.stdout
+
+
+def test_eval_prints_metrics_as_json(corpus_kb: KnowledgeBase):
+    done = run_cli(
+        "eval", str(QA_SAMPLE), "--k", "5", "--json", data_dir=corpus_kb.settings.data_dir
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(report["overall"]) == {"recall@5", "mrr@5", "ndcg@5", "questions"}
+    assert report["overall"]["questions"] == 10
+    assert set(report["per_doc"]) == {"lshort.pdf", "lshort-ko.pdf"}
+    assert 0.0 < report["overall"]["ndcg@5"] <= report["overall"]["recall@5"] <= 1.0

@@ -1,0 +1,34 @@
+"""AppTest fixtures: the app pointed at a data directory and an Ollama host."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import REPO
+from ui.resources import get_ollama_status
+
+APP = str(REPO / "app.py")
+
+
+@pytest.fixture
+def make_app(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path, str], AppTest]:
+    """Return a factory: ``make_app(data_dir, ollama_url)`` -> a run AppTest of app.py.
+
+    The Ollama status cache is cleared so each test sees its own server; the embedding
+    model stays cached (it is the same model in every test).
+    """
+
+    def make(data_dir: Path, ollama_url: str) -> AppTest:
+        monkeypatch.setenv("RAG_DATA_DIR", str(data_dir))
+        monkeypatch.setenv("RAG_OLLAMA_HOST", ollama_url)
+        get_ollama_status.clear()
+        app = AppTest.from_file(APP, default_timeout=180)
+        app.run()
+        assert not app.exception, app.exception
+        return app
+
+    return make

@@ -1,0 +1,75 @@
+"""The Chat page, headless (streamlit.testing AppTest), against a fake Ollama server."""
+
+from __future__ import annotations
+
+from rag_core.knowledge_base import KnowledgeBase
+from tests.ollama_server import FakeOllamaServer, closed_port_url
+
+QUESTION = "When did Knuth start writing TeX?"
+
+
+def _assistant(app):
+    return [m for m in app.chat_message if m.name == "assistant"]
+
+
+def test_sidebar_shows_host_version_and_models(
+    make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
+):
+    fake_ollama.models = ["llama3.2:latest", "gemma3:4b"]
+    app = make_app(corpus_kb.settings.data_dir, fake_ollama.url)
+    assert any("0.12.0" in s.value for s in app.sidebar.success)
+    assert any(fake_ollama.url in c.value for c in app.sidebar.caption)
+    picker = app.sidebar.selectbox(key="chat_model")
+    assert sorted(picker.options) == ["gemma3:4b", "llama3.2:latest"]
+    assert picker.value == "llama3.2:latest"
+    assert app.sidebar.slider(key="top_k").value == 5
+
+
+def test_question_gets_a_streamed_answer_with_cited_sources(
+    make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
+):
+    app = make_app(corpus_kb.settings.data_dir, fake_ollama.url)
+    app.sidebar.slider(key="top_k").set_value(3).run()
+    app.chat_input[0].set_value(QUESTION).run()
+    assert not app.exception
+    [answer] = _assistant(app)
+    assert "[1]" in answer.markdown[0].value
+    labels = [e.label for e in answer.expander]
+    assert len(labels) == 3 and labels[0].startswith("[1] lshort")
+    assert "p. 15 (printed 1)" in " ".join(labels)
+    assert "cited" in labels[0]
+    assert "Knuth started writing" in " ".join(" ".join(t.value.split()) for t in answer.text)
+    assert fake_ollama.chat_requests[-1]["model"] == "llama3.2:latest"
+
+    app.chat_input[0].set_value("Which class gives a book layout?").run()
+    answers = _assistant(app)
+    assert len(answers) == 2
+    assert [e.label for e in answers[0].expander] == labels  # the first turn keeps its sources
+    assert len(fake_ollama.chat_requests[-1]["messages"]) == 4  # system, q1, a1, q2
+
+
+def test_ollama_down_still_shows_sources_and_what_to_do(make_app, corpus_kb: KnowledgeBase):
+    host = closed_port_url()
+    app = make_app(corpus_kb.settings.data_dir, host)
+    assert any("ollama serve" in e.value and host in e.value for e in app.sidebar.error)
+    app.chat_input[0].set_value(QUESTION).run()
+    [answer] = _assistant(app)
+    assert any("ollama serve" in w.value and host in w.value for w in answer.warning)
+    assert len(answer.expander) == 5
+    assert any("lshort\\.pdf" in e.label for e in answer.expander)  # escaped markdown
+
+
+def test_model_not_pulled_says_ollama_pull(
+    make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
+):
+    fake_ollama.models = ["gemma3:4b"]
+    app = make_app(corpus_kb.settings.data_dir, fake_ollama.url)
+    assert app.sidebar.selectbox(key="chat_model").value == "llama3.2"
+    app.chat_input[0].set_value(QUESTION).run()
+    [answer] = _assistant(app)
+    assert any("ollama pull llama3.2" in w.value for w in answer.warning)
+    assert answer.expander and not fake_ollama.chat_requests
+    app.sidebar.selectbox(key="chat_model").set_value("gemma3:4b").run()
+    app.chat_input[0].set_value(QUESTION).run()
+    assert fake_ollama.chat_requests[-1]["model"] == "gemma3:4b"
+    assert "[1]" in _assistant(app)[-1].markdown[0].value

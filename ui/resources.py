@@ -1,0 +1,53 @@
+"""Cached engine objects for the pages (``st.cache_resource`` / ``st.cache_data``).
+
+The embedding model and the knowledge base are loaded once per process and shared by
+every session; the Ollama status is cached for a few seconds so the sidebar stays live
+without asking the server on every rerun.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from langchain_core.embeddings import Embeddings
+
+from rag_core.config import Settings, build_settings
+from rag_core.embeddings import build_embeddings
+from rag_core.knowledge_base import KnowledgeBase
+from rag_core.llm import OllamaStatus, check_ollama
+
+STATUS_TTL_S = 10
+"""Seconds an Ollama status answer is reused."""
+
+
+def get_settings() -> Settings:
+    """Return the settings from the environment (``RAG_*``, ``OLLAMA_HOST``)."""
+    return build_settings()
+
+
+@st.cache_resource(show_spinner="Loading the embedding model...")
+def get_embeddings(model_name: str, batch_size: int) -> Embeddings:
+    """Load the sentence-transformers model once per process."""
+    return build_embeddings(model_name, batch_size=batch_size)
+
+
+@st.cache_resource(show_spinner="Opening the document store...")
+def _knowledge_base(settings_json: str) -> KnowledgeBase:
+    settings = Settings.model_validate_json(settings_json)
+    embeddings = get_embeddings(settings.embedding_model, settings.embedding_batch_size)
+    return KnowledgeBase(settings, embeddings)
+
+
+def get_knowledge_base(settings: Settings) -> KnowledgeBase:
+    """Return the knowledge base of ``settings`` (one per data dir / collection / model).
+
+    Raises:
+        EmbeddingModelMismatchError: the store was built with another embedding model.
+        RagError: the store cannot be opened.
+    """
+    return _knowledge_base(settings.model_dump_json())
+
+
+@st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
+def get_ollama_status(host: str) -> OllamaStatus:
+    """Return the Ollama server's status, cached for ``STATUS_TTL_S`` seconds."""
+    return check_ollama(host)
