@@ -12,6 +12,7 @@ navigation = st.navigation(
     [
         st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
         st.Page("pages/documents.py", title="Documents", icon=":material/upload_file:"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
     ]
 )
 navigation.run()

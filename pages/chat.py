@@ -3,12 +3,23 @@
 import streamlit as st
 
 from rag_core.errors import RagError
-from ui.chat import ChatMessage, answer_and_render, chat_history, render_message
-from ui.resources import get_knowledge_base, get_settings
+from rag_core.history import ChatMessage
+from rag_core.sources import SourceFiles
+from ui.chat import (
+    answer_and_render,
+    current_chat_id,
+    render_chat_list,
+    render_export,
+    render_message,
+    save_message,
+)
+from ui.resources import get_chat_history, get_knowledge_base, get_settings
 from ui.sidebar import render_sidebar
 
 settings = get_settings()
 options = render_sidebar(settings)
+history = get_chat_history(str(settings.data_dir / "chats.sqlite3"))
+render_chat_list(history)
 st.title("Chat with your documents")
 
 try:
@@ -21,11 +32,20 @@ if not kb.documents():
     st.info("No documents indexed yet: add some on the Documents page.")
     st.page_link("pages/documents.py", label="Go to Documents", icon=":material/upload_file:")
 
-messages = chat_history()
-for message in messages:
-    render_message(message)
+chat_id = current_chat_id(history)
+messages = history.messages(chat_id) if chat_id else []
+files = SourceFiles(settings.data_dir / "files")
+for index, message in enumerate(messages):
+    render_message(message, files=files, key=f"msg{index}")
 
 if question := st.chat_input("Ask a question about your documents"):
-    messages.append(ChatMessage(role="user", content=question))
-    render_message(messages[-1])
-    messages.append(answer_and_render(kb, settings, options, question))
+    asked = ChatMessage(role="user", content=question)
+    render_message(asked)
+    save_message(history, asked)
+    answer = answer_and_render(
+        kb, settings, options, question, messages, files=files, key=f"msg{len(messages) + 1}"
+    )
+    save_message(history, answer)
+    messages += [asked, answer]
+
+render_export(history, messages)

@@ -2,11 +2,14 @@
 
 import streamlit as st
 
-from rag_core.errors import RagError
+from rag_core.errors import EmbeddingModelMismatchError, RagError
 from ui.documents import (
     REPORTS_KEY,
     ingest_uploads,
+    merge_reports,
+    render_delete_control,
     render_documents_table,
+    render_reindex_offer,
     render_reports,
     upload_types,
 )
@@ -19,6 +22,9 @@ st.title("Documents")
 
 try:
     kb = get_knowledge_base(settings)
+except EmbeddingModelMismatchError as exc:
+    render_reindex_offer(settings, exc)
+    st.stop()
 except RagError as exc:
     st.error(str(exc))
     st.stop()
@@ -37,8 +43,11 @@ password = (
 if files:
     new_reports = ingest_uploads(kb, files, password=password)
     if new_reports:
-        st.session_state[REPORTS_KEY] = new_reports
+        st.session_state[REPORTS_KEY] = merge_reports(
+            st.session_state.get(REPORTS_KEY, []), new_reports
+        )
 render_reports(st.session_state.get(REPORTS_KEY, []))
 
 st.subheader("Indexed documents")
+render_delete_control(kb)
 render_documents_table(kb)

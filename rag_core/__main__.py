@@ -5,6 +5,8 @@ Commands:
 * ``ingest FILE...``: index PDFs / text files, with a progress bar per file (tqdm).
 * ``documents [--json]``: list the indexed documents.
 * ``delete NAME``: remove a document (by file name or sha256).
+* ``reindex``: re-embed every stored chunk with the configured embedding model, into a new
+  collection that replaces the old one (after switching models).
 * ``retrieve QUESTION [--k 5] [--mode M] [--json]``: show the top-k chunks.
 * ``ask QUESTION [--k 5] [--model M]``: stream an answer from Ollama, then its sources.
 * ``eval QA.jsonl [--k 5] [--mode M] [--json]``: recall@k, MRR@k, nDCG@k, overall and per
@@ -64,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     delete = sub.add_parser("delete", help="delete a document by name or sha256")
     delete.add_argument("name")
 
+    sub.add_parser(
+        "reindex",
+        help="re-embed the stored chunks with the configured embedding model "
+        "(after switching models)",
+    )
+
     for name in ("retrieve", "ask"):
         cmd = sub.add_parser(name, help=f"{name} for a question")
         cmd.add_argument("question")
@@ -77,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("qa", type=Path)
     ev.add_argument("--k", type=int, default=5)
     ev.add_argument("--mode", choices=RETRIEVAL_MODES, help="retrieval mode")
+    ev.add_argument(
+        "--compare", action="store_true", help="run every retrieval mode and print a table"
+    )
     ev.add_argument("--json", action="store_true")
     return parser
 
@@ -146,6 +157,24 @@ def _cmd_delete(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reindex(args: argparse.Namespace) -> int:
+    from rag_core.knowledge_base import load_embeddings, reindex_into_new_collection
+
+    settings = _settings(args)
+    bar = tqdm(total=1, desc="re-index", unit="chunk", file=sys.stderr)
+
+    def on_progress(event: IngestProgress) -> None:
+        if bar.total != event.total and event.total > 0:
+            bar.reset(total=event.total)
+        bar.n = event.done
+        bar.refresh()
+
+    kb = reindex_into_new_collection(settings, load_embeddings(settings), progress=on_progress)
+    bar.close()
+    _out(f"re-indexed {kb.chunk_count()} chunks with {settings.embedding_model}")
+    return 0
+
+
 def _cmd_retrieve(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     docs = kb.retriever(k=args.k).retrieve(args.question)
     citations = build_citations(docs)
@@ -159,11 +188,13 @@ def _cmd_retrieve(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    from rag_core.chain import build_rag_chain, stream_rag_answer
+    from rag_core.chain import ChainOptions, build_rag_chain, stream_rag_answer
     from rag_core.llm import build_chat_model
 
     settings = kb.settings
-    chain = build_rag_chain(kb.retriever(k=args.k), build_chat_model(settings))
+    chain = build_rag_chain(
+        kb.retriever(k=args.k), build_chat_model(settings), ChainOptions.from_settings(settings)
+    )
     citations: list[Any] = []
     error = ""
     answer: list[str] = []
@@ -177,8 +208,10 @@ def _cmd_ask(kb: KnowledgeBase, args: argparse.Namespace) -> int:
             if not args.json:
                 sys.stdout.write(value)
                 sys.stdout.flush()
-        else:
+        elif kind == "error":
             error = value
+        elif kind == "query" and value != args.question and not args.json:
+            _err(f"(searched for: {value})")
     if args.json:
         _out(
             json.dumps(
@@ -202,9 +235,8 @@ def _cmd_ask(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 def _cmd_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     items = load_qa(args.qa)
-    retriever = kb.retriever(k=args.k)
-    report = evaluate(items, retriever.retrieve, args.k)
     k = args.k
+    modes = list(RETRIEVAL_MODES) if args.compare else [args.mode or kb.settings.retrieval_mode]
 
     def named(m: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -214,20 +246,30 @@ def _cmd_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
             "questions": m["questions"],
         }
 
-    out = {
-        "mode": retriever.mode,
-        "k": k,
-        "overall": named(report["overall"]),
-        "per_doc": {doc: named(m) for doc, m in report["per_doc"].items()},
-        "misses": report["misses"],
-    }
+    results: dict[str, Any] = {}
+    for mode in modes:
+        report = evaluate(items, kb.retriever(mode=mode, k=k).retrieve, k)
+        results[mode] = {
+            "overall": named(report["overall"]),
+            "per_doc": {doc: named(m) for doc, m in report["per_doc"].items()},
+            "misses": report["misses"],
+        }
     if not args.json:
-        _out(f"mode={retriever.mode} k={k}")
-        for name, m in [("overall", out["overall"]), *out["per_doc"].items()]:
-            _out(
-                f"{name:20s} recall@{k}={m[f'recall@{k}']:.3f} mrr@{k}={m[f'mrr@{k}']:.3f} "
-                f"ndcg@{k}={m[f'ndcg@{k}']:.3f} n={m['questions']}"
-            )
+        docs = sorted({doc for r in results.values() for doc in r["per_doc"]})
+        header = f"{'mode':8s} {'scope':16s} {'recall@' + str(k):>9s} {'mrr@' + str(k):>7s} "
+        _out(header + f"{'ndcg@' + str(k):>8s} {'n':>4s}")
+        for mode, r in results.items():
+            default = " (default)" if mode == kb.settings.retrieval_mode else ""
+            for scope, m in [("overall", r["overall"]), *[(d, r["per_doc"][d]) for d in docs]]:
+                note = default if scope == "overall" else ""
+                _out(
+                    f"{mode:8s} {scope:16s} {m[f'recall@{k}']:9.3f} {m[f'mrr@{k}']:7.3f} "
+                    f"{m[f'ndcg@{k}']:8.3f} {m['questions']:4d}{note}"
+                )
+    if args.compare:
+        out: dict[str, Any] = {"k": k, "default_mode": kb.settings.retrieval_mode, "modes": results}
+    else:
+        out = {"mode": modes[0], "k": k, **results[modes[0]]}
     _out(json.dumps(out, ensure_ascii=False))
     return 0
 
@@ -250,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command == "reindex":  # the store cannot be opened with the new model yet
+            return _cmd_reindex(args)
         kb = build_knowledge_base(_settings(args))
         return COMMANDS[args.command](kb, args)
     except RagError as exc:

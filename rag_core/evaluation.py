@@ -56,23 +56,7 @@ def load_qa(path: Path) -> list[QAItem]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise RagError(f"cannot read question set {path}: {exc.strerror}") from exc
-    items = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            items.append(
-                QAItem(
-                    id=str(row.get("id", number)),
-                    doc=str(row["doc"]),
-                    question=str(row["question"]),
-                    pages=tuple(int(p) for p in row["pages"]),
-                )
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise RagError(f"{path}:{number}: not a question object ({exc})") from exc
-    return items
+    return parse_qa_lines(lines, str(path))
 
 
 def relevance(item: QAItem, docs: Sequence[Document]) -> list[int]:
@@ -155,4 +139,58 @@ def evaluate(
     }
 
 
-__all__ = ["QAItem", "evaluate", "load_qa", "relevance", "score_ranking"]
+def parse_qa_lines(lines: Iterable[str], source: str = "question set") -> list[QAItem]:
+    """Parse JSON Lines text into questions (see :func:`load_qa`).
+
+    Raises:
+        RagError: a line is not a valid question object.
+    """
+    items = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            items.append(
+                QAItem(
+                    id=str(row.get("id", number)),
+                    doc=str(row["doc"]),
+                    question=str(row["question"]),
+                    pages=tuple(int(p) for p in row["pages"]),
+                )
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise RagError(f"{source}, line {number}: not a question object ({exc})") from exc
+    return items
+
+
+def metric_rows(mode: str, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flatten an :func:`evaluate` report into table rows (overall first, then per document).
+
+    Returns:
+        Rows ``{"mode", "scope", "recall@k", "mrr@k", "ndcg@k", "questions"}``.
+    """
+    k = report["k"]
+    scopes = [("overall", report["overall"]), *report["per_doc"].items()]
+    return [
+        {
+            "mode": mode,
+            "scope": scope,
+            f"recall@{k}": m["recall"],
+            f"mrr@{k}": m["mrr"],
+            f"ndcg@{k}": m["ndcg"],
+            "questions": m["questions"],
+        }
+        for scope, m in scopes
+    ]
+
+
+__all__ = [
+    "QAItem",
+    "evaluate",
+    "load_qa",
+    "metric_rows",
+    "parse_qa_lines",
+    "relevance",
+    "score_ranking",
+]

@@ -3,7 +3,9 @@
 * Identity is content: a document is its file's sha256, chunk ids derive from it
   (:func:`rag_core.splitting.chunk_id`), and Chroma writes are upserts. Re-ingesting the
   same bytes computes no embeddings; a changed file with the same name replaces the old
-  version's chunks once the new ones are stored.
+  version's chunks once the new ones are stored. The same bytes under a second name stay
+  one document, listed under the first name; the second upload is reported as "already
+  indexed as <first name>" (``IngestResult.indexed_as``).
 * A document is listed as indexed only when every chunk is stored: the registry row is
   ``indexing`` until then. An ingest that was killed halfway is completed by the next one,
   which embeds only the chunks that are missing.
@@ -37,6 +39,7 @@ class IngestProgress:
         done: units finished in this stage.
         total: units in this stage (pages for parse, chunks for the others).
         elapsed_s: seconds since this file started.
+        stage_elapsed_s: seconds since this stage started.
     """
 
     filename: str
@@ -44,11 +47,26 @@ class IngestProgress:
     done: int
     total: int
     elapsed_s: float
+    stage_elapsed_s: float = 0.0
 
     @property
     def fraction(self) -> float:
         """Progress of the stage in [0, 1]."""
         return 1.0 if self.total <= 0 else min(1.0, self.done / self.total)
+
+    @property
+    def eta_s(self) -> float | None:
+        """Estimated seconds left in this stage, or None before the first unit is done.
+
+        Linear extrapolation of the stage's rate so far (the same estimate as tqdm's):
+        ``stage_elapsed_s * (1 - fraction) / fraction``.
+        """
+        fraction = self.fraction
+        if fraction >= 1.0:
+            return 0.0
+        if fraction <= 0.0 or self.stage_elapsed_s <= 0.0:
+            return None
+        return self.stage_elapsed_s * (1.0 - fraction) / fraction
 
 
 ProgressCallback = Callable[[IngestProgress], None]
@@ -65,6 +83,9 @@ class IngestResult:
         pages: pages in the file.
         chunks: chunks of the document now stored.
         embedded: chunks embedded by this call (0 when nothing changed).
+        indexed_as: for "unchanged", the name the same content is indexed under when it
+            differs from ``filename`` (the registry keys documents on sha256, so the same
+            bytes under a second name stay one document).
         replaced: sha256s of older versions with the same name that were removed.
         empty_pages: 1-based pages without text.
         error: the message for a failed file.
@@ -77,6 +98,7 @@ class IngestResult:
     pages: int = 0
     chunks: int = 0
     embedded: int = 0
+    indexed_as: str = ""
     replaced: list[str] = field(default_factory=list)
     empty_pages: list[int] = field(default_factory=list)
     error: str = ""
@@ -99,12 +121,19 @@ class ProgressReporter:
         self.filename = filename
         self.callback = callback
         self.started = time.monotonic()
+        self.stage = ""
+        self.stage_started = self.started
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         """Report ``done`` of ``total`` units of ``stage``."""
+        now = time.monotonic()
+        if stage != self.stage:
+            self.stage, self.stage_started = stage, now
         if self.callback is not None:
             self.callback(
-                IngestProgress(self.filename, stage, done, total, time.monotonic() - self.started)
+                IngestProgress(
+                    self.filename, stage, done, total, now - self.started, now - self.stage_started
+                )
             )
 
 
@@ -137,7 +166,13 @@ def parse_and_split(
     """
     if report:
         report("parse", 0, 1)
-    loaded = load_bytes(name, data, password=password, timeout_s=timeout_s)
+    on_page = None
+    if report is not None:
+
+        def on_page(done: int, total: int) -> None:
+            report("parse", done, total)
+
+    loaded = load_bytes(name, data, password=password, timeout_s=timeout_s, on_page=on_page)
     if report:
         report("parse", loaded.n_pages, loaded.n_pages)
     chunks = split_pages(loaded.pages, build_splitter(chunk_size, chunk_overlap))

@@ -155,6 +155,25 @@ class KeywordIndex:
             rows = db.execute("SELECT chunk_id FROM tokens WHERE sha256 = ?", (sha256,)).fetchall()
         return {r[0] for r in rows}
 
+    def chunk_terms(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        """Return the stored terms of the given chunks (no re-tokenising).
+
+        Args:
+            ids: chunk ids.
+
+        Returns:
+            chunk id -> its terms, for the ids present in the index.
+        """
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT chunk_id, terms FROM tokens WHERE chunk_id IN ({marks})",
+                list(ids),
+            ).fetchall()
+        return {chunk_id: terms.split() for chunk_id, terms in rows}
+
     def rebuild(self) -> int:
         """Rebuild the bm25s index from the token table and save it.
 

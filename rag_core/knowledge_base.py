@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import chromadb
+from chromadb.errors import ChromaError
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag_core.config import RetrievalMode, Settings
-from rag_core.embeddings import build_embeddings, embedding_dimension
+from rag_core.embeddings import build_embeddings, embedding_dimension, embedding_identity
 from rag_core.errors import DocumentError, PasswordRequiredError, RagError, WrongPasswordError
 from rag_core.ingest import (
     IngestResult,
@@ -28,7 +30,7 @@ from rag_core.ingest import (
 )
 from rag_core.keyword import KeywordIndex
 from rag_core.loaders import LoadedFile, display_name, sha256_hex
-from rag_core.retrieval import ChunkRetriever, build_retriever
+from rag_core.retrieval import ChunkRetriever, build_reranker, build_retriever
 from rag_core.store import (
     STATUS_COMPLETE,
     STATUS_INDEXING,
@@ -37,6 +39,7 @@ from rag_core.store import (
     build_chroma_client,
     build_vector_store,
     delete_document_chunks,
+    iter_stored_chunks,
     now_iso,
     upsert_chunks,
     write_lock,
@@ -46,6 +49,15 @@ logger = logging.getLogger(__name__)
 
 STORE_BATCH = 256
 """Chunks embedded and written per store round-trip (progress granularity)."""
+PARSE_TIMEOUT_S = 120.0
+"""Default wall-clock limit for parsing one PDF (seconds)."""
+
+
+def _dimension(embeddings: Embeddings) -> int:
+    """Vector length of ``embeddings``: from the model if it says, else by embedding a probe."""
+    if hasattr(embeddings, "_client"):
+        return embedding_dimension(embeddings)  # type: ignore[arg-type]
+    return len(embeddings.embed_query("dimension probe"))
 
 
 class KnowledgeBase:
@@ -56,6 +68,8 @@ class KnowledgeBase:
         embeddings: the embedding model (shared across knowledge bases).
         client: the Chroma client; a persistent one under ``settings.chroma_dir`` if None.
         model_name: name recorded in the collection metadata (defaults to the setting).
+        parse_timeout_s: wall-clock limit for parsing one PDF, in seconds; past it the
+            parse is killed and the file reported as too complex.
 
     Raises:
         EmbeddingModelMismatchError: the collection was built with another model.
@@ -68,17 +82,17 @@ class KnowledgeBase:
         *,
         client: chromadb.ClientAPI | None = None,
         model_name: str | None = None,
+        parse_timeout_s: float = PARSE_TIMEOUT_S,
     ) -> None:
         """Open the store, registry and keyword index of ``settings.collection``."""
         self.settings = settings
         self.embeddings = embeddings
+        self.parse_timeout_s = parse_timeout_s
         self.client = client or build_chroma_client(settings.chroma_dir)
-        name = model_name or settings.embedding_model
-        dim = (
-            embedding_dimension(embeddings)
-            if hasattr(embeddings, "_client")
-            else len(embeddings.embed_query("dimension probe"))
+        name = model_name or embedding_identity(
+            settings.embedding_model, settings.embedding_backend
         )
+        dim = _dimension(embeddings)
         self.store: Chroma = build_vector_store(
             self.client, settings.collection, embeddings, model_name=name, dimension=dim
         )
@@ -112,7 +126,18 @@ class KnowledgeBase:
             fetch_k=s.fetch_k,
             mmr_lambda=s.mmr_lambda,
             rrf_k=s.rrf_k,
+            embedding_languages=s.embedding_languages,
+            uncovered_dense_weight=s.uncovered_dense_weight,
+            reranker=self.reranker,
+            rerank_candidates=s.rerank_candidates,
         )
+
+    @property
+    def reranker(self) -> Any | None:
+        """The CrossEncoder of ``settings.reranker_model``, loaded on first use (or None)."""
+        if not hasattr(self, "_reranker"):
+            self._reranker = build_reranker(self.settings.reranker_model)
+        return self._reranker
 
     def retrieve(self, question: str, *, k: int | None = None) -> list[Document]:
         """Return the top-k chunks for ``question`` in the configured mode."""
@@ -163,6 +188,8 @@ class KnowledgeBase:
         report = ProgressReporter(shown, progress)
         existing = self.registry.get(digest) if digest else None
         if existing and existing.status == STATUS_COMPLETE:
+            # The registry keys on content: the same bytes under another name stay one
+            # document, listed under the name it was first indexed with.
             report("done", 1, 1)
             return IngestResult(
                 shown,
@@ -170,6 +197,7 @@ class KnowledgeBase:
                 "unchanged",
                 pages=existing.pages,
                 chunks=existing.chunks,
+                indexed_as=existing.name if existing.name != shown else "",
                 seconds=time.monotonic() - started,
             )
         try:
@@ -179,6 +207,7 @@ class KnowledgeBase:
                 chunk_size=self.settings.chunk_size,
                 chunk_overlap=self.settings.chunk_overlap,
                 password=password,
+                timeout_s=self.parse_timeout_s,
                 report=report,
             )
         except (PasswordRequiredError, WrongPasswordError):
@@ -283,6 +312,87 @@ class KnowledgeBase:
         logger.info("deleted document %s", sha256[:12])
 
 
+def load_embeddings(settings: Settings) -> Embeddings:
+    """Load the embedding model configured in ``settings``.
+
+    Raises:
+        OSError: the model is neither local nor in the cache, and the hub is unreachable.
+    """
+    return build_embeddings(
+        settings.embedding_model,
+        batch_size=settings.embedding_batch_size,
+        backend=settings.embedding_backend,
+    )
+
+
+def reindex_into_new_collection(
+    settings: Settings,
+    embeddings: Embeddings,
+    *,
+    model_name: str | None = None,
+    progress: ProgressCallback | None = None,
+    lock_timeout_s: float = 0.0,
+) -> KnowledgeBase:
+    """Re-embed every stored chunk with another model, into a collection that replaces the old.
+
+    For a store built with another embedding model (:class:`EmbeddingModelMismatchError`).
+    The chunk texts, ids and metadata are read back from the old collection (no file is
+    parsed again) and embedded into a staging collection ``<collection>-reindex``; only when
+    it is complete is the old collection deleted and the staging one renamed to
+    ``settings.collection``. The registry and the BM25 index stay as they are (same chunk
+    ids and texts). An interrupted run leaves the old collection intact and is restarted
+    from scratch by the next call.
+
+    Args:
+        settings: the engine settings (data directory, collection).
+        embeddings: the new embedding model.
+        model_name: its name, recorded in the collection metadata (the setting if None).
+        progress: called with :class:`IngestProgress` events (stage "embed", chunks).
+        lock_timeout_s: seconds to wait for another writer.
+
+    Returns:
+        The knowledge base opened on the re-indexed collection.
+
+    Raises:
+        StoreBusyError: another process is writing to the store.
+        RagError: the store cannot be read or written.
+    """
+    name = model_name or embedding_identity(settings.embedding_model, settings.embedding_backend)
+    staging = f"{settings.collection}-reindex"
+    client = build_chroma_client(settings.chroma_dir)
+    report = ProgressReporter(f"re-index with {name}", progress)
+    with write_lock(settings.lock_path, timeout_s=lock_timeout_s):
+        existing = {c.name for c in client.list_collections()}
+        if staging in existing and settings.collection not in existing:
+            # killed between deleting the old collection and renaming the new one
+            client.get_collection(staging).modify(name=settings.collection)
+            return KnowledgeBase(settings, embeddings, client=client, model_name=name)
+        if staging in existing:
+            client.delete_collection(staging)  # a partial earlier run
+        try:
+            target = build_vector_store(
+                client, staging, embeddings, model_name=name, dimension=_dimension(embeddings)
+            )
+            if settings.collection in existing:
+                source = client.get_collection(settings.collection)
+                total, done = source.count(), 0
+                report("embed", 0, total)
+                for batch in iter_stored_chunks(source, STORE_BATCH):
+                    vectors = embed_in_batches(
+                        embeddings.embed_documents, batch, settings.embedding_batch_size
+                    )
+                    upsert_chunks(target, batch, vectors)
+                    done += len(batch)
+                    report("embed", done, total)
+                client.delete_collection(settings.collection)
+            client.get_collection(staging).modify(name=settings.collection)
+        except (ChromaError, ValueError) as exc:
+            raise RagError(f"re-indexing into a new collection failed: {exc}") from exc
+    logger.info("re-indexed collection %s with %s", settings.collection, name)
+    report("done", 1, 1)
+    return KnowledgeBase(settings, embeddings, client=client, model_name=name)
+
+
 def build_knowledge_base(settings: Settings, embeddings: Embeddings | None = None) -> KnowledgeBase:
     """Build the knowledge base for ``settings``, loading the embedding model if needed.
 
@@ -291,9 +401,7 @@ def build_knowledge_base(settings: Settings, embeddings: Embeddings | None = Non
         RagError: the store cannot be opened.
     """
     if embeddings is None:
-        embeddings = build_embeddings(
-            settings.embedding_model, batch_size=settings.embedding_batch_size
-        )
+        embeddings = load_embeddings(settings)
     try:
         return KnowledgeBase(settings, embeddings)
     except RagError:
@@ -302,4 +410,9 @@ def build_knowledge_base(settings: Settings, embeddings: Embeddings | None = Non
         raise RagError(f"cannot open the store at {settings.data_dir}: {exc}") from exc
 
 
-__all__ = ["KnowledgeBase", "build_knowledge_base"]
+__all__ = [
+    "KnowledgeBase",
+    "build_knowledge_base",
+    "load_embeddings",
+    "reindex_into_new_collection",
+]

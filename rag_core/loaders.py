@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +84,12 @@ def suffix_of(name: str) -> str:
 
 
 def load_bytes(
-    name: str, data: bytes, *, password: str | None = None, timeout_s: float = 120.0
+    name: str,
+    data: bytes,
+    *,
+    password: str | None = None,
+    timeout_s: float = 120.0,
+    on_page: Callable[[int, int], None] | None = None,
 ) -> LoadedFile:
     """Read a file's bytes into page Documents.
 
@@ -92,6 +98,7 @@ def load_bytes(
         data: the file's content.
         password: password of an encrypted PDF, if the user gave one.
         timeout_s: wall-clock limit for parsing a PDF, in seconds.
+        on_page: called with ``(pages_read, n_pages)`` as PDF pages arrive.
 
     Returns:
         The loaded file with its non-empty pages.
@@ -108,7 +115,9 @@ def load_bytes(
     suffix = suffix_of(shown)
     digest = sha256_hex(data)
     if suffix in PDF_SUFFIXES:
-        texts, labels = extract_pdf(shown, data, password=password, timeout_s=timeout_s)
+        texts, labels = extract_pdf(
+            shown, data, password=password, timeout_s=timeout_s, on_page=on_page
+        )
     elif suffix in TEXT_SUFFIXES:
         texts, labels = [_decode_text(shown, data)], ["1"]
     else:

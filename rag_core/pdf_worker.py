@@ -36,8 +36,8 @@ MEMORY_LIMIT_BYTES = 2 * 1024**3
 """Address-space cap of the parsing process (2 GiB)."""
 
 PDF_MAGIC = b"%PDF-"
-MAGIC_WINDOW = 1024
-"""PDF 1.7 (ISO 32000-1, 7.5.2) puts ``%PDF-`` first; readers accept it within 1 KiB."""
+LEADING_BYTES = b" \t\r\n\x00\xef\xbb\xbf"
+"""Whitespace, NULs and a UTF-8 byte-order mark allowed before ``%PDF-``."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,15 @@ class PdfMeta:
 def check_pdf_magic(name: str, data: bytes) -> None:
     """Reject bytes that are not a PDF before any parser sees them.
 
+    PDF 1.7 (ISO 32000-1, 7.5.2) puts the ``%PDF-`` header first. Some readers accept it
+    anywhere in the first 1 KiB, but that also accepts containers with a PDF stored near
+    their start (a ZIP holding an uncompressed ``.pdf`` parses as that PDF), so only
+    whitespace, NULs and a byte-order mark may come before it here.
+
     Raises:
-        DocumentError: when ``%PDF-`` is not within the first 1024 bytes.
+        DocumentError: when the bytes do not start with ``%PDF-``.
     """
-    if PDF_MAGIC not in data[:MAGIC_WINDOW]:
+    if not data.lstrip(LEADING_BYTES).startswith(PDF_MAGIC):
         raise DocumentError(name, "this is not a PDF file (no %PDF- header); was it renamed?")
 
 
@@ -154,12 +159,29 @@ def _pump(child: subprocess.Popen[bytes], out: queue.Queue[Any]) -> None:
 
 
 def extract_pdf(
-    name: str, data: bytes, *, password: str | None = None, timeout_s: float = 120.0
+    name: str,
+    data: bytes,
+    *,
+    password: str | None = None,
+    timeout_s: float = 120.0,
+    on_page: Callable[[int, int], None] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Read every page's text; see :func:`iter_pdf_pages` for the limits and errors.
 
+    Args:
+        name: display name, for messages only.
+        data: the PDF's bytes.
+        password: user or owner password of an encrypted PDF.
+        timeout_s: wall-clock seconds for the whole parse.
+        on_page: called with ``(pages_read, n_pages)`` after each page arrives.
+
     Returns:
         ``(texts, labels)``: one text and one printed page label per page.
+
+    Raises:
+        DocumentError: not a PDF, damaged, too complex (timeout) or too large (memory).
+        PasswordRequiredError: encrypted and no password given.
+        WrongPasswordError: the password does not open it.
     """
     texts: list[str] = []
     labels: list[str] = []
@@ -168,6 +190,8 @@ def extract_pdf(
             labels = item.labels
         else:
             texts.append(item[1])
+            if on_page is not None:
+                on_page(len(texts), len(labels))
     return texts, labels
 
 

@@ -16,6 +16,7 @@ score = sum over rankings of 1 / (k + rank), k = 60.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,21 +35,144 @@ logger = logging.getLogger(__name__)
 RETRIEVAL_MODES: tuple[RetrievalMode, ...] = ("dense", "mmr", "bm25", "hybrid")
 
 
-def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> list[tuple[str, float]]:
-    """Fuse ranked id lists by reciprocal rank fusion (Cormack et al., SIGIR 2009).
+def reciprocal_rank_fusion(
+    rankings: list[list[str]], k: int = 60, weights: Sequence[float] | None = None
+) -> list[tuple[str, float]]:
+    """Fuse ranked id lists by (weighted) reciprocal rank fusion (Cormack et al., SIGIR 2009).
 
     Args:
         rankings: several rankings, each a list of ids, best first.
         k: the RRF constant (60 in the paper).
+        weights: one weight per ranking (all 1.0 if None: plain RRF); a weight of 0 leaves
+            that ranking out.
 
     Returns:
-        ``(id, score)`` pairs sorted by descending fused score; ties keep first-seen order.
+        ``(id, score)`` pairs sorted by descending fused score, score = sum over rankings of
+        weight / (k + rank); ties keep first-seen order; ids with score 0 are dropped.
     """
+    weights = [1.0] * len(rankings) if weights is None else list(weights)
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights, strict=True):
+        if weight <= 0:
+            continue
         for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
+
+
+HANGUL_SHARE_KOREAN = 0.3
+"""A question whose letters are at least 30% Hangul syllables is treated as Korean."""
+
+
+def hangul_share(text: str) -> float:
+    """Return the share of letters in ``text`` that are Hangul syllables (U+AC00-U+D7A3)."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum("\uac00" <= c <= "\ud7a3" for c in letters) / len(letters)
+
+
+def question_language(text: str) -> str:
+    """Return "ko" for a mostly-Korean question, "en" otherwise (used for messages)."""
+    return "ko" if hangul_share(text) >= HANGUL_SHARE_KOREAN else "en"
+
+
+def embedding_covers(query: str, embedding_languages: str) -> bool:
+    """Tell whether the embedding model can embed ``query`` meaningfully.
+
+    all-MiniLM-L6-v2 was trained on English data only (its model card); its vectors for
+    Korean text are close to noise (dense recall@5 0.16 on the Korean dev questions against
+    0.96 for English), so for such a model a Korean question is "not covered".
+
+    Args:
+        query: the question.
+        embedding_languages: "multilingual", or a comma-separated list of ISO 639-1 codes
+            the model handles, e.g. "en" (the setting ``embedding_languages``).
+
+    Returns:
+        True when dense retrieval should be trusted for this question.
+    """
+    langs = {part.strip().lower() for part in embedding_languages.split(",") if part.strip()}
+    if "multilingual" in langs or "*" in langs:
+        return True
+    return question_language(query) in langs
+
+
+QUESTION_WORDS = frozenset(
+    [
+        "what",
+        "how",
+        "why",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "is",
+        "are",
+        "am",
+        "was",
+        "were",
+        "be",
+        "been",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "it",
+        "there",
+        "please",
+        "tell",
+        "explain",
+        "어떻",
+        "어느",
+        "무엇",
+        "뭐",
+        "왜",
+        "어디",
+        "언제",
+        "누구",
+        "하",
+        "되",
+        "있",
+        "없",
+        "알",
+    ]
+)
+"""Terms that say "this is a question" but not what about; ignored by keyword coverage."""
+
+
+STRONG_KEYWORD_COVERAGE = 0.75
+"""Keyword coverage that counts as relevant even when the embedding model covers the
+question's language (see :func:`is_relevant`)."""
+
+
+def keyword_coverage(query_terms: Sequence[str], chunk_terms: Sequence[str]) -> float:
+    """Return the share of the question's distinct content terms that occur in a chunk.
+
+    Args:
+        query_terms: terms of the question (from the keyword analyzer).
+        chunk_terms: terms of the chunk (same analyzer).
+
+    Returns:
+        A fraction in [0, 1]; 0 when the question has no content terms.
+    """
+    wanted = {t for t in query_terms if t not in QUESTION_WORDS}
+    if not wanted:
+        return 0.0
+    return len(wanted & set(chunk_terms)) / len(wanted)
 
 
 class ChunkRetriever(BaseRetriever):
@@ -62,6 +186,14 @@ class ChunkRetriever(BaseRetriever):
         fetch_k: candidates per ranking before MMR or fusion.
         mmr_lambda: MMR relevance/diversity trade-off in [0, 1].
         rrf_k: reciprocal rank fusion constant.
+        embedding_languages: languages the embedding model handles (see
+            :func:`embedding_covers`).
+        uncovered_dense_weight: RRF weight of the dense ranking for a question the
+            embedding model does not cover (0 = the keyword ranking decides, and the
+            nearest chunks only fill slots it leaves empty).
+        reranker: an object with ``predict(pairs) -> scores`` (a sentence-transformers
+            ``CrossEncoder``) that re-orders the top ``rerank_candidates``; None = off.
+        rerank_candidates: fused candidates passed to the reranker.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -73,6 +205,10 @@ class ChunkRetriever(BaseRetriever):
     fetch_k: int = 50
     mmr_lambda: float = 0.5
     rrf_k: int = 60
+    embedding_languages: str = "en"
+    uncovered_dense_weight: float = 0.0
+    reranker: Any | None = None
+    rerank_candidates: int = 20
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
@@ -97,40 +233,72 @@ class ChunkRetriever(BaseRetriever):
         total = collection.count()
         if total == 0 or not query.strip():
             return []
+        covered = embedding_covers(query, self.embedding_languages)
         query_vec = np.asarray(self.store.embeddings.embed_query(query), dtype=np.float32)
         fetch = min(max(self.fetch_k, top), total)
+        want = max(top, self.rerank_candidates) if self.reranker is not None else top
         if self.mode in ("dense", "mmr"):
-            dense = self._dense(query_vec, fetch if self.mode == "mmr" else min(top, total))
-            if self.mode == "dense":
-                return _ranked(dense[:top], "similarity")
-            return _ranked(self._mmr(query_vec, dense, top), "similarity")
-        if self.keyword_index is None:
-            raise ValueError(f"retrieval mode {self.mode} needs a keyword index")
-        keyword_hits = self.keyword_index.search(query, fetch)
-        if self.mode == "bm25":
-            docs = self._by_ids([i for i, _ in keyword_hits[:top]], query_vec)
-            for doc, (_, score) in zip(docs, keyword_hits, strict=False):
-                doc.metadata["bm25"] = score
-            return _ranked(docs, "bm25")
-        dense = self._dense(query_vec, fetch)
-        fused = reciprocal_rank_fusion(
-            [[d.id or "" for d in dense], [i for i, _ in keyword_hits]], k=self.rrf_k
-        )[:top]
-        known = {d.id: d for d in dense}
-        missing = [i for i, _ in fused if i not in known]
-        for doc in self._by_ids(missing, query_vec):
-            known[doc.id] = doc
-        bm25 = dict(keyword_hits)
-        docs = []
-        for chunk_id, score in fused:
-            doc = known.get(chunk_id)
-            if doc is None:
-                continue
-            doc.metadata["rrf"] = score
-            if chunk_id in bm25:
-                doc.metadata["bm25"] = bm25[chunk_id]
-            docs.append(doc)
-        return _ranked(docs, "rrf")
+            dense = self._dense(query_vec, fetch if self.mode == "mmr" else min(want, total))
+            docs = dense[:want] if self.mode == "dense" else self._mmr(query_vec, dense, want)
+            score_key = "similarity"
+        else:
+            if self.keyword_index is None:
+                raise ValueError(f"retrieval mode {self.mode} needs a keyword index")
+            keyword_hits = self.keyword_index.search(query, fetch)
+            bm25 = dict(keyword_hits)
+            if self.mode == "bm25":
+                docs = self._by_ids([i for i, _ in keyword_hits[:want]], query_vec)
+                score_key = "bm25"
+            else:
+                dense_weight = 1.0 if covered else self.uncovered_dense_weight
+                dense = self._dense(query_vec, fetch) if dense_weight > 0 else []
+                fused = reciprocal_rank_fusion(
+                    [[d.id or "" for d in dense], [i for i, _ in keyword_hits]],
+                    k=self.rrf_k,
+                    weights=[dense_weight, 1.0],
+                )[:want]
+                if len(fused) < want and not dense:
+                    # keywords found too little: the nearest chunks fill the empty slots
+                    taken = {i for i, _ in fused}
+                    dense = [d for d in self._dense(query_vec, want) if d.id not in taken]
+                    fused += [(d.id or "", 0.0) for d in dense][: want - len(fused)]
+                known = {d.id: d for d in dense}
+                for doc in self._by_ids([i for i, _ in fused if i not in known], query_vec):
+                    known[doc.id] = doc
+                docs = []
+                for chunk_id, score in fused:
+                    if chunk_id in known:
+                        known[chunk_id].metadata["rrf"] = score
+                        docs.append(known[chunk_id])
+                score_key = "rrf"
+            for doc in docs:
+                if doc.id in bm25:
+                    doc.metadata["bm25"] = bm25[doc.id]
+        if self.reranker is not None and docs:
+            docs = self._rerank(query, docs)
+            score_key = "rerank"
+        docs = _ranked(docs[:top], score_key)
+        self._annotate(query, docs, covered)
+        return docs
+
+    def _rerank(self, query: str, docs: list[Document]) -> list[Document]:
+        scores = self.reranker.predict([(query, d.page_content) for d in docs])  # type: ignore[union-attr]
+        for doc, score in zip(docs, scores, strict=True):
+            doc.metadata["rerank"] = float(score)
+        return sorted(docs, key=lambda d: d.metadata["rerank"], reverse=True)
+
+    def _annotate(self, query: str, docs: list[Document], covered: bool) -> None:
+        """Add ``keyword_coverage`` and ``embedding_covered`` to each chunk's metadata."""
+        terms: dict[str, list[str]] = {}
+        query_terms: list[str] = []
+        if self.keyword_index is not None and docs:
+            query_terms = self.keyword_index.analyzer.analyze([query])[0]
+            terms = self.keyword_index.chunk_terms([d.id or "" for d in docs])
+        for doc in docs:
+            doc.metadata["embedding_covered"] = covered
+            doc.metadata["keyword_coverage"] = keyword_coverage(
+                query_terms, terms.get(doc.id or "", [])
+            )
 
     def _dense(self, query_vec: np.ndarray, n: int) -> list[Document]:
         got = self.store._collection.query(
@@ -184,6 +352,65 @@ def _ranked(docs: list[Document], score_key: str) -> list[Document]:
         doc.metadata["rank"] = rank
         doc.metadata["score"] = float(doc.metadata.get(score_key, 0.0))
     return docs
+
+
+def is_relevant(
+    docs: Sequence[Document], *, min_similarity: float, min_keyword_coverage: float
+) -> bool:
+    """Decide from the scores whether the retrieved chunks can answer the question.
+
+    The signal used is the one that is trustworthy for the question's language: cosine
+    similarity when the embedding model covers it, keyword coverage (share of the
+    question's content terms found in a chunk) when it does not. Thresholds were set from
+    the score distributions of answerable development questions (English max similarity
+    >= 0.45, Korean max coverage >= 0.42) against unrelated questions (<= 0.33 for both).
+    For a covered language a chunk holding at least 75% of the question's content terms
+    also counts: short questions ("What is a preamble?") embed far from any passage
+    although a chunk names exactly what they ask about.
+
+    Args:
+        docs: chunks from :meth:`ChunkRetriever.retrieve` (with ``similarity``,
+            ``keyword_coverage`` and ``embedding_covered`` metadata).
+        min_similarity: cosine similarity a chunk needs (setting ``min_similarity``).
+        min_keyword_coverage: coverage a chunk needs (setting ``min_keyword_coverage``).
+
+    Returns:
+        False when nothing is relevant enough (the "not in the documents" case).
+    """
+    for doc in docs:
+        meta = doc.metadata
+        covered = bool(meta.get("embedding_covered", True))
+        coverage = float(meta.get("keyword_coverage", 0.0))
+        if covered and float(meta.get("similarity", 0.0)) >= min_similarity:
+            return True
+        if coverage >= (STRONG_KEYWORD_COVERAGE if covered else min_keyword_coverage):
+            return True
+    return False
+
+
+def build_reranker(model_name: str) -> Any | None:
+    """Load a sentence-transformers ``CrossEncoder`` reranker, or None if it is unavailable.
+
+    Nothing is downloaded when ``HF_HUB_OFFLINE=1``: a model that is neither a local path
+    nor in the Hugging Face cache is skipped with a warning, and retrieval goes on without
+    reranking. Source: https://sbert.net/docs/cross_encoder/usage/usage.html.
+
+    Args:
+        model_name: model name (e.g. "cross-encoder/ms-marco-MiniLM-L6-v2") or local path;
+            "" means no reranker.
+
+    Returns:
+        The CrossEncoder, or None.
+    """
+    if not model_name:
+        return None
+    from sentence_transformers import CrossEncoder
+
+    try:
+        return CrossEncoder(model_name, device="cpu")
+    except (OSError, ValueError) as exc:
+        logger.warning("reranker %s unavailable, retrieval goes on without it: %s", model_name, exc)
+        return None
 
 
 def build_retriever(

@@ -181,7 +181,8 @@ def build_vector_store(
                 f"collection '{collection}' was built with {stored_model} "
                 f"({stored_dim} dimensions) "
                 f"but the configured model is {model_name} ({dimension} dimensions): re-index the "
-                "documents into a new collection, or switch the embedding model back"
+                "documents into a new collection (the Re-index button on the Documents page, "
+                "or `python -m rag_core reindex`), or switch the embedding model back"
             )
     return Chroma(
         client=client,
@@ -234,6 +235,35 @@ def count_document_chunks(store: Chroma, sha256: str) -> int:
     """Return how many chunks of ``sha256`` the collection holds."""
     got = store._collection.get(where={"sha256": sha256}, include=[])
     return len(got["ids"])
+
+
+def iter_stored_chunks(
+    collection: chromadb.Collection, batch_size: int = 1000
+) -> Iterator[list[Document]]:
+    """Yield every chunk of a Chroma collection (text, metadata, id), ``batch_size`` at a time.
+
+    The vectors are not read: this is for re-embedding the texts with another model.
+
+    Args:
+        collection: a raw Chroma collection (no embedding function needed).
+        batch_size: chunks per ``get`` call (``limit``/``offset`` paging).
+
+    Yields:
+        Lists of at most ``batch_size`` Documents with ``id`` set.
+    """
+    offset = 0
+    while True:
+        got = collection.get(limit=batch_size, offset=offset, include=["documents", "metadatas"])
+        ids = got["ids"]
+        if not ids:
+            return
+        texts = got["documents"] or [""] * len(ids)
+        metas = got["metadatas"] or [{}] * len(ids)
+        yield [
+            Document(id=i, page_content=t or "", metadata=dict(m or {}))
+            for i, t, m in zip(ids, texts, metas, strict=True)
+        ]
+        offset += len(ids)
 
 
 def _flat_metadata(meta: dict[str, Any]) -> dict[str, str | int | float | bool]:

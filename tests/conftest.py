@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from langchain_core.embeddings import Embeddings
 from pypdf import PdfReader, PdfWriter
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 from rag_core.config import Settings, build_settings
 from rag_core.embeddings import build_embeddings
@@ -32,6 +33,55 @@ def pdf_pages(source: Path, first: int, last: int) -> bytes:
     writer = PdfWriter()
     for page in PdfReader(source).pages[first - 1 : last]:
         writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def text_pdf(
+    pages: Sequence[str],
+    *,
+    user_password: str | None = None,
+    owner_password: str | None = None,
+    algorithm: str = "AES-256",
+) -> bytes:
+    """Build a real PDF (pypdf ``PdfWriter``) with one page per string, in Helvetica.
+
+    Args:
+        pages: the text of each page (ASCII, one line); ``""`` makes a page with no text
+            (like a scanned page without OCR).
+        user_password: encrypt with this password to open (``""`` with an owner password
+            makes an owner-password-only PDF that opens without asking).
+        owner_password: the owner (permissions) password; defaults to the user password.
+        algorithm: pypdf encryption algorithm, e.g. "RC4-128" or "AES-256".
+    """
+    writer = PdfWriter()
+    font = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+            }
+        )
+    )
+    for text in pages:
+        page = writer.add_blank_page(612, 792)
+        if not text:
+            continue
+        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        content = DecodedStreamObject()
+        content.set_data(f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET".encode("latin-1"))
+        page[NameObject("/Contents")] = writer._add_object(content)
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
+        )
+    if user_password is not None or owner_password is not None:
+        writer.encrypt(
+            user_password=user_password or "",
+            owner_password=owner_password if owner_password is not None else user_password,
+            algorithm=algorithm,
+        )
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -163,8 +163,9 @@ def _prompt_texts(body: dict[str, Any]) -> list[str]:
 def default_responder(body: dict[str, Any]) -> str:
     """Build a deterministic answer from the passages found in the prompt.
 
-    The lowest-numbered passage of the latest user/system message that has any
-    passages is quoted: ``"According to the documents [1], <first ~12 words>."``.
+    A follow-up rewriting request gets the latest question back unchanged. Otherwise the
+    lowest-numbered passage of the latest user/system message that has any passages is
+    quoted: ``"According to the documents [1], <first ~12 words>."``.
 
     Args:
         body: The parsed ``/api/chat`` or ``/api/generate`` request body.
@@ -172,6 +173,9 @@ def default_responder(body: dict[str, Any]) -> str:
     Returns:
         The answer text, or ``NOT_FOUND_ANSWER`` if no passage was found.
     """
+    rewrite = _rewrite_request_question(body)
+    if rewrite is not None:
+        return rewrite
     for text in _prompt_texts(body):
         passages = extract_passages(text)
         if passages:
@@ -180,6 +184,20 @@ def default_responder(body: dict[str, Any]) -> str:
             snippet = " ".join(words).rstrip(".,;:!?")
             return f"According to the documents [{number}], {snippet}."
     return NOT_FOUND_ANSWER
+
+
+def _rewrite_request_question(body: dict[str, Any]) -> str | None:
+    """For a follow-up rewriting request ("standalone question" in the system prompt),
+    return the latest user question unchanged (a model that needs no rewrite); else None.
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return None
+    first = messages[0] if isinstance(messages[0], dict) else {}
+    if first.get("role") != "system" or "standalone question" not in str(first.get("content")):
+        return None
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    return str(users[-1].get("content", "")) if users else ""
 
 
 def closed_port_url() -> str:

@@ -3,46 +3,84 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from rag_core.chain import ChatTurn, build_rag_chain, stream_rag_answer
+from rag_core.chain import ChainOptions, ChatTurn, build_rag_chain, stream_rag_answer
 from rag_core.citations import Citation, build_citations, cited_numbers
 from rag_core.config import Settings
+from rag_core.errors import DocumentError
+from rag_core.history import ChatHistory, ChatMessage, chat_to_markdown
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.llm import build_chat_model
+from rag_core.sources import SourceFiles
+from ui.resources import get_page_image
 from ui.sidebar import ChatOptions
-from ui.text import escape_markdown
+from ui.text import AnswerSanitizer, escape_markdown, sanitize_answer
 
-MESSAGES_KEY = "messages"
+CHAT_PARAM = "chat"
+"""URL query parameter holding the open chat's id (so a refresh reopens it)."""
 PASSAGE_PREVIEW_CHARS = 1200
 
 
-@dataclass
-class ChatMessage:
-    """One message of the chat history kept in ``st.session_state``.
-
-    Attributes:
-        role: "user" or "assistant".
-        content: the text (the question, or the answer).
-        citations: the sources of an assistant answer.
-        error: why no answer could be generated ("" otherwise).
-    """
-
-    role: str
-    content: str
-    citations: list[Citation] = field(default_factory=list)
-    error: str = ""
+def current_chat_id(history: ChatHistory) -> str | None:
+    """Return the id of the chat named in the URL, or None for a new, unsaved chat."""
+    chat_id = st.query_params.get(CHAT_PARAM)
+    if chat_id and history.exists(chat_id):
+        return chat_id
+    return None
 
 
-def chat_history() -> list[ChatMessage]:
-    """Return this session's messages (created empty on first use)."""
-    if MESSAGES_KEY not in st.session_state:
-        st.session_state[MESSAGES_KEY] = []
-    return st.session_state[MESSAGES_KEY]
+def open_chat(chat_id: str | None) -> None:
+    """Switch the page to another chat (None = a new chat)."""
+    if chat_id is None:
+        st.query_params.pop(CHAT_PARAM, None)
+    else:
+        st.query_params[CHAT_PARAM] = chat_id
+
+
+def save_message(history: ChatHistory, message: ChatMessage) -> str:
+    """Store a message in the open chat (creating the chat first); return the chat's id."""
+    chat_id = current_chat_id(history)
+    if chat_id is None:
+        chat_id = history.create_chat()
+        open_chat(chat_id)
+    history.append(chat_id, message)
+    return chat_id
+
+
+def render_chat_list(history: ChatHistory) -> None:
+    """Sidebar: a "New chat" button and the past chats, newest first."""
+    open_id = current_chat_id(history)
+    with st.sidebar:
+        st.subheader("Chats")
+        if st.button("New chat", icon=":material/add:", key="new_chat", width="stretch"):
+            open_chat(None)
+            st.rerun()
+        for chat in history.chats(limit=20):
+            label = ("> " if chat.id == open_id else "") + chat.title
+            if st.button(label, key=f"chat_{chat.id}", width="stretch", type="tertiary"):
+                open_chat(chat.id)
+                st.rerun()
+
+
+def render_export(history: ChatHistory, messages: list[ChatMessage]) -> None:
+    """A download button with the open chat as Markdown, citations included."""
+    chat_id = current_chat_id(history)
+    if chat_id is None or not messages:
+        return
+    title = history.title(chat_id)
+    st.download_button(
+        "Export chat as Markdown",
+        data=chat_to_markdown(title, messages),
+        file_name=f"chat-{chat_id[:8]}.md",
+        mime="text/markdown",
+        icon=":material/download:",
+        key="export_chat",
+    )
 
 
 def earlier_turns(messages: list[ChatMessage]) -> list[ChatTurn]:
@@ -54,54 +92,118 @@ def earlier_turns(messages: list[ChatMessage]) -> list[ChatTurn]:
     return turns
 
 
-def render_sources(citations: list[Citation], answer: str = "") -> None:
-    """Show the numbered sources under an answer: file, page, passage.
+def render_sources(
+    citations: list[Citation],
+    answer: str = "",
+    *,
+    relevant: bool = True,
+    files: SourceFiles | None = None,
+    key: str = "sources",
+) -> None:
+    """Show the numbered sources under an answer: file, page, passage, and the page itself.
 
-    Sources the answer cites come first and are marked; the passage is shown as plain text.
+    The passage is shown as plain text (never as Markdown or HTML). When the original PDF
+    is stored, a toggle shows the page with the passage highlighted. When nothing was
+    relevant enough the list is titled "Closest matches".
+
+    Args:
+        citations: the answer's numbered sources.
+        answer: the answer text (to mark the sources it cites).
+        relevant: False when the sources are only the closest matches.
+        files: the stored original files (for the page view); None hides it.
+        key: a prefix making widget keys unique per answer.
     """
     if not citations:
         st.caption("No passages found in the indexed documents.")
         return
-    cited = set(cited_numbers(answer))
-    st.markdown(f"**Sources** ({len(citations)})")
+    cited = set(cited_numbers(answer)) if relevant else set()
+    title = "Sources" if relevant else "Closest matches (not relevant enough to answer)"
+    st.markdown(f"**{title}** ({len(citations)})")
     for c in citations:
         mark = " - cited" if c.number in cited else ""
         label = f"[{c.number}] {escape_markdown(c.source)}, {c.page_display}{mark}"
         with st.expander(label, expanded=False):
-            text = (
-                c.text
-                if len(c.text) <= PASSAGE_PREVIEW_CHARS
-                else c.text[:PASSAGE_PREVIEW_CHARS] + " ..."
-            )
+            text = c.text
+            if len(text) > PASSAGE_PREVIEW_CHARS:
+                text = text[:PASSAGE_PREVIEW_CHARS] + " ..."
             st.text(text)
             st.caption(f"relevance score {c.score:.3f} - similarity {c.similarity:.2f}")
+            stored = files.find(c.sha256) if files is not None and c.sha256 else None
+            is_pdf = stored is not None and stored.suffix == ".pdf"
+            if is_pdf and st.toggle("Show on the page", key=f"{key}_page_{c.number}"):
+                render_page(stored, c)  # type: ignore[arg-type]
 
 
-def render_message(message: ChatMessage) -> None:
-    """Replay one message of the history with its sources."""
+def render_page(path: Path, citation: Citation) -> None:
+    """Show the cited PDF page as an image with the passage highlighted."""
+    try:
+        png, found = get_page_image(str(path), citation.page, citation.text)
+    except DocumentError as exc:
+        st.error(str(exc))
+        return
+    caption = f"{escape_markdown(citation.source)}, {citation.page_display}"
+    if not found:
+        caption += " (the passage could not be located on the page image)"
+    st.image(png, caption=caption, width="stretch")
+
+
+def render_answer_notes(message: ChatMessage) -> None:
+    """Show how the answer was produced: the rewritten query, passages left out."""
+    if message.query:
+        st.caption(f"Searched for: {escape_markdown(message.query)}")
+    if message.dropped:
+        st.caption(
+            f"{message.dropped} lower-ranked passages were left out to fit the model's "
+            "context window (RAG_NUM_CTX)."
+        )
+
+
+def render_message(
+    message: ChatMessage, *, files: SourceFiles | None = None, key: str = "msg"
+) -> None:
+    """Replay one message of the history with its sources (``key``: unique per message)."""
     with st.chat_message(message.role):
         if message.role == "user":
             st.text(message.content)
             return
         if message.content:
-            st.markdown(message.content)
+            st.markdown(sanitize_answer(message.content))
         if message.error:
             st.warning(message.error, icon=":material/warning:")
-        render_sources(message.citations, message.content)
+        render_answer_notes(message)
+        render_sources(
+            message.citations, message.content, relevant=message.relevant, files=files, key=key
+        )
 
 
 def answer_and_render(
-    kb: KnowledgeBase, settings: Settings, options: ChatOptions, question: str
+    kb: KnowledgeBase,
+    settings: Settings,
+    options: ChatOptions,
+    question: str,
+    earlier: list[ChatMessage],
+    *,
+    files: SourceFiles | None = None,
+    key: str = "answer",
 ) -> ChatMessage:
     """Answer ``question``: stream the model's tokens, then show the sources.
 
     When Ollama cannot answer (not reachable, model not pulled) the retrieved passages are
     shown with the message that says what to do.
 
+    Args:
+        kb: the knowledge base.
+        settings: the settings (Ollama host, chain options).
+        options: the sidebar's choices (model, top-k, Ollama problem).
+        question: the new question.
+        earlier: the chat's messages before this question (for follow-ups).
+        files: the stored original files (for the cited page view).
+        key: a prefix making widget keys unique for this answer.
+
     Returns:
         The assistant message to append to the history.
     """
-    history = earlier_turns(chat_history())
+    history = earlier_turns(earlier)
     retriever = kb.retriever(k=options.top_k)
     message = ChatMessage(role="assistant", content="")
     with st.chat_message("assistant"):
@@ -110,26 +212,37 @@ def answer_and_render(
                 message.citations = build_citations(retriever.invoke(question))
             message.error = options.problem + " Meanwhile, here are the passages that match."
             st.warning(message.error, icon=":material/warning:")
-            render_sources(message.citations)
+            render_sources(message.citations, files=files, key=key)
             return message
         llm = build_chat_model(settings, model=options.model)
-        chain = build_rag_chain(retriever, llm)
+        chain = build_rag_chain(retriever, llm, ChainOptions.from_settings(settings))
         events: dict[str, Any] = {}
+
+        sanitizer = AnswerSanitizer()
+        raw: list[str] = []
 
         def tokens() -> Iterator[str]:
             for kind, value in stream_rag_answer(
                 chain, question, history=history, host=settings.ollama_host, model=options.model
             ):
                 if kind == "token":
-                    yield value
+                    raw.append(value)
+                    yield sanitizer.feed(value)
                 else:
                     events[kind] = value
 
-        streamed = st.write_stream(tokens())
-        message.content = streamed if isinstance(streamed, str) else "".join(map(str, streamed))
+        st.write_stream(tokens())
+        message.content = "".join(raw)
         message.citations = events.get("citations", [])
         message.error = events.get("error", "")
+        rewritten = str(events.get("query", ""))
+        message.query = rewritten if rewritten.strip() != question.strip() else ""
+        message.relevant = events.get("relevant", True)
+        message.dropped = events.get("dropped", 0)
         if message.error:
             st.warning(message.error, icon=":material/warning:")
-        render_sources(message.citations, message.content)
+        render_answer_notes(message)
+        render_sources(
+            message.citations, message.content, relevant=message.relevant, files=files, key=key
+        )
     return message

@@ -1,19 +1,35 @@
-"""Documents page components: upload with per-file progress, the documents table."""
+"""Documents page components: upload with progress, the table, delete, re-index.
+
+Re-indexing is offered when the store was built with another embedding model.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import streamlit as st
 
-from rag_core.errors import PasswordRequiredError, RagError, StoreBusyError, WrongPasswordError
+from rag_core.config import Settings
+from rag_core.errors import (
+    EmbeddingModelMismatchError,
+    PasswordRequiredError,
+    RagError,
+    StoreBusyError,
+    WrongPasswordError,
+)
 from rag_core.ingest import IngestProgress, IngestResult
-from rag_core.knowledge_base import KnowledgeBase
+from rag_core.knowledge_base import KnowledgeBase, reindex_into_new_collection
 from rag_core.loaders import SUPPORTED_SUFFIXES
+from ui.resources import _knowledge_base, get_embeddings
 from ui.text import escape_markdown
 
 DONE_KEY = "ingested_upload_ids"
+PASSWORD_TRIED_KEY = "password_tried_upload_ids"
+"""file_id -> fingerprint of the password that failed for it ("" = none given)."""
 REPORTS_KEY = "ingest_reports"
+DELETE_PENDING_KEY = "delete_pending"
+DELETED_KEY = "deleted_message"
 STAGE_TEXT = {
     "parse": "reading pages",
     "split": "splitting into chunks",
@@ -53,8 +69,11 @@ def _report_for(result: IngestResult) -> UploadReport:
     if result.status == "failed":
         return UploadReport(result.filename, "error", escape_markdown(result.error))
     if result.status == "unchanged":
+        where = f" as {escape_markdown(result.indexed_as)}" if result.indexed_as else ""
         return UploadReport(
-            result.filename, "info", f"{name} is already indexed ({result.chunks} chunks)."
+            result.filename,
+            "info",
+            f"{name} is already indexed{where} ({plural(result.chunks, 'chunk')}).",
         )
     text = (
         f"{name}: {plural(result.pages, 'page')}, {plural(result.chunks, 'chunk')} indexed "
@@ -65,12 +84,36 @@ def _report_for(result: IngestResult) -> UploadReport:
     return UploadReport(result.filename, "success", text)
 
 
+def progress_text(event: IngestProgress, shown: str) -> str:
+    """Progress bar text: file, stage, units done/total and the stage's ETA.
+
+    Args:
+        event: the latest progress event.
+        shown: the file's name, already escaped for Markdown.
+
+    Returns:
+        e.g. ``"intro.pdf: reading pages 3/30, about 4 s left"``.
+    """
+    stage = STAGE_TEXT.get(event.stage, event.stage)
+    detail = f" {event.done}/{event.total}" if event.total > 1 else ""
+    eta = event.eta_s
+    left = f", about {eta:.0f} s left" if eta is not None and 0 < event.fraction < 1 else ""
+    return f"{shown}: {stage}{detail}{left}"
+
+
+def _password_fingerprint(password: str | None) -> str:
+    """A digest to remember which password failed, without keeping another copy of it."""
+    return hashlib.sha256(password.encode()).hexdigest() if password else ""
+
+
 def ingest_uploads(
     kb: KnowledgeBase, files: list, password: str | None = None
 ) -> list[UploadReport]:
     """Index every uploaded file not indexed yet in this session, with a progress bar each.
 
-    One bad file never stops the others: its error is reported and the loop goes on.
+    One bad file never stops the others: its error is reported and the loop goes on. A
+    file that failed for a missing or wrong password is not marked done: it is tried again
+    as soon as a different password is entered.
 
     Args:
         kb: the knowledge base.
@@ -81,28 +124,28 @@ def ingest_uploads(
         One report per file processed in this call.
     """
     done: set[str] = st.session_state.setdefault(DONE_KEY, set())
+    tried: dict[str, str] = st.session_state.setdefault(PASSWORD_TRIED_KEY, {})
+    attempt = _password_fingerprint(password)
     reports: list[UploadReport] = []
-    todo = [f for f in files if f.file_id not in done]
+    todo = [f for f in files if f.file_id not in done and tried.get(f.file_id) != attempt]
     for position, upload in enumerate(todo, start=1):
         shown = escape_markdown(upload.name)
         bar = st.progress(0.0, text=f"{shown} ({position}/{len(todo)}): waiting")
 
         def on_progress(event: IngestProgress, bar=bar, shown=shown) -> None:
-            stage = STAGE_TEXT.get(event.stage, event.stage)
-            detail = f" {event.done}/{event.total}" if event.total > 1 else ""
-            bar.progress(event.fraction, text=f"{shown}: {stage}{detail}")
+            bar.progress(event.fraction, text=progress_text(event, shown))
 
         try:
             result = kb.ingest_bytes(
                 upload.name, upload.getvalue(), password=password, progress=on_progress
             )
             report = _report_for(result)
-        except PasswordRequiredError as exc:
-            report = UploadReport(
-                upload.name, "error", escape_markdown(str(exc)) + " (password field below)"
-            )
-        except WrongPasswordError as exc:
-            report = UploadReport(upload.name, "error", escape_markdown(str(exc)))
+        except (PasswordRequiredError, WrongPasswordError) as exc:
+            hint = " (password field below)" if isinstance(exc, PasswordRequiredError) else ""
+            reports.append(UploadReport(upload.name, "error", escape_markdown(str(exc)) + hint))
+            tried[upload.file_id] = attempt
+            bar.empty()
+            continue  # not marked done: retried when another password is entered
         except StoreBusyError as exc:
             report = UploadReport(upload.name, "error", escape_markdown(str(exc)))
             bar.empty()
@@ -142,3 +185,68 @@ def render_documents_table(kb: KnowledgeBase) -> None:
     ]
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(f"{len(records)} documents, {sum(r.chunks for r in records)} chunks")
+
+
+def merge_reports(old: list[UploadReport], new: list[UploadReport]) -> list[UploadReport]:
+    """Keep one report per file name, the newest, in first-seen order."""
+    merged = {r.name: r for r in old}
+    merged.update({r.name: r for r in new})
+    return list(merged.values())
+
+
+def render_delete_control(kb: KnowledgeBase) -> None:
+    """Pick documents to delete, confirm, delete (chunks, BM25 terms, registry rows)."""
+    records = kb.documents()
+    message = st.session_state.pop(DELETED_KEY, None)
+    if message:
+        st.success(message)
+    if not records:
+        return
+    names = sorted({r.name for r in records})
+    pending: list[str] | None = st.session_state.get(DELETE_PENDING_KEY)
+    if pending:
+        listed = ", ".join(escape_markdown(n) for n in pending)
+        st.warning(f"Delete {listed}? Its chunks are removed from the index.")
+        yes, no = st.columns(2)
+        if yes.button("Yes, delete", type="primary", key="delete_confirm"):
+            del st.session_state[DELETE_PENDING_KEY]
+            try:
+                removed = [r for name in pending for r in kb.delete(name)]
+            except StoreBusyError as exc:
+                st.error(escape_markdown(str(exc)))
+                return
+            gone = ", ".join(escape_markdown(r.name) for r in removed) or "nothing"
+            st.session_state[DELETED_KEY] = f"Deleted {gone}."
+            st.rerun()
+        if no.button("Cancel", key="delete_cancel"):
+            del st.session_state[DELETE_PENDING_KEY]
+            st.rerun()
+        return
+    chosen = st.multiselect("Documents to delete", names, key="delete_names")
+    if st.button("Delete", disabled=not chosen, key="delete_button"):
+        st.session_state[DELETE_PENDING_KEY] = list(chosen)
+        st.rerun()
+
+
+def render_reindex_offer(settings: Settings, error: EmbeddingModelMismatchError) -> None:
+    """Explain the embedding model mismatch and offer to re-index into a new collection."""
+    st.error(escape_markdown(str(error)))
+    model = settings.embedding_model
+    if not st.button(f"Re-index with {model}", type="primary", key="reindex_button"):
+        return
+    bar = st.progress(0.0, text="re-indexing: loading the model")
+
+    def on_progress(event: IngestProgress) -> None:
+        bar.progress(event.fraction, text=progress_text(event, escape_markdown(event.filename)))
+
+    try:
+        embeddings = get_embeddings(
+            model, settings.embedding_batch_size, settings.embedding_backend
+        )
+        reindex_into_new_collection(settings, embeddings, progress=on_progress)
+    except RagError as exc:
+        bar.empty()
+        st.error(escape_markdown(str(exc)))
+        return
+    _knowledge_base.clear()
+    st.rerun()

@@ -7,13 +7,18 @@ without asking the server on every rerun.
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import streamlit as st
 from langchain_core.embeddings import Embeddings
 
 from rag_core.config import Settings, build_settings
 from rag_core.embeddings import build_embeddings
+from rag_core.history import ChatHistory
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.llm import OllamaStatus, check_ollama
+from rag_core.page_view import render_cited_page
 
 STATUS_TTL_S = 10
 """Seconds an Ollama status answer is reused."""
@@ -25,15 +30,17 @@ def get_settings() -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading the embedding model...")
-def get_embeddings(model_name: str, batch_size: int) -> Embeddings:
-    """Load the sentence-transformers model once per process."""
-    return build_embeddings(model_name, batch_size=batch_size)
+def get_embeddings(model_name: str, batch_size: int, backend: str = "torch") -> Embeddings:
+    """Load the sentence-transformers model once per process (per backend)."""
+    return build_embeddings(model_name, batch_size=batch_size, backend=backend)  # type: ignore[arg-type]
 
 
 @st.cache_resource(show_spinner="Opening the document store...")
 def _knowledge_base(settings_json: str) -> KnowledgeBase:
     settings = Settings.model_validate_json(settings_json)
-    embeddings = get_embeddings(settings.embedding_model, settings.embedding_batch_size)
+    embeddings = get_embeddings(
+        settings.embedding_model, settings.embedding_batch_size, settings.embedding_backend
+    )
     return KnowledgeBase(settings, embeddings)
 
 
@@ -51,3 +58,22 @@ def get_knowledge_base(settings: Settings) -> KnowledgeBase:
 def get_ollama_status(host: str) -> OllamaStatus:
     """Return the Ollama server's status, cached for ``STATUS_TTL_S`` seconds."""
     return check_ollama(host)
+
+
+@st.cache_resource
+def get_chat_history(path: str) -> ChatHistory:
+    """Return the chat history stored in the SQLite file at ``path``."""
+    return ChatHistory(Path(path))
+
+
+@st.cache_data(max_entries=32, show_spinner="Rendering the page...")
+def get_page_image(path: str, page: int, passage: str) -> tuple[bytes, bool]:
+    """Render a cited page with the passage highlighted; return (PNG bytes, found).
+
+    Raises:
+        DocumentError: the stored file cannot be opened or has no such page.
+    """
+    view = render_cited_page(Path(path), page, passage)
+    out = io.BytesIO()
+    view.image.save(out, format="PNG")
+    return out.getvalue(), view.found

@@ -72,7 +72,21 @@ def test_eval_prints_metrics_as_json(corpus_kb: KnowledgeBase):
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["mode"] == "hybrid"
     assert set(report["overall"]) == {"recall@5", "mrr@5", "ndcg@5", "questions"}
     assert report["overall"]["questions"] == 10
     assert set(report["per_doc"]) == {"lshort.pdf", "lshort-ko.pdf"}
     assert 0.0 < report["overall"]["ndcg@5"] <= report["overall"]["recall@5"] <= 1.0
+
+
+def test_eval_compare_runs_every_mode(corpus_kb: KnowledgeBase):
+    done = run_cli("eval", str(QA_SAMPLE), "--compare", data_dir=corpus_kb.settings.data_dir)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    report = json.loads(lines[-1])
+    assert list(report["modes"]) == ["dense", "mmr", "bm25", "hybrid"]
+    assert report["default_mode"] == "hybrid"
+    table = "\n".join(lines[:-1])
+    for mode in ("dense", "mmr", "bm25", "hybrid"):
+        assert f"{mode} " in table
+    assert "(default)" in table

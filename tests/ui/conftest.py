@@ -16,17 +16,21 @@ APP = str(REPO / "app.py")
 
 @pytest.fixture
 def make_app(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path, str], AppTest]:
-    """Return a factory: ``make_app(data_dir, ollama_url)`` -> a run AppTest of app.py.
+    """Return a factory: ``make_app(data_dir, ollama_url, query)`` -> a run AppTest of app.py.
+
+    ``query`` sets URL query parameters (as a browser opening ``?chat=<id>`` would).
 
     The Ollama status cache is cleared so each test sees its own server; the embedding
     model stays cached (it is the same model in every test).
     """
 
-    def make(data_dir: Path, ollama_url: str) -> AppTest:
+    def make(data_dir: Path, ollama_url: str, query: dict[str, str] | None = None) -> AppTest:
         monkeypatch.setenv("RAG_DATA_DIR", str(data_dir))
         monkeypatch.setenv("RAG_OLLAMA_HOST", ollama_url)
         get_ollama_status.clear()
         app = AppTest.from_file(APP, default_timeout=180)
+        for key, value in (query or {}).items():
+            app.query_params[key] = value
         app.run()
         assert not app.exception, app.exception
         return app

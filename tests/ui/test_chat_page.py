@@ -73,3 +73,33 @@ def test_model_not_pulled_says_ollama_pull(
     app.chat_input[0].set_value(QUESTION).run()
     assert fake_ollama.chat_requests[-1]["model"] == "gemma3:4b"
     assert "[1]" in _assistant(app)[-1].markdown[0].value
+
+
+def test_chat_survives_a_refresh_and_exports_as_markdown(
+    make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
+):
+    app = make_app(corpus_kb.settings.data_dir, fake_ollama.url)
+    app.chat_input[0].set_value(QUESTION).run()
+    chat_id = (
+        app.query_params["chat"][0]
+        if isinstance(app.query_params["chat"], list)
+        else app.query_params["chat"]
+    )
+    first_labels = [e.label for e in _assistant(app)[0].expander]
+
+    # a browser refresh: a new session that opens the URL with ?chat=<id>
+    again = make_app(corpus_kb.settings.data_dir, fake_ollama.url, query={"chat": chat_id})
+    [answer] = _assistant(again)
+    assert [e.label for e in answer.expander] == first_labels
+    assert any(QUESTION in t.value for m in again.chat_message if m.name == "user" for t in m.text)
+    assert any(
+        b.label.endswith(QUESTION[:40]) or QUESTION[:40] in b.label for b in again.sidebar.button
+    )
+
+    exported = again.get("download_button")[0]
+    assert "Export chat as Markdown" in exported.proto.label
+
+    # a new chat starts empty, and the old one stays listed
+    again.sidebar.button(key="new_chat").click().run()
+    assert not _assistant(again)
+    assert any(QUESTION[:40] in b.label for b in again.sidebar.button)

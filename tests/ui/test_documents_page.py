@@ -1,11 +1,14 @@
-"""The Documents page, headless: upload several files, one of them bad."""
+"""The Documents page, headless: uploads (bad, encrypted, hostile names), delete, re-index."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import LSHORT, pdf_pages
+from rag_core.ingest import IngestProgress
+from rag_core.knowledge_base import KnowledgeBase
+from tests.conftest import LSHORT, pdf_pages, settings_for, text_pdf
 from tests.ollama_server import FakeOllamaServer
+from ui.documents import progress_text
 
 
 def test_upload_indexes_good_files_and_reports_the_bad_one(
@@ -34,3 +37,123 @@ def test_upload_indexes_good_files_and_reports_the_bad_one(
     app.chat_input[0].set_value("Where do walruses live?").run()
     answer = next(m for m in app.chat_message if m.name == "assistant")
     assert any("notes\\.txt" in e.label for e in answer.expander)  # escaped markdown
+
+
+PASSWORD = "0pen-sesame-42"
+
+
+def _errors(app) -> list[str]:
+    return [e.value.replace("\\", "") for e in app.error]  # messages are escaped markdown
+
+
+def test_encrypted_upload_asks_for_the_password_then_ingests(
+    make_app, tmp_path: Path, fake_ollama: FakeOllamaServer
+):
+    app = make_app(tmp_path / "data", fake_ollama.url)
+    app.switch_page("pages/documents.py").run()
+    locked = text_pdf(["Narwhals have one long tusk."], user_password=PASSWORD)
+    app.file_uploader[0].set_value(
+        [
+            ("locked.pdf", locked, "application/pdf"),
+            ("notes.txt", b"Walruses live in the Arctic.", "text/plain"),
+        ]
+    ).run()
+    assert not app.exception
+    assert any("locked.pdf" in e and "password" in e for e in _errors(app)), _errors(app)
+    assert list(app.dataframe[0].value["Name"]) == ["notes.txt"]
+
+    app.text_input(key="pdf_password").set_value("wrong-one").run()
+    assert any("locked.pdf: wrong password" in e for e in _errors(app)), _errors(app)
+    assert list(app.dataframe[0].value["Name"]) == ["notes.txt"]
+
+    app.text_input(key="pdf_password").set_value(PASSWORD).run()
+    assert not app.exception and not app.error
+    assert sorted(app.dataframe[0].value["Name"]) == ["locked.pdf", "notes.txt"]
+    successes = [s.value.replace("\\", "") for s in app.main.success]
+    assert any(s.startswith("locked.pdf: 1 page") for s in successes), successes
+    assert any(s.startswith("notes.txt") for s in successes), successes  # earlier report kept
+
+
+def test_delete_with_confirmation_removes_the_document_everywhere(
+    make_app, tmp_path: Path, fake_ollama: FakeOllamaServer
+):
+    app = make_app(tmp_path / "data", fake_ollama.url)
+    app.switch_page("pages/documents.py").run()
+    walrus = b"Walruses live in the Arctic and have long tusks."
+    app.file_uploader[0].set_value(
+        [
+            ("walrus.txt", walrus, "text/plain"),
+            ("penguin.txt", b"Penguins live in Antarctica and cannot fly.", "text/plain"),
+            ("copy of walrus.txt", walrus, "text/plain"),
+        ]
+    ).run()
+    infos = [i.value.replace("\\", "") for i in app.info]
+    assert "copy of walrus.txt is already indexed as walrus.txt (1 chunk)." in infos, infos
+    assert sorted(app.dataframe[0].value["Name"]) == ["penguin.txt", "walrus.txt"]
+
+    app.multiselect(key="delete_names").set_value(["walrus.txt"]).run()
+    app.button(key="delete_button").click().run()
+    assert any("Delete walrus.txt?" in w.value.replace("\\", "") for w in app.warning)
+    assert sorted(app.dataframe[0].value["Name"]) == ["penguin.txt", "walrus.txt"]  # not yet
+    app.button(key="delete_confirm").click().run()
+    assert not app.exception
+    assert "Deleted walrus.txt." in [s.value.replace("\\", "") for s in app.main.success]
+    assert list(app.dataframe[0].value["Name"]) == ["penguin.txt"]
+
+    app.switch_page("pages/chat.py").run()
+    app.chat_input[0].set_value("Where do walruses with tusks live?").run()
+    answer = next(m for m in app.chat_message if m.name == "assistant")
+    labels = [e.label for e in answer.expander]
+    assert any("penguin\\.txt" in label for label in labels), labels
+    assert not any("walrus" in label for label in labels), labels
+
+
+def test_hostile_file_names_are_shown_as_plain_text(
+    make_app, tmp_path: Path, fake_ollama: FakeOllamaServer, monkeypatch
+):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    app = make_app(tmp_path / "data", fake_ollama.url)
+    app.switch_page("pages/documents.py").run()
+    before = set(tmp_path.rglob("*"))
+    app.file_uploader[0].set_value(
+        [
+            ("../../x.pdf", text_pdf(["Dugongs graze."]), "application/pdf"),
+            ("<img src=x onerror=alert(1)>.pdf", text_pdf(["Manatees swim."]), "application/pdf"),
+            ("evil\u202efdp.exe.pdf", text_pdf(["Seals sleep."]), "application/pdf"),
+        ]
+    ).run()
+    assert not app.exception and not app.error
+    names = sorted(app.dataframe[0].value["Name"])  # a dataframe shows plain text
+    assert names == ["<img src=x onerror=alert(1)>.pdf", "evilfdp.exe.pdf", "x.pdf"]
+    raw = [s.value for s in app.main.success]
+    assert any(r.startswith("\\<img src=x onerror=alert\\(1\\)\\>\\.pdf:") for r in raw), raw
+    assert not any("\u202e" in r for r in raw)
+    written = set(tmp_path.rglob("*")) - before
+    assert written and all(p.is_relative_to(tmp_path / "data") for p in written)
+
+
+def test_model_switch_offers_a_reindex_button(
+    make_app, tmp_path: Path, fake_ollama: FakeOllamaServer, embeddings
+):
+    data_dir = tmp_path / "data"
+    old = KnowledgeBase(settings_for(data_dir), embeddings, model_name="old-model")
+    assert old.ingest_bytes("otter.txt", b"Sea otters hold hands while sleeping.").chunks == 1
+    app = make_app(data_dir, fake_ollama.url)
+    app.switch_page("pages/documents.py").run()
+    assert any("old-model" in e and "re-index" in e for e in _errors(app)), _errors(app)
+    assert not app.dataframe
+    app.button(key="reindex_button").click().run()
+    assert not app.exception and not app.error
+    assert list(app.dataframe[0].value["Name"]) == ["otter.txt"]
+    reopened = KnowledgeBase(settings_for(data_dir), embeddings)  # the configured model
+    assert reopened.store._collection.metadata["embedding_model"] == "all-MiniLM-L6-v2"
+    assert reopened.retrieve("otters sleeping", k=1)[0].metadata["source"] == "otter.txt"
+
+
+def test_progress_text_shows_units_and_eta():
+    event = IngestProgress("a.pdf", "parse", 3, 30, 5.0, 3.0)
+    assert progress_text(event, "a\\.pdf") == "a\\.pdf: reading pages 3/30, about 27 s left"
+    done = IngestProgress("a.pdf", "embed", 30, 30, 9.0, 4.0)
+    assert progress_text(done, "a.pdf") == "a.pdf: embedding chunks 30/30"

@@ -1,0 +1,224 @@
+"""Ingestion speed: our pipeline per embedding backend against the plain LangChain seed.
+
+Run from the repository root::
+
+    python benchmarks/ingest.py [--pdf ../shared/corpus/gnuplot.pdf] [--backend onnx-int8]
+
+For each backend it ingests the PDF into a fresh temporary store with
+``KnowledgeBase.ingest_path`` (parse in the worker subprocess, split, embed, Chroma upsert,
+BM25 index) and times the stages from the progress callback plus a timer around the
+embedding calls. In the same run it times the plain seed pipeline: ``PyPDFLoader.load``,
+``RecursiveCharacterTextSplitter(500, 50)``, ``HuggingFaceEmbeddings`` (torch fp32,
+normalised) and ``Chroma.from_documents`` into another temporary directory. Model load
+time is measured separately and left out of every end-to-end figure. The machine is
+shared, so compare rows of one run, not numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from rag_core.config import build_settings  # noqa: E402
+from rag_core.embeddings import BACKENDS, build_embeddings, resolve_model_path  # noqa: E402
+from rag_core.ingest import IngestProgress  # noqa: E402
+from rag_core.knowledge_base import KnowledgeBase  # noqa: E402
+
+DEFAULT_PDF = REPO.parent / "shared" / "corpus" / "gnuplot.pdf"
+
+
+@dataclass
+class Run:
+    """Timings of one pipeline on one file (seconds; model load kept apart)."""
+
+    name: str
+    pages: int = 0
+    chunks: int = 0
+    load_s: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_s(self) -> float:
+        """End-to-end seconds without the model load."""
+        return sum(self.stages.values())
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process plus its waited-for children (MiB, Linux)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) / 1024
+
+
+class TimedEmbeddings:
+    """Wraps an embeddings object and adds up the seconds spent in ``embed_documents``."""
+
+    def __init__(self, inner: object) -> None:
+        """Wrap ``inner``."""
+        self.inner = inner
+        self.seconds = 0.0
+
+    def __getattr__(self, name: str) -> object:
+        """Delegate everything else (``embed_query``, ``_client``...)."""
+        return getattr(self.inner, name)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed and time."""
+        started = time.perf_counter()
+        try:
+            return self.inner.embed_documents(texts)  # type: ignore[attr-defined]
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query."""
+        return self.inner.embed_query(text)  # type: ignore[attr-defined]
+
+
+def run_ours(pdf: Path, backend: str, batch_size: int) -> Run:
+    """Ingest ``pdf`` with :class:`KnowledgeBase` using ``backend``."""
+    run = Run(f"ours {backend}")
+    started = time.perf_counter()
+    embeddings = build_embeddings("all-MiniLM-L6-v2", batch_size=batch_size, backend=backend)  # type: ignore[arg-type]
+    embeddings.embed_documents(["warm up"])
+    run.load_s = time.perf_counter() - started
+    timed = TimedEmbeddings(embeddings)
+    with tempfile.TemporaryDirectory(prefix="bench-ours-") as tmp:
+        settings = build_settings(
+            data_dir=Path(tmp), embedding_backend=backend, embedding_batch_size=batch_size
+        )
+        kb = KnowledgeBase(settings, timed)  # type: ignore[arg-type]
+        marks: dict[str, float] = {}
+
+        def on_progress(event: IngestProgress) -> None:
+            now = time.perf_counter()
+            marks.setdefault(f"{event.stage}:first", now)
+            marks[f"{event.stage}:last"] = now
+
+        timed.seconds = 0.0
+        begin = time.perf_counter()
+        result = kb.ingest_path(pdf, progress=on_progress)
+        end = time.perf_counter()
+        if result.status != "indexed":
+            raise SystemExit(f"ingest failed: {result.error}")
+        run.pages, run.chunks = result.pages, result.chunks
+        parse_end = marks["parse:last"]
+        split_end = marks["split:last"]
+        store_end = marks.get("store:last", split_end)
+        run.stages = {
+            "parse": parse_end - begin,
+            "split": split_end - parse_end,
+            "embed": timed.seconds,
+            "store": (store_end - split_end) - timed.seconds,
+            "index": end - store_end,
+        }
+    return run
+
+
+def run_plain(pdf: Path) -> Run:
+    """The seed pipeline: PyPDFLoader, 500/50 splitter, HuggingFaceEmbeddings, Chroma."""
+    from langchain_chroma import Chroma
+    from langchain_community.document_loaders import PyPDFLoader
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    run = Run("plain torch")
+    started = time.perf_counter()
+    embeddings = HuggingFaceEmbeddings(
+        model_name=resolve_model_path("all-MiniLM-L6-v2"),
+        encode_kwargs={"normalize_embeddings": True},
+    )
+    embeddings.embed_documents(["warm up"])
+    run.load_s = time.perf_counter() - started
+    timed = TimedEmbeddings(embeddings)
+    with tempfile.TemporaryDirectory(prefix="bench-plain-") as tmp:
+        t0 = time.perf_counter()
+        pages = PyPDFLoader(str(pdf)).load()
+        t1 = time.perf_counter()
+        chunks = RecursiveCharacterTextSplitter(chunk_size=500, chunk_overlap=50).split_documents(
+            pages
+        )
+        t2 = time.perf_counter()
+        Chroma.from_documents(chunks, timed, persist_directory=tmp)  # type: ignore[arg-type]
+        t3 = time.perf_counter()
+    run.pages, run.chunks = len(pages), len(chunks)
+    run.stages = {
+        "parse": t1 - t0,
+        "split": t2 - t1,
+        "embed": timed.seconds,
+        "store": (t3 - t2) - timed.seconds,
+        "index": 0.0,
+    }
+    return run
+
+
+def rate(units: int, seconds: float) -> str:
+    """Units per second, formatted; '-' for a stage that took no time."""
+    return f"{units / seconds:8.1f}" if seconds > 1e-9 else "       -"
+
+
+def print_table(runs: list[Run], plain: Run | None) -> None:
+    """Print stage seconds and throughput, end to end, and the ratio to the plain seed."""
+    header = (
+        f"{'pipeline':<17}{'load s':>7}{'parse s':>9}{'split s':>8}{'embed s':>9}"
+        f"{'store s':>8}{'index s':>8}{'total s':>9}{'pages/s':>9}{'chunks/s':>9}"
+        f"{'emb ch/s':>9}{'speed-up':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for run in ([plain] if plain else []) + runs:
+        s = run.stages
+        ratio = f"{plain.total_s / run.total_s:8.2f}x" if plain else "        -"
+        print(
+            f"{run.name:<17}{run.load_s:7.1f}{s['parse']:9.2f}{s['split']:8.2f}{s['embed']:9.2f}"
+            f"{s['store']:8.2f}{s['index']:8.2f}{run.total_s:9.2f}"
+            f"{rate(run.pages, run.total_s):>9}{rate(run.chunks, run.total_s):>9}"
+            f"{rate(run.chunks, s['embed']):>9}{ratio}"
+        )
+    print()
+    print(
+        "load s = model load (+ one-off ONNX export if not cached), NOT included in total s;\n"
+        "total s = parse + split + embed + store + index; pages/s and chunks/s are end to end;\n"
+        "emb ch/s = chunks per second of the embed stage alone; speed-up = plain total / total;\n"
+        "index = BM25 index + registry (ours only)."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pdf", type=Path, default=DEFAULT_PDF, help="PDF to ingest")
+    parser.add_argument(
+        "--backend",
+        action="append",
+        choices=BACKENDS,
+        help="embedding backend for our pipeline (repeatable; default: all)",
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="chunks per forward pass")
+    parser.add_argument("--no-plain", action="store_true", help="skip the plain seed pipeline")
+    args = parser.parse_args(argv)
+    backends = args.backend or list(BACKENDS)
+    print(f"file: {args.pdf}  cpus: {os.cpu_count()}  batch size: {args.batch_size}")
+    plain = None if args.no_plain else run_plain(args.pdf)
+    runs = [run_ours(args.pdf, backend, args.batch_size) for backend in backends]
+    for run in ([plain] if plain else []) + runs:
+        print(f"{run.name}: {run.pages} pages, {run.chunks} chunks")
+    print()
+    print_table(runs, plain)
+    print(f"peak RSS (self + children): {peak_rss_mib():.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

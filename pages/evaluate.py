@@ -1,0 +1,43 @@
+"""Evaluate page: recall@k, MRR and nDCG of each retrieval mode on a question set."""
+
+import streamlit as st
+
+from rag_core.errors import RagError
+from ui.evaluate import (
+    RESULTS_KEY,
+    default_modes,
+    read_question_set,
+    render_results,
+    run_evaluation,
+)
+from ui.resources import get_knowledge_base, get_settings
+from ui.sidebar import render_sidebar
+
+settings = get_settings()
+render_sidebar(settings)
+st.title("Evaluate retrieval")
+st.caption(
+    "Upload questions with their answer pages (JSON Lines: question, doc, pages) to see how "
+    "often each retrieval mode puts an answer page in its top k."
+)
+
+try:
+    kb = get_knowledge_base(settings)
+except RagError as exc:
+    st.error(str(exc))
+    st.stop()
+
+upload = st.file_uploader("Question set (.jsonl)", type=["jsonl", "json"], key="qa_file")
+modes = st.multiselect("Retrieval modes", default_modes(), default=default_modes(), key="modes")
+k = st.slider("k", 1, 20, value=settings.top_k, key="eval_k")
+if st.button(
+    "Run evaluation", type="primary", disabled=upload is None or not modes, key="run_eval"
+):
+    try:
+        items = read_question_set(upload)
+        st.session_state[RESULTS_KEY] = (k, run_evaluation(kb, items, modes, k))
+    except RagError as exc:
+        st.error(str(exc))
+if RESULTS_KEY in st.session_state:
+    shown_k, rows = st.session_state[RESULTS_KEY]
+    render_results(rows, shown_k)

@@ -1,0 +1,163 @@
+"""Render a cited PDF page as an image with the cited passage highlighted in place.
+
+Rendering and character boxes come from PDFium through ``pypdfium2``
+(https://pypdfium2.readthedocs.io/). The passage is the chunk text recorded at ingest (its
+page and character offsets in the pypdf text); PDFium extracts the page text on its own, so
+the passage is located in PDFium's characters by matching their non-space characters
+(whitespace and line breaks differ between the two extractors), falling back to the
+passage's opening and closing words when ligatures or hyphenation differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from PIL import Image, ImageDraw
+
+from rag_core.errors import DocumentError
+
+logger = logging.getLogger(__name__)
+
+HIGHLIGHT_RGBA = (255, 214, 0, 96)
+"""Translucent yellow drawn over the passage."""
+OUTLINE_RGBA = (230, 160, 0, 255)
+ANCHOR_CHARS = (80, 40, 20)
+"""Lengths (non-space characters) of the opening/closing anchors tried when the whole
+passage does not match."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in PDF user space (points, origin bottom-left)."""
+
+    left: float
+    bottom: float
+    right: float
+    top: float
+
+
+@dataclass
+class PageView:
+    """A rendered page with the passage's boxes.
+
+    Attributes:
+        image: the page as an RGB image, ``scale`` pixels per point.
+        boxes: one box per line of the passage, in PDF points.
+        found: False when the passage could not be located (the page is shown without a
+            highlight).
+    """
+
+    image: Image.Image
+    boxes: list[Box]
+    found: bool
+
+
+def _page_chars(textpage: pdfium.PdfTextPage) -> list[tuple[int, str]]:
+    """Return ``(char index, char)`` for every non-space character of the page."""
+    out = []
+    for index in range(textpage.count_chars()):
+        char = chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, index))
+        if not char.isspace() and char != "\x00":
+            out.append((index, char))
+    return out
+
+
+def locate_passage(chars: list[tuple[int, str]], passage: str) -> tuple[int, int] | None:
+    """Find the passage in the page's characters.
+
+    Args:
+        chars: ``(char index, char)`` pairs of the page's non-space characters.
+        passage: the chunk text.
+
+    Returns:
+        ``(first, last)`` PDFium char indices (inclusive), or None when not found.
+    """
+    haystack = "".join(c for _, c in chars)
+    needle = "".join(passage.split())
+    if not needle:
+        return None
+    start = haystack.find(needle)
+    if start >= 0:
+        return chars[start][0], chars[start + len(needle) - 1][0]
+    for size in ANCHOR_CHARS:
+        head, tail = needle[:size], needle[-size:]
+        first = haystack.find(head)
+        if first < 0:
+            continue
+        last = haystack.find(tail, first)
+        if last >= 0:
+            return chars[first][0], chars[last + len(tail) - 1][0]
+        return chars[first][0], chars[min(first + len(needle), len(chars)) - 1][0]
+    return None
+
+
+def _line_boxes(textpage: pdfium.PdfTextPage, first: int, last: int) -> list[Box]:
+    """Merge the char boxes of ``first..last`` into one box per text line."""
+    boxes: list[Box] = []
+    for index in range(first, last + 1):
+        left, bottom, right, top = textpage.get_charbox(index)
+        if right <= left or top <= bottom:
+            continue  # generated characters (line breaks) have empty boxes
+        if boxes:
+            line = boxes[-1]
+            same_line = bottom < line.top and top > line.bottom and left >= line.left - 2
+            if same_line:
+                boxes[-1] = Box(line.left, min(line.bottom, bottom), max(line.right, right),
+                                max(line.top, top))  # fmt: skip
+                continue
+        boxes.append(Box(left, bottom, right, top))
+    return boxes
+
+
+def render_cited_page(path: Path, page: int, passage: str, *, scale: float = 1.5) -> PageView:
+    """Render page ``page`` of the PDF at ``path`` with ``passage`` highlighted.
+
+    Args:
+        path: the stored PDF.
+        page: 1-based physical page number.
+        passage: the cited chunk text.
+        scale: pixels per PDF point (1.5 = 108 dpi).
+
+    Returns:
+        The page image and the highlight boxes.
+
+    Raises:
+        DocumentError: the file cannot be opened or has no such page.
+    """
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except (pdfium.PdfiumError, OSError) as exc:
+        raise DocumentError(path.name, f"cannot open the stored PDF ({exc})") from exc
+    try:
+        if not 1 <= page <= len(pdf):
+            raise DocumentError(path.name, f"has no page {page}")
+        pdf_page = pdf[page - 1]
+        textpage = pdf_page.get_textpage()
+        span = locate_passage(_page_chars(textpage), passage)
+        boxes = _line_boxes(textpage, *span) if span else []
+        height = pdf_page.get_height()
+        image = pdf_page.render(scale=scale).to_pil().convert("RGBA")
+    finally:
+        pdf.close()
+    if boxes:
+        overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+        draw = ImageDraw.Draw(overlay)
+        for box in boxes:
+            rect = (
+                box.left * scale - 2,
+                (height - box.top) * scale - 2,
+                box.right * scale + 2,
+                (height - box.bottom) * scale + 2,
+            )
+            draw.rectangle(rect, fill=HIGHLIGHT_RGBA, outline=OUTLINE_RGBA, width=1)
+        image = Image.alpha_composite(image, overlay)
+    else:
+        logger.info("passage not located on %s page %d", path.name, page)
+    return PageView(image=image.convert("RGB"), boxes=boxes, found=bool(boxes))
+
+
+__all__ = ["Box", "PageView", "locate_passage", "render_cited_page"]

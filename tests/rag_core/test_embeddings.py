@@ -1,0 +1,74 @@
+"""The ONNX embedding backends agree with torch fp32 (dimension, norm, cosine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import Embeddings
+
+from rag_core.config import build_settings
+from rag_core.embeddings import (
+    build_embeddings,
+    embedding_dimension,
+    embedding_identity,
+    ensure_onnx_model,
+    resolve_model_path,
+)
+
+SENTENCES = [
+    "Knuth started writing the TeX typesetting engine in 1977.",
+    "To comment out a block of text, load the verbatim package and use the comment environment.",
+    "The plot command draws functions and data files; splot draws surfaces.",
+    "set logscale y makes the y axis logarithmic.",
+    "수식은 달러 기호 사이에 넣어 본문 안에 쓸 수 있다.",
+    "A table of contents is produced with \\tableofcontents after two LaTeX runs.",
+]
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One export cache for this module (the graphs are exported once, here)."""
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_backend_matches_torch_fp32(backend: str, embeddings: Embeddings, onnx_cache: Path) -> None:
+    reference = np.array(embeddings.embed_documents(SENTENCES))
+    other = build_embeddings("all-MiniLM-L6-v2", backend=backend, cache_dir=onnx_cache)  # type: ignore[arg-type]
+
+    vectors = np.array(other.embed_documents(SENTENCES))
+    query = np.array(other.embed_query(SENTENCES[0]))
+
+    assert vectors.shape == (len(SENTENCES), 384)
+    assert embedding_dimension(other) == 384
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    cosines = (vectors * reference).sum(axis=1)
+    assert cosines.mean() >= 0.95, cosines
+    assert float(query @ reference[0]) >= 0.95
+    assert other.embed_documents([]) == []
+
+
+def test_onnx_export_is_cached(onnx_cache: Path) -> None:
+    model_dir = Path(resolve_model_path("all-MiniLM-L6-v2"))
+    first = ensure_onnx_model(model_dir, onnx_cache, quantized=True)
+    mtime = first.stat().st_mtime_ns
+
+    again = ensure_onnx_model(model_dir, onnx_cache, quantized=True)
+
+    assert again == first and again.stat().st_mtime_ns == mtime
+    assert not list(first.parent.glob("*.tmp"))
+
+
+def test_int8_vectors_have_their_own_identity() -> None:
+    assert embedding_identity("all-MiniLM-L6-v2", "torch") == "all-MiniLM-L6-v2"
+    assert embedding_identity("all-MiniLM-L6-v2", "onnx") == "all-MiniLM-L6-v2"
+    assert embedding_identity("all-MiniLM-L6-v2", "onnx-int8") == "all-MiniLM-L6-v2#onnx-int8"
+
+
+def test_backend_setting_and_unknown_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_EMBEDDING_BACKEND", "onnx-int8")
+    assert build_settings().embedding_backend == "onnx-int8"
+    with pytest.raises(ValueError, match="unknown embedding backend"):
+        build_embeddings("all-MiniLM-L6-v2", backend="cuda")  # type: ignore[arg-type]

@@ -1,0 +1,41 @@
+"""The Evaluate page, headless: metrics per retrieval mode on an uploaded question set."""
+
+from __future__ import annotations
+
+from rag_core.evaluation import evaluate, load_qa
+from rag_core.knowledge_base import KnowledgeBase
+from tests.conftest import QA_SAMPLE
+from tests.ollama_server import FakeOllamaServer
+
+
+def test_evaluation_table_per_mode_and_document(
+    make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
+):
+    app = make_app(corpus_kb.settings.data_dir, fake_ollama.url)
+    app.switch_page("pages/evaluate.py").run()
+    app.file_uploader(key="qa_file").set_value(
+        ("qa.jsonl", QA_SAMPLE.read_bytes(), "application/json")
+    ).run()
+    app.multiselect(key="modes").set_value(["bm25", "hybrid"]).run()
+    app.button(key="run_eval").click().run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert list(table["mode"].unique()) == ["bm25", "hybrid"]
+    assert set(table["scope"]) == {"overall", "lshort.pdf", "lshort-ko.pdf"}
+    expected = evaluate(load_qa(QA_SAMPLE), corpus_kb.retriever(mode="hybrid", k=5).retrieve, 5)
+    hybrid = table[(table["mode"] == "hybrid") & (table["scope"] == "overall")].iloc[0]
+    assert hybrid["recall@5"] == expected["overall"]["recall"]
+    assert hybrid["questions"] == 10
+
+
+def test_a_bad_question_file_gets_a_clear_error(
+    make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
+):
+    app = make_app(corpus_kb.settings.data_dir, fake_ollama.url)
+    app.switch_page("pages/evaluate.py").run()
+    app.file_uploader(key="qa_file").set_value(
+        ("qa.jsonl", b'{"question": "no doc or pages"}\n', "application/json")
+    ).run()
+    app.button(key="run_eval").click().run()
+    assert any("qa.jsonl, line 1" in e.value for e in app.error)
+    assert not app.dataframe
