@@ -29,8 +29,9 @@ from rag_core.ingest import (
     parse_and_split,
 )
 from rag_core.keyword import KeywordIndex
-from rag_core.loaders import LoadedFile, display_name, sha256_hex
+from rag_core.loaders import LoadedFile, display_name, sha256_hex, suffix_of
 from rag_core.retrieval import ChunkRetriever, build_reranker, build_retriever
+from rag_core.sources import SourceFiles
 from rag_core.store import (
     STATUS_COMPLETE,
     STATUS_INDEXING,
@@ -98,6 +99,7 @@ class KnowledgeBase:
         )
         self.registry = DocumentRegistry(settings.registry_path)
         self.keyword_index = KeywordIndex(settings.keyword_index_dir / settings.collection)
+        self.files = SourceFiles(settings.data_dir / "files")
 
     # ----------------------------------------------------------------- reading
     def documents(self, *, include_incomplete: bool = False) -> list[DocumentRecord]:
@@ -218,6 +220,7 @@ class KnowledgeBase:
                 shown, digest, "failed", error=str(exc), seconds=time.monotonic() - started
             )
         with write_lock(self.settings.lock_path, timeout_s=lock_timeout_s):
+            self.files.save(loaded.sha256, suffix_of(shown), data)
             embedded, replaced = self._store_document(loaded, chunks, report)
         report("done", 1, 1)
         return IngestResult(
@@ -307,6 +310,7 @@ class KnowledgeBase:
         delete_document_chunks(self.store, sha256)
         self.keyword_index.delete_document(sha256)
         self.registry.remove(sha256)
+        self.files.delete(sha256)
         if rebuild:
             self.keyword_index.rebuild()
         logger.info("deleted document %s", sha256[:12])

@@ -78,3 +78,16 @@ def test_delete_removes_chunks_and_keyword_terms(empty_kb: KnowledgeBase):
         d.metadata["source"] for d in empty_kb.retriever(mode="bm25", k=5).invoke("walrus tusks")
     }
     assert "a.txt" not in sources
+
+
+def test_original_file_is_kept_under_its_hash_and_deleted_with_the_document(
+    empty_kb: KnowledgeBase,
+):
+    data = pdf_pages(LSHORT, 15, 15)
+    result = empty_kb.ingest_bytes("../../evil name.pdf", data)
+    stored = empty_kb.files.find(result.sha256)
+    assert stored is not None and stored.read_bytes() == data
+    assert stored.name == f"{result.sha256}.pdf"
+    assert stored.parent == empty_kb.settings.data_dir / "files"
+    empty_kb.delete(result.sha256)
+    assert empty_kb.files.find(result.sha256) is None

@@ -1,0 +1,134 @@
+"""A real app (``streamlit run``) on 127.0.0.1, the Ollama test server, headless chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import REPO
+from tests.ollama_server import FakeOllamaServer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = REPO / "docs"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Listener:
+    """An HTTP server that records every request it gets (the exfiltration target)."""
+
+    port: int
+    hits: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="session")
+def listener() -> Iterator[Listener]:
+    record = Listener(port=free_port())
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            record.hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", record.port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield record
+    server.shutdown()
+
+
+@dataclass
+class RunningApp:
+    url: str
+    ollama: FakeOllamaServer
+    data_dir: Path
+
+
+@pytest.fixture(scope="session")
+def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """``streamlit run app.py`` as a newcomer starts it, on a free port, fresh data dir."""
+    data_dir = tmp_path_factory.mktemp("browser-data")
+    port = free_port()
+    with FakeOllamaServer(token_delay=0.01) as ollama:
+        env = dict(
+            os.environ,
+            RAG_DATA_DIR=str(data_dir),
+            RAG_OLLAMA_HOST=ollama.url,
+            HF_HUB_OFFLINE="1",
+        )
+        log = (data_dir / "streamlit.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.headless", "true"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            process.kill()
+            raise RuntimeError(
+                "streamlit did not start: " + (data_dir / "streamlit.log").read_text()
+            )
+        try:
+            yield RunningApp(url=url, ollama=ollama, data_dir=data_dir)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+            log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(120_000)
+    yield tab
+    context.close()
