@@ -13,6 +13,7 @@ from ui.chat import (
     render_message,
     save_message,
 )
+from ui.i18n import t
 from ui.resources import get_chat_history, get_knowledge_base, get_settings
 from ui.sidebar import render_sidebar
 
@@ -20,7 +21,7 @@ settings = get_settings()
 options = render_sidebar(settings)
 history = get_chat_history(str(settings.data_dir / "chats.sqlite3"))
 render_chat_list(history)
-st.title("Chat with your documents")
+st.title(t("chat.title"))
 
 try:
     kb = get_knowledge_base(settings)
@@ -29,8 +30,8 @@ except RagError as exc:
     st.stop()
 
 if not kb.documents():
-    st.info("No documents indexed yet: add some on the Documents page.")
-    st.page_link("pages/documents.py", label="Go to Documents", icon=":material/upload_file:")
+    st.info(t("chat.no_documents"))
+    st.page_link("pages/documents.py", label=t("chat.go_documents"), icon=":material/upload_file:")
 
 chat_id = current_chat_id(history)
 messages = history.messages(chat_id) if chat_id else []
@@ -38,7 +39,7 @@ files = SourceFiles(settings.data_dir / "files")
 for index, message in enumerate(messages):
     render_message(message, files=files, key=f"msg{index}")
 
-if question := st.chat_input("Ask a question about your documents"):
+if question := st.chat_input(t("chat.input")):
     asked = ChatMessage(role="user", content=question)
     render_message(asked)
     save_message(history, asked)

@@ -10,16 +10,14 @@ from ui.evaluate import (
     render_results,
     run_evaluation,
 )
+from ui.i18n import t
 from ui.resources import get_knowledge_base, get_settings
 from ui.sidebar import render_sidebar
 
 settings = get_settings()
 render_sidebar(settings)
-st.title("Evaluate retrieval")
-st.caption(
-    "Upload questions with their answer pages (JSON Lines: question, doc, pages) to see how "
-    "often each retrieval mode puts an answer page in its top k."
-)
+st.title(t("eval.title"))
+st.caption(t("eval.caption"))
 
 try:
     kb = get_knowledge_base(settings)
@@ -27,12 +25,10 @@ except RagError as exc:
     st.error(str(exc))
     st.stop()
 
-upload = st.file_uploader("Question set (.jsonl)", type=["jsonl", "json"], key="qa_file")
-modes = st.multiselect("Retrieval modes", default_modes(), default=default_modes(), key="modes")
+upload = st.file_uploader(t("eval.file"), type=["jsonl", "json"], key="qa_file")
+modes = st.multiselect(t("eval.modes"), default_modes(), default=default_modes(), key="modes")
 k = st.slider("k", 1, 20, value=settings.top_k, key="eval_k")
-if st.button(
-    "Run evaluation", type="primary", disabled=upload is None or not modes, key="run_eval"
-):
+if st.button(t("eval.run"), type="primary", disabled=upload is None or not modes, key="run_eval"):
     try:
         items = read_question_set(upload)
         st.session_state[RESULTS_KEY] = (k, run_evaluation(kb, items, modes, k))

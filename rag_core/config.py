@@ -90,6 +90,7 @@ class Settings(BaseSettings):
         rerank_candidates: fused candidates the reranker re-orders.
         rewrite_followups: rewrite a follow-up question into a standalone query (one extra
             LLM call) before retrieval when there is chat history.
+        ui_language: "en", "ko", or "auto" (the browser's language).
         ollama_host: base URL of the Ollama server (``RAG_OLLAMA_HOST`` or ``OLLAMA_HOST``).
         ollama_model: model tag to chat with.
         num_ctx: context window in tokens sent to Ollama with every request.
@@ -118,6 +119,7 @@ class Settings(BaseSettings):
     reranker_model: str = ""
     rerank_candidates: int = Field(default=20, ge=1)
     rewrite_followups: bool = True
+    ui_language: Literal["auto", "en", "ko"] = "auto"
     ollama_host: str = Field(
         default=DEFAULT_OLLAMA_HOST,
         validation_alias=AliasChoices("RAG_OLLAMA_HOST", "OLLAMA_HOST", "ollama_host"),

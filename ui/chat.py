@@ -17,6 +17,7 @@ from rag_core.history import ChatHistory, ChatMessage, chat_to_markdown
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.llm import build_chat_model
 from rag_core.sources import SourceFiles
+from ui.i18n import t
 from ui.resources import get_page_image
 from ui.sidebar import ChatOptions
 from ui.text import AnswerSanitizer, escape_markdown, sanitize_answer
@@ -56,8 +57,8 @@ def render_chat_list(history: ChatHistory) -> None:
     """Sidebar: a "New chat" button and the past chats, newest first."""
     open_id = current_chat_id(history)
     with st.sidebar:
-        st.subheader("Chats")
-        if st.button("New chat", icon=":material/add:", key="new_chat", width="stretch"):
+        st.subheader(t("chat.chats"))
+        if st.button(t("chat.new"), icon=":material/add:", key="new_chat", width="stretch"):
             open_chat(None)
             st.rerun()
         for chat in history.chats(limit=20):
@@ -74,7 +75,7 @@ def render_export(history: ChatHistory, messages: list[ChatMessage]) -> None:
         return
     title = history.title(chat_id)
     st.download_button(
-        "Export chat as Markdown",
+        t("chat.export"),
         data=chat_to_markdown(title, messages),
         file_name=f"chat-{chat_id[:8]}.md",
         mime="text/markdown",
@@ -114,24 +115,31 @@ def render_sources(
         key: a prefix making widget keys unique per answer.
     """
     if not citations:
-        st.caption("No passages found in the indexed documents.")
+        st.caption(t("chat.no_passages"))
         return
     cited = set(cited_numbers(answer)) if relevant else set()
-    title = "Sources" if relevant else "Closest matches (not relevant enough to answer)"
+    title = t("chat.sources") if relevant else t("chat.closest")
     st.markdown(f"**{title}** ({len(citations)})")
     for c in citations:
-        mark = " - cited" if c.number in cited else ""
-        label = f"[{c.number}] {escape_markdown(c.source)}, {c.page_display}{mark}"
+        mark = f" - {t('chat.cited')}" if c.number in cited else ""
+        label = f"[{c.number}] {escape_markdown(c.source)}, {page_label(c)}{mark}"
         with st.expander(label, expanded=False):
             text = c.text
             if len(text) > PASSAGE_PREVIEW_CHARS:
                 text = text[:PASSAGE_PREVIEW_CHARS] + " ..."
             st.text(text)
-            st.caption(f"relevance score {c.score:.3f} - similarity {c.similarity:.2f}")
+            st.caption(t("chat.score", score=c.score, similarity=c.similarity))
             stored = files.find(c.sha256) if files is not None and c.sha256 else None
             is_pdf = stored is not None and stored.suffix == ".pdf"
-            if is_pdf and st.toggle("Show on the page", key=f"{key}_page_{c.number}"):
+            if is_pdf and st.toggle(t("chat.show_page"), key=f"{key}_page_{c.number}"):
                 render_page(stored, c)  # type: ignore[arg-type]
+
+
+def page_label(citation: Citation) -> str:
+    """The page as shown to the user: "p. 17 (printed 15)" / "17쪽 (인쇄 쪽번호 15)"."""
+    if citation.page_label and citation.page_label != str(citation.page):
+        return t("chat.page_printed", page=citation.page, label=citation.page_label)
+    return t("chat.page", page=citation.page)
 
 
 def render_page(path: Path, citation: Citation) -> None:
@@ -141,21 +149,18 @@ def render_page(path: Path, citation: Citation) -> None:
     except DocumentError as exc:
         st.error(str(exc))
         return
-    caption = f"{escape_markdown(citation.source)}, {citation.page_display}"
+    caption = f"{escape_markdown(citation.source)}, {page_label(citation)}"
     if not found:
-        caption += " (the passage could not be located on the page image)"
+        caption += " " + t("chat.not_located")
     st.image(png, caption=caption, width="stretch")
 
 
 def render_answer_notes(message: ChatMessage) -> None:
     """Show how the answer was produced: the rewritten query, passages left out."""
     if message.query:
-        st.caption(f"Searched for: {escape_markdown(message.query)}")
+        st.caption(t("chat.searched_for", query=escape_markdown(message.query)))
     if message.dropped:
-        st.caption(
-            f"{message.dropped} lower-ranked passages were left out to fit the model's "
-            "context window (RAG_NUM_CTX)."
-        )
+        st.caption(t("chat.dropped", n=message.dropped))
 
 
 def render_message(
@@ -208,9 +213,9 @@ def answer_and_render(
     message = ChatMessage(role="assistant", content="")
     with st.chat_message("assistant"):
         if options.problem:
-            with st.spinner("Searching the documents..."):
+            with st.spinner(t("chat.searching")):
                 message.citations = build_citations(retriever.invoke(question))
-            message.error = options.problem + " Meanwhile, here are the passages that match."
+            message.error = options.problem + t("chat.meanwhile")
             st.warning(message.error, icon=":material/warning:")
             render_sources(message.citations, files=files, key=key)
             return message

@@ -10,6 +10,7 @@ from rag_core.errors import RagError
 from rag_core.evaluation import evaluate, metric_rows, parse_qa_lines
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.retrieval import RETRIEVAL_MODES
+from ui.i18n import t
 
 RESULTS_KEY = "evaluation_rows"
 
@@ -30,9 +31,9 @@ def read_question_set(upload: Any) -> list:
 def run_evaluation(kb: KnowledgeBase, items: list, modes: list[str], k: int) -> list[dict]:
     """Evaluate each retrieval mode on ``items``, with a progress bar; return table rows."""
     rows: list[dict] = []
-    bar = st.progress(0.0, text="Evaluating...")
+    bar = st.progress(0.0)
     for index, mode in enumerate(modes):
-        bar.progress(index / len(modes), text=f"Evaluating {mode} ({len(items)} questions)")
+        bar.progress(index / len(modes), text=t("eval.running", mode=mode, n=len(items)))
         report = evaluate(items, kb.retriever(mode=mode, k=k).retrieve, k)  # type: ignore[arg-type]
         rows.extend(metric_rows(mode, report))
     bar.empty()

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from rag_core.config import Settings
-from rag_core.llm import OllamaStatus, missing_model_message
+from rag_core.llm import OllamaStatus
+from ui.i18n import render_language_picker, t
 from ui.resources import get_ollama_status
 
 MODEL_KEY = "chat_model"
@@ -34,14 +35,17 @@ class ChatOptions:
 def render_sidebar(settings: Settings) -> ChatOptions:
     """Draw the Ollama status, the model picker and the top-k slider; return the choices."""
     status = get_ollama_status(settings.ollama_host)
+    render_language_picker(settings.ui_language)
     with st.sidebar:
         st.subheader("Ollama")
-        st.caption(f"Host: `{settings.ollama_host}`")
+        st.caption(t("sidebar.host", host=settings.ollama_host))
         if status.reachable:
-            st.success(f"Connected - Ollama {status.version}", icon=":material/check_circle:")
+            st.success(
+                t("sidebar.connected", version=status.version), icon=":material/check_circle:"
+            )
         else:
-            st.error(status.error, icon=":material/error:")
-        if st.button("Check again", key="recheck_ollama"):
+            st.error(t("ollama.unreachable", host=status.host), icon=":material/error:")
+        if st.button(t("sidebar.recheck"), key="recheck_ollama"):
             get_ollama_status.clear()
             st.rerun()
         choices = list(status.models)
@@ -53,10 +57,10 @@ def render_sidebar(settings: Settings) -> ChatOptions:
         if st.session_state.get(MODEL_KEY) not in choices:
             st.session_state[MODEL_KEY] = default
         model = st.selectbox(
-            "Model", choices, key=MODEL_KEY, help="Models pulled on the Ollama server (/api/tags)"
+            t("sidebar.model"), choices, key=MODEL_KEY, help=t("sidebar.model_help")
         )
         top_k = st.slider(
-            "Passages per answer (top-k)",
+            t("sidebar.top_k"),
             1,
             20,
             value=settings.top_k,
@@ -64,8 +68,8 @@ def render_sidebar(settings: Settings) -> ChatOptions:
         )
     problem = ""
     if not status.reachable:
-        problem = status.error
+        problem = t("ollama.unreachable", host=status.host)
     elif not status.has_model(model):
-        problem = missing_model_message(model, settings.ollama_host)
+        problem = t("ollama.missing_model", model=model, host=settings.ollama_host)
         st.sidebar.warning(problem, icon=":material/download:")
     return ChatOptions(model=model, top_k=int(top_k), status=status, problem=problem)

@@ -103,3 +103,23 @@ def test_chat_survives_a_refresh_and_exports_as_markdown(
     again.sidebar.button(key="new_chat").click().run()
     assert not _assistant(again)
     assert any(QUESTION[:40] in b.label for b in again.sidebar.button)
+
+
+def test_korean_ui(make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer):
+    app = make_app(corpus_kb.settings.data_dir, fake_ollama.url)
+    assert app.title[0].value == "Chat with your documents"
+    app.sidebar.selectbox(key="ui_language").set_value("ko").run()
+    assert app.title[0].value == "문서와 대화하기"
+    app.chat_input[0].set_value("한국어 윈도우에서 .tex 파일은 어떤 인코딩으로 저장하나요?").run()
+    [answer] = _assistant(app)
+    assert any(m.value.startswith("**출처**") for m in answer.markdown)
+    assert any("쪽" in e.label for e in answer.expander)
+    assert any("연결됨" in s.value for s in app.sidebar.success)
+
+
+def test_every_ui_text_has_both_languages():
+    from ui.i18n import MESSAGES
+
+    for key, texts in MESSAGES.items():
+        assert set(texts) == {"en", "ko"}, key
+        assert all(texts.values()), key

@@ -1,0 +1,138 @@
+"""English and Korean UI text.
+
+The language is the sidebar's choice, else the ``RAG_UI_LANGUAGE`` setting, else the
+browser's language (``st.context.locale``): Korean for a ``ko`` locale, English otherwise.
+Answers follow the question's language regardless (see the answer prompt).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+LANGUAGES = {"en": "English", "ko": "한국어"}
+LANGUAGE_KEY = "ui_language"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "nav.chat": {"en": "Chat", "ko": "채팅"},
+    "nav.documents": {"en": "Documents", "ko": "문서"},
+    "nav.evaluate": {"en": "Evaluate", "ko": "평가"},
+    "chat.title": {"en": "Chat with your documents", "ko": "문서와 대화하기"},
+    "chat.input": {"en": "Ask a question about your documents", "ko": "문서에 대해 질문하세요"},
+    "chat.no_documents": {
+        "en": "No documents indexed yet: add some on the Documents page.",
+        "ko": "아직 색인된 문서가 없습니다. 문서 페이지에서 추가하세요.",
+    },
+    "chat.go_documents": {"en": "Go to Documents", "ko": "문서 페이지로 가기"},
+    "chat.chats": {"en": "Chats", "ko": "대화 목록"},
+    "chat.new": {"en": "New chat", "ko": "새 대화"},
+    "chat.export": {"en": "Export chat as Markdown", "ko": "대화를 Markdown으로 내보내기"},
+    "chat.searching": {"en": "Searching the documents...", "ko": "문서를 검색하는 중..."},
+    "chat.no_passages": {
+        "en": "No passages found in the indexed documents.",
+        "ko": "색인된 문서에서 관련 구절을 찾지 못했습니다.",
+    },
+    "chat.sources": {"en": "Sources", "ko": "출처"},
+    "chat.closest": {
+        "en": "Closest matches (not relevant enough to answer)",
+        "ko": "가장 가까운 구절 (답하기에 충분히 관련되지 않음)",
+    },
+    "chat.cited": {"en": "cited", "ko": "인용됨"},
+    "chat.page": {"en": "p. {page}", "ko": "{page}쪽"},
+    "chat.page_printed": {
+        "en": "p. {page} (printed {label})",
+        "ko": "{page}쪽 (인쇄 쪽번호 {label})",
+    },
+    "chat.score": {
+        "en": "relevance score {score:.3f} - similarity {similarity:.2f}",
+        "ko": "관련도 점수 {score:.3f} - 유사도 {similarity:.2f}",
+    },
+    "chat.show_page": {"en": "Show on the page", "ko": "페이지에서 보기"},
+    "chat.not_located": {
+        "en": "(the passage could not be located on the page image)",
+        "ko": "(페이지 이미지에서 구절 위치를 찾지 못했습니다)",
+    },
+    "chat.searched_for": {"en": "Searched for: {query}", "ko": "검색한 질문: {query}"},
+    "chat.dropped": {
+        "en": "{n} lower-ranked passages were left out to fit the model's context window "
+        "(RAG_NUM_CTX).",
+        "ko": "모델의 컨텍스트 창(RAG_NUM_CTX)에 맞추기 위해 순위가 낮은 구절 {n}개를 뺐습니다.",
+    },
+    "chat.meanwhile": {
+        "en": " Meanwhile, here are the passages that match.",
+        "ko": " 대신 질문과 맞는 구절을 보여 드립니다.",
+    },
+    "sidebar.language": {"en": "Language", "ko": "언어"},
+    "sidebar.host": {"en": "Host: `{host}`", "ko": "호스트: `{host}`"},
+    "sidebar.connected": {"en": "Connected - Ollama {version}", "ko": "연결됨 - Ollama {version}"},
+    "sidebar.recheck": {"en": "Check again", "ko": "다시 확인"},
+    "sidebar.model": {"en": "Model", "ko": "모델"},
+    "sidebar.model_help": {
+        "en": "Models pulled on the Ollama server (/api/tags)",
+        "ko": "Ollama 서버에 받아 둔 모델 (/api/tags)",
+    },
+    "sidebar.top_k": {"en": "Passages per answer (top-k)", "ko": "답변당 구절 수 (top-k)"},
+    "ollama.unreachable": {
+        "en": "Ollama is not reachable at {host}. Start it with `ollama serve` (or the Ollama "
+        "app), or set OLLAMA_HOST / RAG_OLLAMA_HOST to the right address.",
+        "ko": "{host}에서 Ollama에 연결할 수 없습니다. `ollama serve`(또는 Ollama 앱)로 "
+        "시작하거나 OLLAMA_HOST / RAG_OLLAMA_HOST를 올바른 주소로 설정하세요.",
+    },
+    "ollama.missing_model": {
+        "en": "The model '{model}' is not available on {host}. Run `ollama pull {model}`.",
+        "ko": "{host}에 '{model}' 모델이 없습니다. `ollama pull {model}`을 실행하세요.",
+    },
+    "eval.title": {"en": "Evaluate retrieval", "ko": "검색 평가"},
+    "eval.caption": {
+        "en": "Upload questions with their answer pages (JSON Lines: question, doc, pages) to "
+        "see how often each retrieval mode puts an answer page in its top k.",
+        "ko": "질문과 정답 페이지(JSON Lines: question, doc, pages)를 올리면 검색 방식마다 "
+        "정답 페이지를 상위 k개 안에 얼마나 자주 넣는지 보여 줍니다.",
+    },
+    "eval.file": {"en": "Question set (.jsonl)", "ko": "질문 세트 (.jsonl)"},
+    "eval.modes": {"en": "Retrieval modes", "ko": "검색 방식"},
+    "eval.run": {"en": "Run evaluation", "ko": "평가 실행"},
+    "eval.running": {
+        "en": "Evaluating {mode} ({n} questions)",
+        "ko": "{mode} 평가 중 (질문 {n}개)",
+    },
+}
+
+
+def _from_locale() -> str:
+    try:
+        locale = st.context.locale or ""
+    except (AttributeError, RuntimeError):
+        locale = ""
+    return "ko" if locale.lower().startswith("ko") else "en"
+
+
+def ui_language(default: str = "auto") -> str:
+    """Return "en" or "ko" (sidebar choice, then the setting, then the browser locale)."""
+    chosen = st.session_state.get(LANGUAGE_KEY)
+    if chosen in LANGUAGES:
+        return str(chosen)
+    if default in LANGUAGES:
+        return default
+    return _from_locale()
+
+
+def t(key: str, **values: object) -> str:
+    """Return the UI text ``key`` in the current language, formatted with ``values``.
+
+    Raises:
+        KeyError: unknown key (a programming error, caught by the tests).
+    """
+    text = MESSAGES[key].get(ui_language(), MESSAGES[key]["en"])
+    return text.format(**values) if values else text
+
+
+def render_language_picker(default: str = "auto") -> None:
+    """A sidebar selectbox for the UI language."""
+    if LANGUAGE_KEY not in st.session_state:
+        st.session_state[LANGUAGE_KEY] = ui_language(default)
+    st.sidebar.selectbox(
+        t("sidebar.language"),
+        list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key=LANGUAGE_KEY,
+    )
