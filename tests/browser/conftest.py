@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import REPO
 from tests.ollama_server import FakeOllamaServer
@@ -32,6 +32,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = REPO / "docs"
+# Assertions wait as long as actions: a cold CI machine loads the embedding model and
+# embeds a chapter before the first "indexed" message appears.
+expect.set_options(timeout=120_000)
 
 
 def free_port() -> int:
