@@ -13,12 +13,14 @@ from ui.documents import (
     render_reports,
     upload_types,
 )
+from ui.i18n import t
 from ui.resources import get_knowledge_base, get_settings
 from ui.sidebar import render_sidebar
+from ui.text import escape_markdown
 
 settings = get_settings()
 render_sidebar(settings)
-st.title("Documents")
+st.title(t("docs.title"))
 
 try:
     kb = get_knowledge_base(settings)
@@ -26,20 +28,17 @@ except EmbeddingModelMismatchError as exc:
     render_reindex_offer(settings, exc)
     st.stop()
 except RagError as exc:
-    st.error(str(exc))
+    st.error(escape_markdown(str(exc)))
     st.stop()
 
 files = st.file_uploader(
-    "Drop PDFs or text files here",
+    t("docs.uploader"),
     type=upload_types(),
     accept_multiple_files=True,
     key="uploader",
-    help="PDF, .txt and .md files. Everything stays on this machine.",
+    help=t("docs.uploader_help"),
 )
-password = (
-    st.text_input("Password for encrypted PDFs (optional)", type="password", key="pdf_password")
-    or None
-)
+password = st.text_input(t("docs.password"), type="password", key="pdf_password") or None
 if files:
     new_reports = ingest_uploads(kb, files, password=password)
     if new_reports:
@@ -48,6 +47,6 @@ if files:
         )
 render_reports(st.session_state.get(REPORTS_KEY, []))
 
-st.subheader("Indexed documents")
+st.subheader(t("docs.indexed"))
 render_delete_control(kb)
 render_documents_table(kb)

@@ -21,6 +21,7 @@ from rag_core.errors import (
 from rag_core.ingest import IngestProgress, IngestResult
 from rag_core.knowledge_base import KnowledgeBase, reindex_into_new_collection
 from rag_core.loaders import SUPPORTED_SUFFIXES
+from ui.i18n import MESSAGES, t
 from ui.resources import _knowledge_base, get_embeddings
 from ui.text import escape_markdown
 
@@ -30,13 +31,6 @@ PASSWORD_TRIED_KEY = "password_tried_upload_ids"
 REPORTS_KEY = "ingest_reports"
 DELETE_PENDING_KEY = "delete_pending"
 DELETED_KEY = "deleted_message"
-STAGE_TEXT = {
-    "parse": "reading pages",
-    "split": "splitting into chunks",
-    "embed": "embedding chunks",
-    "store": "storing",
-    "done": "done",
-}
 
 
 @dataclass
@@ -55,8 +49,9 @@ class UploadReport:
 
 
 def plural(count: int, noun: str) -> str:
-    """Return "1 page" / "3 pages"."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    """Return "1 page" / "3 pages" ("3쪽" in Korean); ``noun`` is "page" or "chunk"."""
+    key = f"docs.count.{noun}" if count == 1 else f"docs.count.{noun}s"
+    return t(key, n=count)
 
 
 def upload_types() -> list[str]:
@@ -69,15 +64,19 @@ def _report_for(result: IngestResult) -> UploadReport:
     if result.status == "failed":
         return UploadReport(result.filename, "error", escape_markdown(result.error))
     if result.status == "unchanged":
-        where = f" as {escape_markdown(result.indexed_as)}" if result.indexed_as else ""
-        return UploadReport(
-            result.filename,
-            "info",
-            f"{name} is already indexed{where} ({plural(result.chunks, 'chunk')}).",
+        where = (
+            t("docs.already_as", name=escape_markdown(result.indexed_as))
+            if result.indexed_as
+            else ""
         )
-    text = (
-        f"{name}: {plural(result.pages, 'page')}, {plural(result.chunks, 'chunk')} indexed "
-        f"in {result.seconds:.1f} s."
+        text = t("docs.already", name=name, where=where, chunks=plural(result.chunks, "chunk"))
+        return UploadReport(result.filename, "info", text)
+    text = t(
+        "docs.done",
+        name=name,
+        pages=plural(result.pages, "page"),
+        chunks=plural(result.chunks, "chunk"),
+        seconds=result.seconds,
     )
     if result.warning:
         text += " " + escape_markdown(result.warning)
@@ -94,10 +93,11 @@ def progress_text(event: IngestProgress, shown: str) -> str:
     Returns:
         e.g. ``"intro.pdf: reading pages 3/30, about 4 s left"``.
     """
-    stage = STAGE_TEXT.get(event.stage, event.stage)
+    key = f"docs.stage.{event.stage}"
+    stage = t(key) if key in MESSAGES else event.stage
     detail = f" {event.done}/{event.total}" if event.total > 1 else ""
     eta = event.eta_s
-    left = f", about {eta:.0f} s left" if eta is not None and 0 < event.fraction < 1 else ""
+    left = t("docs.eta", seconds=eta) if eta is not None and 0 < event.fraction < 1 else ""
     return f"{shown}: {stage}{detail}{left}"
 
 
@@ -130,7 +130,9 @@ def ingest_uploads(
     todo = [f for f in files if f.file_id not in done and tried.get(f.file_id) != attempt]
     for position, upload in enumerate(todo, start=1):
         shown = escape_markdown(upload.name)
-        bar = st.progress(0.0, text=f"{shown} ({position}/{len(todo)}): waiting")
+        bar = st.progress(
+            0.0, text=t("docs.waiting", name=shown, position=position, count=len(todo))
+        )
 
         def on_progress(event: IngestProgress, bar=bar, shown=shown) -> None:
             bar.progress(event.fraction, text=progress_text(event, shown))
@@ -141,8 +143,11 @@ def ingest_uploads(
             )
             report = _report_for(result)
         except (PasswordRequiredError, WrongPasswordError) as exc:
-            hint = " (password field below)" if isinstance(exc, PasswordRequiredError) else ""
-            reports.append(UploadReport(upload.name, "error", escape_markdown(str(exc)) + hint))
+            required = isinstance(exc, PasswordRequiredError)
+            key = "docs.err.password_required" if required else "docs.err.wrong_password"
+            hint = t("docs.password_hint") if required else ""
+            text = t(key, name=escape_markdown(exc.filename)) + hint
+            reports.append(UploadReport(upload.name, "error", text))
             tried[upload.file_id] = attempt
             bar.empty()
             continue  # not marked done: retried when another password is entered
@@ -172,19 +177,19 @@ def render_documents_table(kb: KnowledgeBase) -> None:
     """Show the indexed documents: name, pages, chunks, date added."""
     records = kb.documents()
     if not records:
-        st.info("No documents yet. Drop PDFs, .txt or .md files above to index them.")
+        st.info(t("docs.empty"))
         return
     rows = [
         {
-            "Name": r.name,
-            "Pages": r.pages,
-            "Chunks": r.chunks,
-            "Added": r.added_at.replace("T", " ")[:16],
+            t("docs.col_name"): r.name,
+            t("docs.col_pages"): r.pages,
+            t("docs.col_chunks"): r.chunks,
+            t("docs.col_added"): r.added_at.replace("T", " ")[:16],
         }
         for r in records
     ]
     st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption(f"{len(records)} documents, {sum(r.chunks for r in records)} chunks")
+    st.caption(t("docs.totals", docs=len(records), chunks=sum(r.chunks for r in records)))
 
 
 def merge_reports(old: list[UploadReport], new: list[UploadReport]) -> list[UploadReport]:
@@ -206,7 +211,7 @@ def render_delete_control(kb: KnowledgeBase) -> None:
     pending: list[str] | None = st.session_state.get(DELETE_PENDING_KEY)
     if pending:
         listed = ", ".join(escape_markdown(n) for n in pending)
-        st.warning(f"Delete {listed}? Its chunks are removed from the index.")
+        st.warning(t("docs.delete_confirm", names=listed))
         yes, no = st.columns(2)
         if yes.button("Yes, delete", type="primary", key="delete_confirm"):
             del st.session_state[DELETE_PENDING_KEY]
@@ -215,15 +220,17 @@ def render_delete_control(kb: KnowledgeBase) -> None:
             except StoreBusyError as exc:
                 st.error(escape_markdown(str(exc)))
                 return
-            gone = ", ".join(escape_markdown(r.name) for r in removed) or "nothing"
-            st.session_state[DELETED_KEY] = f"Deleted {gone}."
+            gone = ", ".join(escape_markdown(r.name) for r in removed)
+            st.session_state[DELETED_KEY] = t(
+                "docs.deleted", names=gone or t("docs.deleted_nothing")
+            )
             st.rerun()
-        if no.button("Cancel", key="delete_cancel"):
+        if no.button(t("docs.delete_cancel"), key="delete_cancel"):
             del st.session_state[DELETE_PENDING_KEY]
             st.rerun()
         return
-    chosen = st.multiselect("Documents to delete", names, key="delete_names")
-    if st.button("Delete", disabled=not chosen, key="delete_button"):
+    chosen = st.multiselect(t("docs.delete_pick"), names, key="delete_names")
+    if st.button(t("docs.delete"), disabled=not chosen, key="delete_button"):
         st.session_state[DELETE_PENDING_KEY] = list(chosen)
         st.rerun()
 
@@ -232,9 +239,9 @@ def render_reindex_offer(settings: Settings, error: EmbeddingModelMismatchError)
     """Explain the embedding model mismatch and offer to re-index into a new collection."""
     st.error(escape_markdown(str(error)))
     model = settings.embedding_model
-    if not st.button(f"Re-index with {model}", type="primary", key="reindex_button"):
+    if not st.button(t("docs.reindex", model=model), type="primary", key="reindex_button"):
         return
-    bar = st.progress(0.0, text="re-indexing: loading the model")
+    bar = st.progress(0.0, text=t("docs.reindex_loading"))
 
     def on_progress(event: IngestProgress) -> None:
         bar.progress(event.fraction, text=progress_text(event, escape_markdown(event.filename)))

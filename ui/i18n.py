@@ -95,6 +95,79 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Evaluating {mode} ({n} questions)",
         "ko": "{mode} 평가 중 (질문 {n}개)",
     },
+    "docs.title": {"en": "Documents", "ko": "문서"},
+    "docs.uploader": {
+        "en": "Drop PDFs or text files here",
+        "ko": "PDF나 텍스트 파일을 여기에 끌어다 놓으세요",
+    },
+    "docs.uploader_help": {
+        "en": "PDF, .txt and .md files. Everything stays on this machine.",
+        "ko": "PDF, .txt, .md 파일. 모든 것이 이 컴퓨터 안에만 머뭅니다.",
+    },
+    "docs.password": {
+        "en": "Password for encrypted PDFs (optional)",
+        "ko": "암호화된 PDF의 비밀번호 (선택)",
+    },
+    "docs.err.password_required": {
+        "en": "{name}: the PDF is encrypted: enter its password",
+        "ko": "{name}: 암호화된 PDF입니다. 비밀번호를 입력하세요",
+    },
+    "docs.err.wrong_password": {
+        "en": "{name}: wrong password",
+        "ko": "{name}: 비밀번호가 틀렸습니다",
+    },
+    "docs.password_hint": {"en": " (password field below)", "ko": " (아래 비밀번호 칸)"},
+    "docs.indexed": {"en": "Indexed documents", "ko": "색인된 문서"},
+    "docs.empty": {
+        "en": "No documents yet. Drop PDFs, .txt or .md files above to index them.",
+        "ko": "아직 문서가 없습니다. 위에 PDF, .txt, .md 파일을 놓으면 색인합니다.",
+    },
+    "docs.col_name": {"en": "Name", "ko": "이름"},
+    "docs.col_pages": {"en": "Pages", "ko": "쪽 수"},
+    "docs.col_chunks": {"en": "Chunks", "ko": "청크 수"},
+    "docs.col_added": {"en": "Added", "ko": "추가한 때"},
+    "docs.totals": {
+        "en": "{docs} documents, {chunks} chunks",
+        "ko": "문서 {docs}개, 청크 {chunks}개",
+    },
+    "docs.already": {
+        "en": "{name} is already indexed{where} ({chunks}).",
+        "ko": "{name}은(는) 이미 색인되어 있습니다{where} ({chunks}).",
+    },
+    "docs.already_as": {"en": " as {name}", "ko": " ({name}(으)로)"},
+    "docs.done": {
+        "en": "{name}: {pages}, {chunks} indexed in {seconds:.1f} s.",
+        "ko": "{name}: {pages}, {chunks}를 {seconds:.1f}초 만에 색인했습니다.",
+    },
+    "docs.waiting": {
+        "en": "{name} ({position}/{count}): waiting",
+        "ko": "{name} ({position}/{count}): 대기 중",
+    },
+    "docs.count.page": {"en": "{n} page", "ko": "{n}쪽"},
+    "docs.count.pages": {"en": "{n} pages", "ko": "{n}쪽"},
+    "docs.count.chunk": {"en": "{n} chunk", "ko": "청크 {n}개"},
+    "docs.count.chunks": {"en": "{n} chunks", "ko": "청크 {n}개"},
+    "docs.stage.parse": {"en": "reading pages", "ko": "페이지 읽는 중"},
+    "docs.stage.split": {"en": "splitting into chunks", "ko": "청크로 나누는 중"},
+    "docs.stage.embed": {"en": "embedding chunks", "ko": "청크 임베딩 중"},
+    "docs.stage.store": {"en": "storing", "ko": "저장 중"},
+    "docs.stage.done": {"en": "done", "ko": "완료"},
+    "docs.eta": {"en": ", about {seconds:.0f} s left", "ko": ", 약 {seconds:.0f}초 남음"},
+    "docs.delete_pick": {"en": "Documents to delete", "ko": "삭제할 문서"},
+    "docs.delete": {"en": "Delete", "ko": "삭제"},
+    "docs.delete_confirm": {
+        "en": "Delete {names}? Its chunks are removed from the index.",
+        "ko": "{names}을(를) 삭제할까요? 해당 청크가 색인에서 지워집니다.",
+    },
+    "docs.delete_yes": {"en": "Yes, delete", "ko": "예, 삭제합니다"},
+    "docs.delete_cancel": {"en": "Cancel", "ko": "취소"},
+    "docs.deleted": {"en": "Deleted {names}.", "ko": "{names}을(를) 삭제했습니다."},
+    "docs.deleted_nothing": {"en": "nothing", "ko": "없음"},
+    "docs.reindex": {"en": "Re-index with {model}", "ko": "{model}(으)로 다시 색인"},
+    "docs.reindex_loading": {
+        "en": "re-indexing: loading the model",
+        "ko": "다시 색인하는 중: 모델 불러오는 중",
+    },
 }
 
 

@@ -157,3 +157,24 @@ def test_progress_text_shows_units_and_eta():
     assert progress_text(event, "a\\.pdf") == "a\\.pdf: reading pages 3/30, about 27 s left"
     done = IngestProgress("a.pdf", "embed", 30, 30, 9.0, 4.0)
     assert progress_text(done, "a.pdf") == "a.pdf: embedding chunks 30/30"
+
+
+def test_documents_page_in_korean(make_app, tmp_path: Path, fake_ollama: FakeOllamaServer):
+    app = make_app(tmp_path / "data", fake_ollama.url)
+    app.switch_page("pages/documents.py").run()
+    app.sidebar.selectbox(key="ui_language").set_value("ko").run()
+    assert app.title[0].value == "문서"
+    assert any("아직 문서가 없습니다" in i.value for i in app.info)
+    locked = text_pdf(["Narwhals have one long tusk."], user_password=PASSWORD)
+    app.file_uploader[0].set_value(
+        [
+            ("notes.txt", b"Walruses live in the Arctic.", "text/plain"),
+            ("locked.pdf", locked, "application/pdf"),
+        ]
+    ).run()
+    assert not app.exception
+    assert any("청크 1개를" in s.value and "색인했습니다" in s.value for s in app.main.success)
+    assert any("비밀번호를 입력하세요" in e for e in _errors(app)), _errors(app)
+    table = app.dataframe[0].value
+    assert list(table.columns) == ["이름", "쪽 수", "청크 수", "추가한 때"]
+    assert list(table["이름"]) == ["notes.txt"]
