@@ -13,9 +13,11 @@ from ui.chat import (
     render_message,
     save_message,
 )
+from ui.documents import render_indexing_notice
 from ui.i18n import t
-from ui.resources import get_chat_history, get_knowledge_base, get_settings
+from ui.resources import get_chat_history, get_ingest_queue, get_knowledge_base, get_settings
 from ui.sidebar import render_sidebar
+from ui.text import escape_markdown
 
 settings = get_settings()
 options = render_sidebar(settings)
@@ -26,8 +28,9 @@ st.title(t("chat.title"))
 try:
     kb = get_knowledge_base(settings)
 except RagError as exc:
-    st.error(str(exc))
+    st.error(escape_markdown(str(exc)))
     st.stop()
+render_indexing_notice(get_ingest_queue(settings))
 
 if not kb.documents():
     st.info(t("chat.no_documents"))

@@ -4,17 +4,15 @@ import streamlit as st
 
 from rag_core.errors import EmbeddingModelMismatchError, RagError
 from ui.documents import (
-    REPORTS_KEY,
-    ingest_uploads,
-    merge_reports,
     render_delete_control,
     render_documents_table,
+    render_ingest_panel,
     render_reindex_offer,
-    render_reports,
+    submit_uploads,
     upload_types,
 )
 from ui.i18n import t
-from ui.resources import get_knowledge_base, get_settings
+from ui.resources import get_ingest_queue, get_knowledge_base, get_settings
 from ui.sidebar import render_sidebar
 from ui.text import escape_markdown
 
@@ -39,13 +37,10 @@ files = st.file_uploader(
     help=t("docs.uploader_help"),
 )
 password = st.text_input(t("docs.password"), type="password", key="pdf_password") or None
+queue = get_ingest_queue(settings)
 if files:
-    new_reports = ingest_uploads(kb, files, password=password)
-    if new_reports:
-        st.session_state[REPORTS_KEY] = merge_reports(
-            st.session_state.get(REPORTS_KEY, []), new_reports
-        )
-render_reports(st.session_state.get(REPORTS_KEY, []))
+    submit_uploads(queue, files, password=password)
+render_ingest_panel(queue)
 
 st.subheader(t("docs.indexed"))
 render_delete_control(kb)

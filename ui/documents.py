@@ -12,6 +12,7 @@ import streamlit as st
 
 from rag_core.config import Settings
 from rag_core.errors import (
+    DocumentError,
     EmbeddingModelMismatchError,
     PasswordRequiredError,
     RagError,
@@ -19,16 +20,19 @@ from rag_core.errors import (
     WrongPasswordError,
 )
 from rag_core.ingest import IngestProgress, IngestResult
+from rag_core.ingest_queue import IngestJob, IngestQueue
 from rag_core.knowledge_base import KnowledgeBase, reindex_into_new_collection
 from rag_core.loaders import SUPPORTED_SUFFIXES
 from ui.i18n import MESSAGES, t
-from ui.resources import _knowledge_base, get_embeddings
+from ui.resources import forget_knowledge_base, get_embeddings
 from ui.text import escape_markdown
 
-DONE_KEY = "ingested_upload_ids"
-PASSWORD_TRIED_KEY = "password_tried_upload_ids"
-"""file_id -> fingerprint of the password that failed for it ("" = none given)."""
-REPORTS_KEY = "ingest_reports"
+JOBS_KEY = "ingest_job_keys"
+"""This session's ingest job keys (``"<upload file_id>:<password fingerprint>"``)."""
+ATTEMPTS_KEY = "ingest_attempts"
+"""upload file_id -> fingerprint of the password last tried for it ("" = none given)."""
+POLL_S = 1.0
+"""Seconds between refreshes of the progress panel while an ingest runs."""
 DELETE_PENDING_KEY = "delete_pending"
 DELETED_KEY = "deleted_message"
 
@@ -106,62 +110,108 @@ def _password_fingerprint(password: str | None) -> str:
     return hashlib.sha256(password.encode()).hexdigest() if password else ""
 
 
-def ingest_uploads(
-    kb: KnowledgeBase, files: list, password: str | None = None
-) -> list[UploadReport]:
-    """Index every uploaded file not indexed yet in this session, with a progress bar each.
+def submit_uploads(queue: IngestQueue, files: list, password: str | None = None) -> int:
+    """Queue every uploaded file this session has not queued yet for background ingest.
 
-    One bad file never stops the others: its error is reported and the loop goes on. A
-    file that failed for a missing or wrong password is not marked done: it is tried again
-    as soon as a different password is entered.
+    A file whose ingest failed for a missing or wrong password is queued again as soon as
+    a different password is entered; every other file is queued once per upload.
 
     Args:
-        kb: the knowledge base.
+        queue: the knowledge base's ingest queue.
         files: ``UploadedFile`` objects from ``st.file_uploader``.
         password: password tried on encrypted PDFs.
 
     Returns:
-        One report per file processed in this call.
+        The number of files queued by this call.
     """
-    done: set[str] = st.session_state.setdefault(DONE_KEY, set())
-    tried: dict[str, str] = st.session_state.setdefault(PASSWORD_TRIED_KEY, {})
+    attempts: dict[str, str] = st.session_state.setdefault(ATTEMPTS_KEY, {})
+    keys: list[str] = st.session_state.setdefault(JOBS_KEY, [])
     attempt = _password_fingerprint(password)
-    reports: list[UploadReport] = []
-    todo = [f for f in files if f.file_id not in done and tried.get(f.file_id) != attempt]
-    for position, upload in enumerate(todo, start=1):
-        shown = escape_markdown(upload.name)
-        bar = st.progress(
-            0.0, text=t("docs.waiting", name=shown, position=position, count=len(todo))
-        )
-
-        def on_progress(event: IngestProgress, bar=bar, shown=shown) -> None:
-            bar.progress(event.fraction, text=progress_text(event, shown))
-
-        try:
-            result = kb.ingest_bytes(
-                upload.name, upload.getvalue(), password=password, progress=on_progress
+    queued = 0
+    for upload in files:
+        previous = attempts.get(upload.file_id)
+        if previous is not None:
+            job = queue.get(f"{upload.file_id}:{previous}")
+            retry = (
+                previous != attempt
+                and job is not None
+                and job.finished
+                and isinstance(job.error, PasswordRequiredError | WrongPasswordError)
             )
-            report = _report_for(result)
-        except (PasswordRequiredError, WrongPasswordError) as exc:
-            required = isinstance(exc, PasswordRequiredError)
-            key = "docs.err.password_required" if required else "docs.err.wrong_password"
-            hint = t("docs.password_hint") if required else ""
-            text = t(key, name=escape_markdown(exc.filename)) + hint
-            reports.append(UploadReport(upload.name, "error", text))
-            tried[upload.file_id] = attempt
-            bar.empty()
-            continue  # not marked done: retried when another password is entered
-        except StoreBusyError as exc:
-            report = UploadReport(upload.name, "error", escape_markdown(str(exc)))
-            bar.empty()
-            reports.append(report)
-            continue  # not marked done: retried on the next rerun
-        except RagError as exc:
-            report = UploadReport(upload.name, "error", escape_markdown(f"{upload.name}: {exc}"))
-        bar.empty()
-        done.add(upload.file_id)
-        reports.append(report)
-    return reports
+            if not retry:
+                continue
+        key = f"{upload.file_id}:{attempt}"
+        attempts[upload.file_id] = attempt
+        if queue.submit(key, upload.name, upload.getvalue(), password=password):
+            keys.append(key)
+            queued += 1
+    return queued
+
+
+def _report_for_job(job: IngestJob) -> UploadReport:
+    if job.result is not None:
+        return _report_for(job.result)
+    error = job.error
+    if isinstance(error, PasswordRequiredError | WrongPasswordError):
+        required = isinstance(error, PasswordRequiredError)
+        key = "docs.err.password_required" if required else "docs.err.wrong_password"
+        hint = t("docs.password_hint") if required else ""
+        return UploadReport(job.name, "error", t(key, name=escape_markdown(error.filename)) + hint)
+    text = str(error) if isinstance(error, DocumentError) else f"{job.name}: {error}"
+    return UploadReport(job.name, "error", escape_markdown(text))
+
+
+def session_jobs(queue: IngestQueue) -> list[IngestJob]:
+    """Return this session's ingest jobs, in the order they were queued."""
+    jobs = (queue.get(key) for key in st.session_state.get(JOBS_KEY, []))
+    return [job for job in jobs if job is not None]
+
+
+def render_ingest_status(queue: IngestQueue) -> bool:
+    """Show a progress bar per unfinished file of this session, then each file's outcome.
+
+    Returns:
+        True while some of this session's files are still queued or being indexed.
+    """
+    jobs = session_jobs(queue)
+    pending = [job for job in jobs if not job.finished]
+    for position, job in enumerate(pending, start=1):
+        shown = escape_markdown(job.name)
+        if job.progress is None:
+            text = t("docs.waiting", name=shown, position=position, count=len(pending))
+            st.progress(0.0, text=text)
+        else:
+            st.progress(job.progress.fraction, text=progress_text(job.progress, shown))
+    reports: list[UploadReport] = []
+    for job in jobs:
+        if job.finished:
+            reports = merge_reports(reports, [_report_for_job(job)])
+    render_reports(reports)
+    return bool(pending)
+
+
+def render_ingest_panel(queue: IngestQueue) -> None:
+    """Show progress and outcomes of this session's uploads, live.
+
+    A ``st.fragment`` refreshes every ``POLL_S`` seconds while an ingest runs and reruns
+    the whole page when the last one ends, so the documents table updates. The ingest
+    itself runs on the queue's thread, so leaving the page never stops it.
+    """
+    active = any(not job.finished for job in session_jobs(queue))
+
+    def panel() -> None:
+        if not render_ingest_status(queue) and active:
+            st.rerun()  # the last file finished: refresh the whole page (table, delete)
+
+    st.fragment(panel, run_every=POLL_S if active else None)()
+
+
+def render_indexing_notice(queue: IngestQueue) -> None:
+    """A caption naming the files still being indexed in the background, if any."""
+    active = queue.active()
+    if active:
+        names = ", ".join(escape_markdown(job.name) for job in active)
+        st.caption(t("docs.indexing_notice", names=names))
 
 
 def render_reports(reports: list[UploadReport]) -> None:
@@ -255,5 +305,5 @@ def render_reindex_offer(settings: Settings, error: EmbeddingModelMismatchError)
         bar.empty()
         st.error(escape_markdown(str(exc)))
         return
-    _knowledge_base.clear()
+    forget_knowledge_base()
     st.rerun()

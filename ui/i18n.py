@@ -153,6 +153,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "docs.stage.store": {"en": "storing", "ko": "저장 중"},
     "docs.stage.done": {"en": "done", "ko": "완료"},
     "docs.eta": {"en": ", about {seconds:.0f} s left", "ko": ", 약 {seconds:.0f}초 남음"},
+    "docs.indexing_notice": {
+        "en": "Indexing in the background: {names}",
+        "ko": "백그라운드에서 색인하는 중: {names}",
+    },
     "docs.delete_pick": {"en": "Documents to delete", "ko": "삭제할 문서"},
     "docs.delete": {"en": "Delete", "ko": "삭제"},
     "docs.delete_confirm": {

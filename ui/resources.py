@@ -16,6 +16,7 @@ from langchain_core.embeddings import Embeddings
 from rag_core.config import Settings, build_settings
 from rag_core.embeddings import build_embeddings
 from rag_core.history import ChatHistory
+from rag_core.ingest_queue import IngestQueue
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.llm import OllamaStatus, check_ollama
 from rag_core.page_view import render_cited_page
@@ -52,6 +53,30 @@ def get_knowledge_base(settings: Settings) -> KnowledgeBase:
         RagError: the store cannot be opened.
     """
     return _knowledge_base(settings.model_dump_json())
+
+
+@st.cache_resource
+def _ingest_queue(settings_json: str) -> IngestQueue:
+    return IngestQueue(_knowledge_base(settings_json))
+
+
+def get_ingest_queue(settings: Settings) -> IngestQueue:
+    """Return the process-wide background ingest queue of ``settings``' knowledge base.
+
+    Every session and browser tab sees the same jobs, so one tab can chat while another
+    (or the same one, after navigating away) is still indexing.
+
+    Raises:
+        EmbeddingModelMismatchError: the store was built with another embedding model.
+        RagError: the store cannot be opened.
+    """
+    return _ingest_queue(settings.model_dump_json())
+
+
+def forget_knowledge_base() -> None:
+    """Drop the cached knowledge base and ingest queue (after a re-index)."""
+    _ingest_queue.clear()
+    _knowledge_base.clear()
 
 
 @st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)

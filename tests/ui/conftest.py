@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,21 @@ from tests.conftest import REPO
 from ui.resources import get_ollama_status
 
 APP = str(REPO / "app.py")
+
+
+def settle(app: AppTest, timeout_s: float = 180.0) -> AppTest:
+    """Rerun ``app`` until no ingest progress bar is left (the ingest runs on a thread).
+
+    A browser refreshes the progress panel on its own (``st.fragment(run_every=...)``);
+    AppTest does not, so the test reruns the script the way that timer would.
+    """
+    deadline = time.monotonic() + timeout_s
+    while app.progress:
+        assert time.monotonic() < deadline, "ingest did not finish"
+        time.sleep(0.25)
+        app.run()
+    assert not app.exception, app.exception
+    return app
 
 
 @pytest.fixture

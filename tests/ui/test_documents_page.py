@@ -8,6 +8,7 @@ from rag_core.ingest import IngestProgress
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import LSHORT, pdf_pages, settings_for, text_pdf
 from tests.ollama_server import FakeOllamaServer
+from tests.ui.conftest import settle
 from ui.documents import progress_text
 
 
@@ -17,13 +18,17 @@ def test_upload_indexes_good_files_and_reports_the_bad_one(
     app = make_app(tmp_path / "data", fake_ollama.url)
     app.switch_page("pages/documents.py").run()
     assert any("No documents yet" in i.value for i in app.info)
-    app.file_uploader[0].set_value(
-        [
-            ("intro.pdf", pdf_pages(LSHORT, 15, 16), "application/pdf"),
-            ("broken.pdf", b"%PDF-1.5\n" + b"garbage" * 50, "application/pdf"),
-            ("notes.txt", b"Walruses live in the Arctic.", "text/plain"),
-        ]
-    ).run()
+    settle(
+        app.file_uploader[0]
+        .set_value(
+            [
+                ("intro.pdf", pdf_pages(LSHORT, 15, 16), "application/pdf"),
+                ("broken.pdf", b"%PDF-1.5\n" + b"garbage" * 50, "application/pdf"),
+                ("notes.txt", b"Walruses live in the Arctic.", "text/plain"),
+            ]
+        )
+        .run()
+    )
     assert not app.exception
     errors = [e.value.replace("\\", "") for e in app.error]  # messages are escaped markdown
     assert any("broken.pdf" in e and "damaged" in e for e in errors), errors
@@ -52,21 +57,25 @@ def test_encrypted_upload_asks_for_the_password_then_ingests(
     app = make_app(tmp_path / "data", fake_ollama.url)
     app.switch_page("pages/documents.py").run()
     locked = text_pdf(["Narwhals have one long tusk."], user_password=PASSWORD)
-    app.file_uploader[0].set_value(
-        [
-            ("locked.pdf", locked, "application/pdf"),
-            ("notes.txt", b"Walruses live in the Arctic.", "text/plain"),
-        ]
-    ).run()
+    settle(
+        app.file_uploader[0]
+        .set_value(
+            [
+                ("locked.pdf", locked, "application/pdf"),
+                ("notes.txt", b"Walruses live in the Arctic.", "text/plain"),
+            ]
+        )
+        .run()
+    )
     assert not app.exception
     assert any("locked.pdf" in e and "password" in e for e in _errors(app)), _errors(app)
     assert list(app.dataframe[0].value["Name"]) == ["notes.txt"]
 
-    app.text_input(key="pdf_password").set_value("wrong-one").run()
+    settle(app.text_input(key="pdf_password").set_value("wrong-one").run())
     assert any("locked.pdf: wrong password" in e for e in _errors(app)), _errors(app)
     assert list(app.dataframe[0].value["Name"]) == ["notes.txt"]
 
-    app.text_input(key="pdf_password").set_value(PASSWORD).run()
+    settle(app.text_input(key="pdf_password").set_value(PASSWORD).run())
     assert not app.exception and not app.error
     assert sorted(app.dataframe[0].value["Name"]) == ["locked.pdf", "notes.txt"]
     successes = [s.value.replace("\\", "") for s in app.main.success]
@@ -80,13 +89,17 @@ def test_delete_with_confirmation_removes_the_document_everywhere(
     app = make_app(tmp_path / "data", fake_ollama.url)
     app.switch_page("pages/documents.py").run()
     walrus = b"Walruses live in the Arctic and have long tusks."
-    app.file_uploader[0].set_value(
-        [
-            ("walrus.txt", walrus, "text/plain"),
-            ("penguin.txt", b"Penguins live in Antarctica and cannot fly.", "text/plain"),
-            ("copy of walrus.txt", walrus, "text/plain"),
-        ]
-    ).run()
+    settle(
+        app.file_uploader[0]
+        .set_value(
+            [
+                ("walrus.txt", walrus, "text/plain"),
+                ("penguin.txt", b"Penguins live in Antarctica and cannot fly.", "text/plain"),
+                ("copy of walrus.txt", walrus, "text/plain"),
+            ]
+        )
+        .run()
+    )
     infos = [i.value.replace("\\", "") for i in app.info]
     assert "copy of walrus.txt is already indexed as walrus.txt (1 chunk)." in infos, infos
     assert sorted(app.dataframe[0].value["Name"]) == ["penguin.txt", "walrus.txt"]
@@ -117,13 +130,21 @@ def test_hostile_file_names_are_shown_as_plain_text(
     app = make_app(tmp_path / "data", fake_ollama.url)
     app.switch_page("pages/documents.py").run()
     before = set(tmp_path.rglob("*"))
-    app.file_uploader[0].set_value(
-        [
-            ("../../x.pdf", text_pdf(["Dugongs graze."]), "application/pdf"),
-            ("<img src=x onerror=alert(1)>.pdf", text_pdf(["Manatees swim."]), "application/pdf"),
-            ("evil\u202efdp.exe.pdf", text_pdf(["Seals sleep."]), "application/pdf"),
-        ]
-    ).run()
+    settle(
+        app.file_uploader[0]
+        .set_value(
+            [
+                ("../../x.pdf", text_pdf(["Dugongs graze."]), "application/pdf"),
+                (
+                    "<img src=x onerror=alert(1)>.pdf",
+                    text_pdf(["Manatees swim."]),
+                    "application/pdf",
+                ),
+                ("evil\u202efdp.exe.pdf", text_pdf(["Seals sleep."]), "application/pdf"),
+            ]
+        )
+        .run()
+    )
     assert not app.exception and not app.error
     names = sorted(app.dataframe[0].value["Name"])  # a dataframe shows plain text
     assert names == ["<img src=x onerror=alert(1)>.pdf", "evilfdp.exe.pdf", "x.pdf"]
@@ -166,15 +187,44 @@ def test_documents_page_in_korean(make_app, tmp_path: Path, fake_ollama: FakeOll
     assert app.title[0].value == "문서"
     assert any("아직 문서가 없습니다" in i.value for i in app.info)
     locked = text_pdf(["Narwhals have one long tusk."], user_password=PASSWORD)
-    app.file_uploader[0].set_value(
-        [
-            ("notes.txt", b"Walruses live in the Arctic.", "text/plain"),
-            ("locked.pdf", locked, "application/pdf"),
-        ]
-    ).run()
+    settle(
+        app.file_uploader[0]
+        .set_value(
+            [
+                ("notes.txt", b"Walruses live in the Arctic.", "text/plain"),
+                ("locked.pdf", locked, "application/pdf"),
+            ]
+        )
+        .run()
+    )
     assert not app.exception
     assert any("청크 1개를" in s.value and "색인했습니다" in s.value for s in app.main.success)
     assert any("비밀번호를 입력하세요" in e for e in _errors(app)), _errors(app)
     table = app.dataframe[0].value
     assert list(table.columns) == ["이름", "쪽 수", "청크 수", "추가한 때"]
     assert list(table["이름"]) == ["notes.txt"]
+
+
+def test_ingest_goes_on_in_the_background_while_the_chat_page_answers(
+    make_app, tmp_path: Path, fake_ollama: FakeOllamaServer
+):
+    app = make_app(tmp_path / "data", fake_ollama.url)
+    app.switch_page("pages/documents.py").run()
+    notes = ("notes.txt", b"Walruses live in the Arctic.", "text/plain")
+    settle(app.file_uploader[0].set_value([notes]).run())
+    big = ("big.pdf", pdf_pages(LSHORT, 13, 60), "application/pdf")  # 48 pages, ~10 s
+    app.file_uploader[0].set_value([notes, big]).run()
+    assert app.progress, "the upload returned before its ingest finished"
+
+    app.switch_page("pages/chat.py").run()  # leaving the page does not stop the ingest
+    notices = [c.value.replace("\\", "") for c in app.caption]
+    assert "Indexing in the background: big.pdf" in notices, notices
+    app.chat_input[0].set_value("Where do walruses live?").run()
+    answer = next(m for m in app.chat_message if m.name == "assistant")
+    assert any("notes\\.txt" in e.label for e in answer.expander)
+
+    app.switch_page("pages/documents.py").run()
+    settle(app)
+    table = app.dataframe[0].value.set_index("Name")
+    assert table.loc["big.pdf", "Pages"] == 48
+    assert any(s.value.startswith("big\\.pdf: 48 pages") for s in app.main.success)
