@@ -33,6 +33,8 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 logger = logging.getLogger(__name__)
+# bm25s sets its logger to DEBUG at import and logs every index build; keep it quiet.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 KEPT_TAG_PREFIXES = ("NN", "NR", "VV", "VA", "XR", "SL", "SN", "SH", "MM")
 """Kiwi (Sejong) tags kept as terms: nouns, numerals, verb/adjective stems, roots,
