@@ -16,8 +16,11 @@ from ui.chat import (
 from ui.documents import render_indexing_notice
 from ui.i18n import t
 from ui.resources import get_chat_history, get_ingest_queue, get_knowledge_base, get_settings
+from ui.routing import require_router
 from ui.sidebar import render_sidebar
 from ui.text import escape_markdown
+
+require_router()
 
 settings = get_settings()
 options = render_sidebar(settings)

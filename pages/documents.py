@@ -13,8 +13,11 @@ from ui.documents import (
 )
 from ui.i18n import t
 from ui.resources import get_ingest_queue, get_knowledge_base, get_settings
+from ui.routing import require_router
 from ui.sidebar import render_sidebar
 from ui.text import escape_markdown
+
+require_router()
 
 settings = get_settings()
 render_sidebar(settings)
@@ -36,6 +39,7 @@ files = st.file_uploader(
     key="uploader",
     help=t("docs.uploader_help"),
 )
+
 password = st.text_input(t("docs.password"), type="password", key="pdf_password") or None
 queue = get_ingest_queue(settings)
 if files:

@@ -12,7 +12,10 @@ from ui.evaluate import (
 )
 from ui.i18n import t
 from ui.resources import get_knowledge_base, get_settings
+from ui.routing import require_router
 from ui.sidebar import render_sidebar
+
+require_router()
 
 settings = get_settings()
 render_sidebar(settings)

@@ -53,7 +53,7 @@ class UploadReport:
 
 
 def plural(count: int, noun: str) -> str:
-    """Return "1 page" / "3 pages" ("3쪽" in Korean); ``noun`` is "page" or "chunk"."""
+    """Return "1 page" / "3 pages" ("3쪽" in Korean); ``noun``: page, chunk, document."""
     key = f"docs.count.{noun}" if count == 1 else f"docs.count.{noun}s"
     return t(key, n=count)
 
@@ -239,7 +239,10 @@ def render_documents_table(kb: KnowledgeBase) -> None:
         for r in records
     ]
     st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption(t("docs.totals", docs=len(records), chunks=sum(r.chunks for r in records)))
+    total = sum(r.chunks for r in records)
+    st.caption(
+        t("docs.totals", docs=plural(len(records), "document"), chunks=plural(total, "chunk"))
+    )
 
 
 def merge_reports(old: list[UploadReport], new: list[UploadReport]) -> list[UploadReport]:

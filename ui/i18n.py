@@ -126,10 +126,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "docs.col_pages": {"en": "Pages", "ko": "쪽 수"},
     "docs.col_chunks": {"en": "Chunks", "ko": "청크 수"},
     "docs.col_added": {"en": "Added", "ko": "추가한 때"},
-    "docs.totals": {
-        "en": "{docs} documents, {chunks} chunks",
-        "ko": "문서 {docs}개, 청크 {chunks}개",
-    },
+    "docs.totals": {"en": "{docs}, {chunks}", "ko": "{docs}, {chunks}"},
     "docs.already": {
         "en": "{name} is already indexed{where} ({chunks}).",
         "ko": "{name}은(는) 이미 색인되어 있습니다{where} ({chunks}).",
@@ -145,6 +142,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "docs.count.page": {"en": "{n} page", "ko": "{n}쪽"},
     "docs.count.pages": {"en": "{n} pages", "ko": "{n}쪽"},
+    "docs.count.document": {"en": "{n} document", "ko": "문서 {n}개"},
+    "docs.count.documents": {"en": "{n} documents", "ko": "문서 {n}개"},
     "docs.count.chunk": {"en": "{n} chunk", "ko": "청크 {n}개"},
     "docs.count.chunks": {"en": "{n} chunks", "ko": "청크 {n}개"},
     "docs.stage.parse": {"en": "reading pages", "ko": "페이지 읽는 중"},

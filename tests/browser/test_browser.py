@@ -27,6 +27,10 @@ def test_upload_ask_open_the_page_refresh_and_export(page: Page, running_app: Ru
     expect(
         page.get_by_text(re.compile(r"lshort-ch1\.pdf: 8 pages, \d+ chunks indexed"))
     ).to_be_visible()
+    # the first visit went straight to /documents: still routed through app.py
+    nav = page.locator("[data-testid='stSidebarNav']")
+    expect(nav).to_contain_text("Documents")
+    expect(nav.get_by_text("app", exact=True)).to_have_count(0)
     table = page.locator("[data-testid='stDataFrame']")
     expect(table).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "documents.png"), full_page=True)

@@ -112,6 +112,7 @@ def test_delete_with_confirmation_removes_the_document_everywhere(
     assert not app.exception
     assert "Deleted walrus.txt." in [s.value.replace("\\", "") for s in app.main.success]
     assert list(app.dataframe[0].value["Name"]) == ["penguin.txt"]
+    assert "1 document, 1 chunk" in [c.value for c in app.caption]
 
     app.switch_page("pages/chat.py").run()
     app.chat_input[0].set_value("Where do walruses with tusks live?").run()
