@@ -90,3 +90,50 @@ def test_eval_compare_runs_every_mode(corpus_kb: KnowledgeBase):
     for mode in ("dense", "mmr", "bm25", "hybrid"):
         assert f"{mode} " in table
     assert "(default)" in table
+
+
+AUDIT_CONNECTIONS = """
+import json, socket, sys
+seen = []
+
+def hook(event, args):
+    if event == "socket.connect" and args[0].family in (socket.AF_INET, socket.AF_INET6):
+        seen.append(list(args[1][:2]))
+    elif event == "socket.getaddrinfo":
+        seen.append([str(args[0]), args[1]])
+
+sys.addaudithook(hook)
+from rag_core.__main__ import main
+code = main(sys.argv[1:])
+print("CONNECTIONS " + json.dumps(seen))
+sys.exit(code)
+"""
+
+
+def test_offline_run_contacts_only_the_configured_ollama_host(
+    tmp_path: Path, fake_ollama: FakeOllamaServer
+):
+    """THREATS row 18: ingest and ask open no connection but the one to Ollama.
+
+    ``HF_HUB_OFFLINE`` is removed from the child's environment: the app must set it itself.
+    """
+    pdf = tmp_path / "chapter1.pdf"
+    pdf.write_bytes(pdf_pages(LSHORT, 15, 16))
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env["RAG_OLLAMA_HOST"] = fake_ollama.url
+    port = int(fake_ollama.url.rsplit(":", 1)[1])
+    for args in (["ingest", str(pdf)], ["ask", "When did Knuth start writing TeX?"]):
+        done = subprocess.run(
+            [sys.executable, "-c", AUDIT_CONNECTIONS, "--data-dir", str(tmp_path / "d"), *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        line = next(x for x in done.stdout.splitlines() if x.startswith("CONNECTIONS "))
+        seen = {tuple(c) for c in json.loads(line.removeprefix("CONNECTIONS "))}
+        assert seen <= {("127.0.0.1", port)}, seen
+        if args[0] == "ask":
+            assert ("127.0.0.1", port) in seen  # the audit hook does see connections
