@@ -16,13 +16,17 @@ class DocumentError(RagError):
 
     Attributes:
         filename: the file's display name (never used as a path).
+        reason: the English message without the file name.
+        code: a stable identifier of the problem ("empty", "not_pdf", "damaged",
+            "no_text", "too_complex", ...) so a UI can show it in its own language.
     """
 
-    def __init__(self, filename: str, message: str) -> None:
+    def __init__(self, filename: str, message: str, code: str = "unreadable") -> None:
         """Store the display name and build ``"<filename>: <message>"``."""
         super().__init__(f"{filename}: {message}")
         self.filename = filename
         self.reason = message
+        self.code = code
 
 
 class PasswordRequiredError(DocumentError):

@@ -88,7 +88,8 @@ class IngestResult:
             bytes under a second name stay one document).
         replaced: sha256s of older versions with the same name that were removed.
         empty_pages: 1-based pages without text.
-        error: the message for a failed file.
+        error: the message for a failed file (English).
+        error_code: :attr:`rag_core.errors.DocumentError.code` of a failed file.
         seconds: wall time spent.
     """
 
@@ -102,6 +103,7 @@ class IngestResult:
     replaced: list[str] = field(default_factory=list)
     empty_pages: list[int] = field(default_factory=list)
     error: str = ""
+    error_code: str = ""
     seconds: float = 0.0
 
     @property

@@ -217,7 +217,12 @@ class KnowledgeBase:
         except DocumentError as exc:
             logger.info("ingest failed: %s", exc)
             return IngestResult(
-                shown, digest, "failed", error=str(exc), seconds=time.monotonic() - started
+                shown,
+                digest,
+                "failed",
+                error=str(exc),
+                error_code=exc.code,
+                seconds=time.monotonic() - started,
             )
         with write_lock(self.settings.lock_path, timeout_s=lock_timeout_s):
             self.files.save(loaded.sha256, suffix_of(shown), data)

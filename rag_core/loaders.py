@@ -111,7 +111,7 @@ def load_bytes(
     """
     shown = display_name(name)
     if not data:
-        raise DocumentError(shown, "the file is empty (0 bytes)")
+        raise DocumentError(shown, "the file is empty (0 bytes)", "empty")
     suffix = suffix_of(shown)
     digest = sha256_hex(data)
     if suffix in PDF_SUFFIXES:
@@ -122,7 +122,9 @@ def load_bytes(
         texts, labels = [_decode_text(shown, data)], ["1"]
     else:
         allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        raise DocumentError(shown, f"unsupported file type {suffix or '(none)'}; use {allowed}")
+        raise DocumentError(
+            shown, f"unsupported file type {suffix or '(none)'}; use {allowed}", "unsupported"
+        )
     pages: list[Document] = []
     empty: list[int] = []
     for number, (text, label) in enumerate(zip(texts, labels, strict=True), start=1):
@@ -137,7 +139,9 @@ def load_bytes(
         )
     if not pages:
         raise NoTextError(
-            shown, "no page has extractable text: is it a scanned document? Run OCR first"
+            shown,
+            "no page has extractable text: is it a scanned document? Run OCR first",
+            "no_text",
         )
     if empty:
         logger.info("%s: %d of %d pages have no text", shown, len(empty), len(texts))
@@ -154,7 +158,7 @@ def load_path(path: Path, *, password: str | None = None, timeout_s: float = 120
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(
-            display_name(path.name), f"cannot read the file ({exc.strerror})"
+            display_name(path.name), f"cannot read the file ({exc.strerror})", "unreadable"
         ) from exc
     return load_bytes(path.name, data, password=password, timeout_s=timeout_s)
 
@@ -165,7 +169,7 @@ def _decode_text(name: str, data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise DocumentError(name, "the text file is neither UTF-8 nor CP949 (EUC-KR)")
+    raise DocumentError(name, "the text file is neither UTF-8 nor CP949 (EUC-KR)", "encoding")
 
 
 def describe_empty_pages(pages: list[int], limit: int = 12) -> str:

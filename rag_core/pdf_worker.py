@@ -60,7 +60,9 @@ def check_pdf_magic(name: str, data: bytes) -> None:
         DocumentError: when the bytes do not start with ``%PDF-``.
     """
     if not data.lstrip(LEADING_BYTES).startswith(PDF_MAGIC):
-        raise DocumentError(name, "this is not a PDF file (no %PDF- header); was it renamed?")
+        raise DocumentError(
+            name, "this is not a PDF file (no %PDF- header); was it renamed?", "not_pdf"
+        )
 
 
 def iter_pdf_pages(
@@ -105,7 +107,9 @@ def iter_pdf_pages(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DocumentError(
-                    name, f"the PDF is too complex: reading it took longer than {timeout_s:.0f} s"
+                    name,
+                    f"the PDF is too complex: reading it took longer than {timeout_s:.0f} s",
+                    "too_complex",
                 )
             try:
                 message = messages.get(timeout=min(remaining, 0.5))
@@ -198,7 +202,9 @@ def extract_pdf(
 def _crash_error(name: str, exitcode: int | None) -> DocumentError:
     logger.warning("PDF worker for %s died with exit code %s", name, exitcode)
     return DocumentError(
-        name, "the PDF could not be read: the reader ran out of memory or crashed (too large?)"
+        name,
+        "the PDF could not be read: the reader ran out of memory or crashed (too large?)",
+        "too_large",
     )
 
 
@@ -207,17 +213,23 @@ def _error_from_child(name: str, kind: str, detail: str) -> DocumentError:
         "password": lambda: PasswordRequiredError(name, "the PDF is encrypted: enter its password"),
         "wrong_password": lambda: WrongPasswordError(name, "wrong password"),
         "limit": lambda: DocumentError(
-            name, f"the PDF exceeds the reader's safety limits (decompression bomb?): {detail}"
+            name,
+            f"the PDF exceeds the reader's safety limits (decompression bomb?): {detail}",
+            "limit",
         ),
-        "dependency": lambda: DocumentError(name, f"the PDF needs a missing decoder: {detail}"),
+        "dependency": lambda: DocumentError(
+            name, f"the PDF needs a missing decoder: {detail}", "dependency"
+        ),
         "memory": lambda: DocumentError(
-            name, "the PDF is too large to read within the memory limit"
+            name, "the PDF is too large to read within the memory limit", "too_large"
         ),
     }
     factory = errors.get(kind)
     if factory is not None:
         return factory()
-    return DocumentError(name, f"the PDF is damaged or truncated and cannot be read ({detail})")
+    return DocumentError(
+        name, f"the PDF is damaged or truncated and cannot be read ({detail})", "damaged"
+    )
 
 
 def _child_main(memory_limit: int) -> None:

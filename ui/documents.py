@@ -23,7 +23,7 @@ from rag_core.ingest import IngestProgress, IngestResult
 from rag_core.ingest_queue import IngestJob, IngestQueue
 from rag_core.knowledge_base import KnowledgeBase, reindex_into_new_collection
 from rag_core.loaders import SUPPORTED_SUFFIXES
-from ui.i18n import MESSAGES, t
+from ui.i18n import MESSAGES, t, ui_language
 from ui.resources import forget_knowledge_base, get_embeddings
 from ui.text import escape_markdown
 
@@ -66,7 +66,7 @@ def upload_types() -> list[str]:
 def _report_for(result: IngestResult) -> UploadReport:
     name = escape_markdown(result.filename)
     if result.status == "failed":
-        return UploadReport(result.filename, "error", escape_markdown(result.error))
+        return UploadReport(result.filename, "error", failure_text(result))
     if result.status == "unchanged":
         where = (
             t("docs.already_as", name=escape_markdown(result.indexed_as))
@@ -85,6 +85,18 @@ def _report_for(result: IngestResult) -> UploadReport:
     if result.warning:
         text += " " + escape_markdown(result.warning)
     return UploadReport(result.filename, "success", text)
+
+
+def failure_text(result: IngestResult) -> str:
+    """The failed file's message in the UI language, escaped for Markdown.
+
+    English shows the engine's own message (with its detail); other languages use the
+    translation of ``result.error_code`` where one exists.
+    """
+    key = f"docs.err.{result.error_code}"
+    if ui_language() != "en" and ui_language() in MESSAGES.get(key, {}):
+        return t(key, name=escape_markdown(result.filename))
+    return escape_markdown(result.error)
 
 
 def progress_text(event: IngestProgress, shown: str) -> str:

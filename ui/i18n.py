@@ -116,6 +116,51 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{name}: wrong password",
         "ko": "{name}: 비밀번호가 틀렸습니다",
     },
+    "docs.err.empty": {
+        "en": "{name}: the file is empty (0 bytes)",
+        "ko": "{name}: 빈 파일입니다 (0바이트)",
+    },
+    "docs.err.unsupported": {
+        "en": "{name}: unsupported file type; use PDF, .txt or .md",
+        "ko": "{name}: 지원하지 않는 파일 형식입니다. PDF, .txt, .md를 쓰세요",
+    },
+    "docs.err.no_text": {
+        "en": "{name}: no page has extractable text: is it a scanned document? Run OCR first",
+        "ko": "{name}: 추출할 수 있는 텍스트가 있는 쪽이 없습니다. 스캔한 문서인가요? "
+        "먼저 OCR을 하세요",
+    },
+    "docs.err.encoding": {
+        "en": "{name}: the text file is neither UTF-8 nor CP949 (EUC-KR)",
+        "ko": "{name}: 텍스트 파일이 UTF-8도 CP949(EUC-KR)도 아닙니다",
+    },
+    "docs.err.not_pdf": {
+        "en": "{name}: this is not a PDF file (no %PDF- header); was it renamed?",
+        "ko": "{name}: PDF 파일이 아닙니다 (%PDF- 머리글 없음). 이름만 바꾼 파일인가요?",
+    },
+    "docs.err.too_complex": {
+        "en": "{name}: the PDF is too complex: reading it took too long",
+        "ko": "{name}: PDF가 너무 복잡합니다. 읽는 데 제한 시간을 넘겼습니다",
+    },
+    "docs.err.too_large": {
+        "en": "{name}: the PDF is too large to read within the memory limit",
+        "ko": "{name}: PDF가 너무 커서 메모리 제한 안에서 읽을 수 없습니다",
+    },
+    "docs.err.limit": {
+        "en": "{name}: the PDF exceeds the reader's safety limits (decompression bomb?)",
+        "ko": "{name}: PDF가 읽기 안전 한도를 넘습니다 (압축 폭탄?)",
+    },
+    "docs.err.dependency": {
+        "en": "{name}: the PDF needs a missing decoder",
+        "ko": "{name}: 이 PDF에 필요한 디코더가 없습니다",
+    },
+    "docs.err.damaged": {
+        "en": "{name}: the PDF is damaged or truncated and cannot be read",
+        "ko": "{name}: PDF가 손상되었거나 잘려서 읽을 수 없습니다",
+    },
+    "docs.err.unreadable": {
+        "en": "{name}: the file cannot be read",
+        "ko": "{name}: 파일을 읽을 수 없습니다",
+    },
     "docs.password_hint": {"en": " (password field below)", "ko": " (아래 비밀번호 칸)"},
     "docs.indexed": {"en": "Indexed documents", "ko": "색인된 문서"},
     "docs.empty": {
@@ -198,7 +243,8 @@ def t(key: str, **values: object) -> str:
     Raises:
         KeyError: unknown key (a programming error, caught by the tests).
     """
-    text = MESSAGES[key].get(ui_language(), MESSAGES[key]["en"])
+    texts = MESSAGES[key]
+    text = texts.get(ui_language()) or texts.get("en") or texts["ko"]
     return text.format(**values) if values else text
 
 

@@ -194,6 +194,7 @@ def test_documents_page_in_korean(make_app, tmp_path: Path, fake_ollama: FakeOll
             [
                 ("notes.txt", b"Walruses live in the Arctic.", "text/plain"),
                 ("locked.pdf", locked, "application/pdf"),
+                ("renamed.pdf", b"just some notes\n" * 20, "application/pdf"),
             ]
         )
         .run()
@@ -201,6 +202,8 @@ def test_documents_page_in_korean(make_app, tmp_path: Path, fake_ollama: FakeOll
     assert not app.exception
     assert any("청크 1개를" in s.value and "색인했습니다" in s.value for s in app.main.success)
     assert any("비밀번호를 입력하세요" in e for e in _errors(app)), _errors(app)
+    not_pdf = "renamed.pdf: PDF 파일이 아닙니다 (%PDF- 머리글 없음). 이름만 바꾼 파일인가요?"
+    assert not_pdf in _errors(app), _errors(app)
     table = app.dataframe[0].value
     assert list(table.columns) == ["이름", "쪽 수", "청크 수", "추가한 때"]
     assert list(table["이름"]) == ["notes.txt"]
