@@ -194,11 +194,7 @@ def render_ingest_status(queue: IngestQueue) -> bool:
             st.progress(0.0, text=text)
         else:
             st.progress(job.progress.fraction, text=progress_text(job.progress, shown))
-    reports: list[UploadReport] = []
-    for job in jobs:
-        if job.finished:
-            reports = merge_reports(reports, [_report_for_job(job)])
-    render_reports(reports)
+    render_reports(merge_reports([], [_report_for_job(job) for job in jobs if job.finished]))
     return bool(pending)
 
 
