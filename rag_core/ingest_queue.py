@@ -99,10 +99,6 @@ class IngestQueue:
         """Return the jobs that are queued or running."""
         return [job for job in self.jobs() if not job.finished]
 
-    def shutdown(self) -> None:
-        """Let the running job finish, drop queued ones and stop the worker."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
-
     def _update(self, key: str, **changes: object) -> None:
         with self._lock:
             self._jobs[key] = replace(self._jobs[key], **changes)  # type: ignore[arg-type]
@@ -121,6 +117,6 @@ class IngestQueue:
             self._update(key, state="finished", error=exc)
         except Exception as exc:  # a worker thread must never die silently
             logger.exception("ingest of %s failed", name)
-            self._update(key, state="finished", error=RagError(f"{name}: {exc}"))
+            self._update(key, state="finished", error=RagError(f"unexpected error: {exc}"))
         else:
             self._update(key, state="finished", result=result)

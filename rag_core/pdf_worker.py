@@ -210,8 +210,10 @@ def _crash_error(name: str, exitcode: int | None) -> DocumentError:
 
 def _error_from_child(name: str, kind: str, detail: str) -> DocumentError:
     errors: dict[str, Callable[[], DocumentError]] = {
-        "password": lambda: PasswordRequiredError(name, "the PDF is encrypted: enter its password"),
-        "wrong_password": lambda: WrongPasswordError(name, "wrong password"),
+        "password": lambda: PasswordRequiredError(
+            name, "the PDF is encrypted: enter its password", "password_required"
+        ),
+        "wrong_password": lambda: WrongPasswordError(name, "wrong password", "wrong_password"),
         "limit": lambda: DocumentError(
             name,
             f"the PDF exceeds the reader's safety limits (decompression bomb?): {detail}",

@@ -87,16 +87,29 @@ def _report_for(result: IngestResult) -> UploadReport:
     return UploadReport(result.filename, "success", text)
 
 
-def failure_text(result: IngestResult) -> str:
-    """The failed file's message in the UI language, escaped for Markdown.
+def error_text(name: str, code: str, message: str) -> str:
+    """A file's error in the UI language, escaped for Markdown.
 
-    English shows the engine's own message (with its detail); other languages use the
-    translation of ``result.error_code`` where one exists.
+    Args:
+        name: the file's display name.
+        code: :attr:`rag_core.errors.DocumentError.code` ("" if none).
+        message: the engine's English message, ``"<name>: <reason>"``.
+
+    Returns:
+        English: ``message`` itself (with its detail); other languages: the translation
+        of ``code`` where one exists, else ``message``. A missing password adds a hint.
     """
-    key = f"docs.err.{result.error_code}"
+    key = f"docs.err.{code}"
     if ui_language() != "en" and ui_language() in MESSAGES.get(key, {}):
-        return t(key, name=escape_markdown(result.filename))
-    return escape_markdown(result.error)
+        text = t(key, name=escape_markdown(name))
+    else:
+        text = escape_markdown(message)
+    return text + (t("docs.password_hint") if code == "password_required" else "")
+
+
+def failure_text(result: IngestResult) -> str:
+    """The failed file's message in the UI language (see :func:`error_text`)."""
+    return error_text(result.filename, result.error_code, result.error)
 
 
 def progress_text(event: IngestProgress, shown: str) -> str:
@@ -164,13 +177,9 @@ def _report_for_job(job: IngestJob) -> UploadReport:
     if job.result is not None:
         return _report_for(job.result)
     error = job.error
-    if isinstance(error, PasswordRequiredError | WrongPasswordError):
-        required = isinstance(error, PasswordRequiredError)
-        key = "docs.err.password_required" if required else "docs.err.wrong_password"
-        hint = t("docs.password_hint") if required else ""
-        return UploadReport(job.name, "error", t(key, name=escape_markdown(error.filename)) + hint)
-    text = str(error) if isinstance(error, DocumentError) else f"{job.name}: {error}"
-    return UploadReport(job.name, "error", escape_markdown(text))
+    if isinstance(error, DocumentError):
+        return UploadReport(job.name, "error", error_text(error.filename, error.code, str(error)))
+    return UploadReport(job.name, "error", escape_markdown(f"{job.name}: {error}"))
 
 
 def session_jobs(queue: IngestQueue) -> list[IngestJob]:
