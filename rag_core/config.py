@@ -91,6 +91,10 @@ class Settings(BaseSettings):
         rewrite_followups: rewrite a follow-up question into a standalone query (one extra
             LLM call) before retrieval when there is chat history.
         ui_language: "en", "ko", or "auto" (the browser's language).
+        chroma_url: URL of a Chroma server (``chroma run --path DIR --host 127.0.0.1
+            --port 8000``) to store chunks in instead of the embedded on-disk client under
+            ``data_dir``, e.g. "http://127.0.0.1:8000" ("" = embedded). The BM25 index,
+            the document list and chats stay under ``data_dir``.
         ollama_host: base URL of the Ollama server (``RAG_OLLAMA_HOST`` or ``OLLAMA_HOST``).
         ollama_model: model tag to chat with.
         num_ctx: context window in tokens sent to Ollama with every request.
@@ -102,6 +106,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     collection: str = "documents"
+    chroma_url: str = ""
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = Field(default=32, ge=1)
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"

@@ -45,6 +45,10 @@ class StoreBusyError(RagError):
     """Another process holds the store's write lock."""
 
 
+class StoreUnavailableError(RagError):
+    """The configured Chroma server cannot be reached (or its URL is malformed)."""
+
+
 class EmbeddingModelMismatchError(RagError):
     """The store was built with another embedding model or dimension."""
 

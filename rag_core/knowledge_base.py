@@ -89,7 +89,7 @@ class KnowledgeBase:
         self.settings = settings
         self.embeddings = embeddings
         self.parse_timeout_s = parse_timeout_s
-        self.client = client or build_chroma_client(settings.chroma_dir)
+        self.client = client or build_chroma_client(settings.chroma_dir, settings.chroma_url)
         name = model_name or embedding_identity(
             settings.embedding_model, settings.embedding_backend
         )
@@ -368,7 +368,7 @@ def reindex_into_new_collection(
     """
     name = model_name or embedding_identity(settings.embedding_model, settings.embedding_backend)
     staging = f"{settings.collection}-reindex"
-    client = build_chroma_client(settings.chroma_dir)
+    client = build_chroma_client(settings.chroma_dir, settings.chroma_url)
     report = ProgressReporter(f"re-index with {name}", progress)
     with write_lock(settings.lock_path, timeout_s=lock_timeout_s):
         existing = {c.name for c in client.list_collections()}

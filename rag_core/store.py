@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import chromadb
 import filelock
@@ -29,7 +30,7 @@ from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from rag_core.errors import EmbeddingModelMismatchError, StoreBusyError
+from rag_core.errors import EmbeddingModelMismatchError, StoreBusyError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -137,12 +138,37 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def build_chroma_client(path: Path) -> chromadb.ClientAPI:
-    """Open a persistent Chroma client at ``path`` with telemetry off."""
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(
-        path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    )
+def build_chroma_client(path: Path, url: str = "") -> chromadb.ClientAPI:
+    """Open the Chroma client: embedded on disk at ``path``, or a Chroma server at ``url``.
+
+    Telemetry is off in both modes. A server is started with
+    ``chroma run --path DIR --host 127.0.0.1 --port 8000`` (shipped with chromadb,
+    https://docs.trychroma.com/docs/run-chroma/client-server).
+
+    Args:
+        path: directory of the embedded store (used when ``url`` is "").
+        url: e.g. "http://127.0.0.1:8000" or "https://chroma.example:443".
+
+    Raises:
+        StoreUnavailableError: the URL is malformed or no Chroma server answers there.
+    """
+    settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if not url:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise StoreUnavailableError(f"RAG_CHROMA_URL must look like http://HOST:PORT, not {url!r}")
+    ssl = parsed.scheme == "https"
+    port = parsed.port or (443 if ssl else 8000)
+    try:
+        return chromadb.HttpClient(host=parsed.hostname, port=port, ssl=ssl, settings=settings)
+    except Exception as exc:  # chromadb raises ValueError or httpx errors
+        raise StoreUnavailableError(
+            f"no Chroma server answers at {url}: start one with "
+            f"`chroma run --path DIR --host {parsed.hostname} --port {port}`, "
+            "or unset RAG_CHROMA_URL to use the local store"
+        ) from exc
 
 
 def build_vector_store(
