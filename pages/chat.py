@@ -41,7 +41,7 @@ if not kb.documents():
 
 chat_id = current_chat_id(history)
 messages = history.messages(chat_id) if chat_id else []
-files = SourceFiles(settings.data_dir / "files")
+files = SourceFiles(settings.files_dir)
 for index, message in enumerate(messages):
     render_message(message, files=files, key=f"msg{index}")
 

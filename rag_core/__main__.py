@@ -1,10 +1,14 @@
 """Command line: ``python -m rag_core [--data-dir D] COMMAND ...``.
 
+Global options: ``--data-dir DIR``, ``--collection NAME`` (default "documents").
+
 Commands:
 
 * ``ingest FILE...``: index PDFs / text files, with a progress bar per file (tqdm).
 * ``documents [--json]``: list the indexed documents.
 * ``delete NAME``: remove a document (by file name or sha256).
+* ``collections [--json]``: list the collections and their chunk counts.
+* ``delete-collection NAME``: delete a collection's chunks, BM25 index and document list.
 * ``reindex``: re-embed every stored chunk with the configured embedding model, into a new
   collection that replaces the old one (after switching models).
 * ``retrieve QUESTION [--k 5] [--mode M] [--json]``: show the top-k chunks.
@@ -25,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from rag_core.citations import build_citations
@@ -65,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     delete = sub.add_parser("delete", help="delete a document by name or sha256")
     delete.add_argument("name")
+
+    cols = sub.add_parser("collections", help="list collections and their chunk counts")
+    cols.add_argument("--json", action="store_true")
+
+    drop = sub.add_parser(
+        "delete-collection", help="delete a collection (chunks, BM25 index, document list)"
+    )
+    drop.add_argument("name")
 
     sub.add_parser(
         "reindex",
@@ -154,6 +167,29 @@ def _cmd_delete(kb: KnowledgeBase, args: argparse.Namespace) -> int:
         return 1
     for r in removed:
         _out(f"deleted: {r.name} ({r.chunks} chunks)")
+    return 0
+
+
+def _cmd_collections(args: argparse.Namespace) -> int:
+    from rag_core.knowledge_base import list_collections
+
+    counts = list_collections(_settings(args))
+    if args.json:
+        rows = [{"name": name, "chunks": chunks} for name, chunks in counts.items()]
+        _out(json.dumps(rows, ensure_ascii=False))
+    else:
+        for name, chunks in counts.items():
+            _out(f"{name}\t{chunks} chunks")
+    return 0
+
+
+def _cmd_delete_collection(args: argparse.Namespace) -> int:
+    from rag_core.knowledge_base import delete_collection
+
+    if not delete_collection(_settings(args), args.name):
+        _err(f"no collection named {args.name!r}")
+        return 1
+    _out(f"deleted collection {args.name}")
     return 0
 
 
@@ -274,6 +310,10 @@ def _cmd_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     return 0
 
 
+STORE_COMMANDS = {
+    "collections": _cmd_collections,
+    "delete-collection": _cmd_delete_collection,
+}
 COMMANDS = {
     "ingest": _cmd_ingest,
     "documents": _cmd_documents,
@@ -294,10 +334,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "reindex":  # the store cannot be opened with the new model yet
             return _cmd_reindex(args)
+        if args.command in STORE_COMMANDS:  # no embedding model needed
+            return STORE_COMMANDS[args.command](args)
         kb = build_knowledge_base(_settings(args))
         return COMMANDS[args.command](kb, args)
     except RagError as exc:
         _err(f"error: {exc}")
+        return 2
+    except ValidationError as exc:  # a bad --collection, --k or RAG_* value
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        _err(f"error: invalid setting: {problems}")
         return 2
 
 

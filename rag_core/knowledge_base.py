@@ -8,6 +8,7 @@ are built from the same parts and cannot drift apart.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,7 @@ class KnowledgeBase:
         )
         self.registry = DocumentRegistry(settings.registry_path)
         self.keyword_index = KeywordIndex(settings.keyword_index_dir / settings.collection)
-        self.files = SourceFiles(settings.data_dir / "files")
+        self.files = SourceFiles(settings.files_dir)
 
     # ----------------------------------------------------------------- reading
     def documents(self, *, include_incomplete: bool = False) -> list[DocumentRecord]:
@@ -367,7 +368,7 @@ def reindex_into_new_collection(
         RagError: the store cannot be read or written.
     """
     name = model_name or embedding_identity(settings.embedding_model, settings.embedding_backend)
-    staging = f"{settings.collection}-reindex"
+    staging = f"{settings.collection}{REINDEX_SUFFIX}"
     client = build_chroma_client(settings.chroma_dir, settings.chroma_url)
     report = ProgressReporter(f"re-index with {name}", progress)
     with write_lock(settings.lock_path, timeout_s=lock_timeout_s):
@@ -402,6 +403,57 @@ def reindex_into_new_collection(
     return KnowledgeBase(settings, embeddings, client=client, model_name=name)
 
 
+REINDEX_SUFFIX = "-reindex"
+"""Suffix of the staging collection a re-index writes before it replaces the old one."""
+
+
+def list_collections(settings: Settings) -> dict[str, int]:
+    """Return the store's collections and their chunk counts, by name.
+
+    Raises:
+        StoreUnavailableError: the configured Chroma server cannot be reached.
+    """
+    client = build_chroma_client(settings.chroma_dir, settings.chroma_url)
+    return {
+        c.name: c.count()
+        for c in sorted(client.list_collections(), key=lambda c: c.name)
+        if not c.name.endswith(REINDEX_SUFFIX)
+    }
+
+
+def delete_collection(settings: Settings, name: str, *, lock_timeout_s: float = 0.0) -> bool:
+    """Delete the collection ``name``: its chunks, BM25 index, document list and originals.
+
+    Args:
+        settings: any settings of the store (``collection`` is ignored).
+        name: the collection to delete.
+        lock_timeout_s: seconds to wait for another writer.
+
+    Returns:
+        True if the collection existed.
+
+    Raises:
+        StoreBusyError: another process is writing to the store.
+        StoreUnavailableError: the configured Chroma server cannot be reached.
+        pydantic.ValidationError: ``name`` is not a valid collection name.
+    """
+    target = settings.model_copy(update={"collection": name})
+    target = Settings.model_validate(target.model_dump())  # validates the name
+    client = build_chroma_client(target.chroma_dir, target.chroma_url)
+    with write_lock(target.lock_path, timeout_s=lock_timeout_s):
+        existed = name in {c.name for c in client.list_collections()}
+        if existed:
+            client.delete_collection(name)
+        shutil.rmtree(target.keyword_index_dir / name, ignore_errors=True)
+        if target.collection_dir != target.data_dir:
+            shutil.rmtree(target.collection_dir, ignore_errors=True)
+        else:  # the default collection lives at the top of the data directory
+            target.registry_path.unlink(missing_ok=True)
+            shutil.rmtree(target.files_dir, ignore_errors=True)
+    logger.info("deleted collection %s (existed: %s)", name, existed)
+    return existed
+
+
 def build_knowledge_base(settings: Settings, embeddings: Embeddings | None = None) -> KnowledgeBase:
     """Build the knowledge base for ``settings``, loading the embedding model if needed.
 
@@ -422,6 +474,8 @@ def build_knowledge_base(settings: Settings, embeddings: Embeddings | None = Non
 __all__ = [
     "KnowledgeBase",
     "build_knowledge_base",
+    "delete_collection",
+    "list_collections",
     "load_embeddings",
     "reindex_into_new_collection",
 ]

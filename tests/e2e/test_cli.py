@@ -137,3 +137,35 @@ def test_offline_run_contacts_only_the_configured_ollama_host(
         assert seen <= {("127.0.0.1", port)}, seen
         if args[0] == "ask":
             assert ("127.0.0.1", port) in seen  # the audit hook does see connections
+
+
+def test_collections_are_listed_used_and_deleted(tmp_path: Path):
+    data = tmp_path / "data"
+    note = tmp_path / "walrus.txt"
+    note.write_text("Walruses live in the Arctic.")
+    other = tmp_path / "penguin.txt"
+    other.write_text("Penguins live in Antarctica.")
+    assert run_cli("--collection", "papers", "ingest", str(note), data_dir=data).returncode == 0
+    assert run_cli("ingest", str(other), data_dir=data).returncode == 0
+    listed = run_cli("collections", "--json", data_dir=data)
+    assert json.loads(listed.stdout.strip().splitlines()[-1]) == [
+        {"name": "documents", "chunks": 1},
+        {"name": "papers", "chunks": 1},
+    ]
+    found = run_cli("--collection", "papers", "retrieve", "walruses", "--json", data_dir=data)
+    assert [c["source"] for c in json.loads(found.stdout.strip().splitlines()[-1])] == [
+        "walrus.txt"
+    ]
+
+    dropped = run_cli("delete-collection", "papers", data_dir=data)
+    assert dropped.returncode == 0 and "deleted collection papers" in dropped.stdout
+    assert not (data / "collections" / "papers").exists()
+    assert not (data / "bm25" / "papers").exists()
+    listed = run_cli("collections", "--json", data_dir=data)
+    assert json.loads(listed.stdout.strip().splitlines()[-1]) == [
+        {"name": "documents", "chunks": 1}
+    ]
+    docs = run_cli("--collection", "papers", "documents", "--json", data_dir=data)
+    assert json.loads(docs.stdout.strip().splitlines()[-1]) == []
+    bad = run_cli("--collection", "../x", "documents", data_dir=data)
+    assert bad.returncode == 2 and "invalid setting: collection" in bad.stderr

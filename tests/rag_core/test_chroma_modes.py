@@ -55,3 +55,26 @@ def test_an_unreachable_chroma_server_gets_a_clear_error(tmp_path: Path, embeddi
         KnowledgeBase(settings, embeddings)
     with pytest.raises(StoreUnavailableError, match="must look like"):
         KnowledgeBase(settings_for(tmp_path / "data", chroma_url="127.0.0.1:8000"), embeddings)
+
+
+def test_collections_in_one_data_dir_keep_their_own_documents(
+    tmp_path: Path, embeddings: Embeddings
+):
+    data = tmp_path / "data"
+    papers = KnowledgeBase(settings_for(data, collection="papers"), embeddings)
+    notes = KnowledgeBase(settings_for(data), embeddings)
+    walrus = b"Walruses live in the Arctic."
+    assert papers.ingest_bytes("walrus.txt", walrus).status == "indexed"
+    assert notes.ingest_bytes("walrus.txt", walrus).status == "indexed"  # not "unchanged"
+    assert notes.ingest_bytes("penguin.txt", b"Penguins cannot fly.").status == "indexed"
+    assert [d.name for d in papers.documents()] == ["walrus.txt"]
+    assert sorted(d.name for d in notes.documents()) == ["penguin.txt", "walrus.txt"]
+    papers.delete("walrus.txt")
+    assert papers.chunk_count() == 0 and papers.documents() == []
+    assert notes.chunk_count() == 2
+    [kept] = [d for d in notes.documents() if d.name == "walrus.txt"]
+    assert notes.files.find(kept.sha256) is not None  # the other collection's original
+    hits = notes.retriever(mode="bm25", k=2).invoke("walruses")
+    assert hits[0].metadata["source"] == "walrus.txt"
+    with pytest.raises(ValueError, match="collection"):
+        settings_for(data, collection="../escape")
