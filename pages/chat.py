@@ -4,15 +4,17 @@ import streamlit as st
 
 from rag_core.errors import RagError
 from rag_core.history import ChatMessage
-from rag_core.sources import SourceFiles
+from rag_core.sources import SourceFiles, SourceFileSet
 from ui.chat import (
     answer_and_render,
+    build_chat_retriever,
     current_chat_id,
     render_chat_list,
     render_export,
     render_message,
     save_message,
 )
+from ui.collections import active_settings, collection_settings, other_collections_to_search
 from ui.documents import render_indexing_notice
 from ui.i18n import t
 from ui.resources import get_chat_history, get_ingest_queue, get_knowledge_base, get_settings
@@ -22,14 +24,17 @@ from ui.text import escape_markdown
 
 require_router()
 
-settings = get_settings()
-options = render_sidebar(settings)
+configured = get_settings()
+options = render_sidebar(configured)
+settings = active_settings(configured)
+also = other_collections_to_search(configured)
 history = get_chat_history(str(settings.data_dir / "chats.sqlite3"))
 render_chat_list(history)
 st.title(t("chat.title"))
 
 try:
     kb = get_knowledge_base(settings)
+    retriever = build_chat_retriever(kb, settings, options.top_k, also)
 except RagError as exc:
     st.error(escape_markdown(str(exc)))
     st.stop()
@@ -41,7 +46,9 @@ if not kb.documents():
 
 chat_id = current_chat_id(history)
 messages = history.messages(chat_id) if chat_id else []
-files = SourceFiles(settings.files_dir)
+files = SourceFileSet(
+    [SourceFiles(s.files_dir) for s in [settings, *collection_settings(settings, also)]]
+)
 for index, message in enumerate(messages):
     render_message(message, files=files, key=f"msg{index}")
 
@@ -50,7 +57,7 @@ if question := st.chat_input(t("chat.input")):
     render_message(asked)
     save_message(history, asked)
     answer = answer_and_render(
-        kb, settings, options, question, messages, files=files, key=f"msg{len(messages) + 1}"
+        retriever, settings, options, question, messages, files=files, key=f"msg{len(messages) + 1}"
     )
     save_message(history, answer)
     messages += [asked, answer]

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from rag_core.errors import EmbeddingModelMismatchError, RagError
+from ui.collections import active_settings, render_collection_manager
 from ui.documents import (
     render_delete_control,
     render_documents_table,
@@ -19,9 +20,11 @@ from ui.text import escape_markdown
 
 require_router()
 
-settings = get_settings()
-render_sidebar(settings)
+configured = get_settings()
+render_sidebar(configured)
+settings = active_settings(configured)
 st.title(t("docs.title"))
+render_collection_manager(settings)
 
 try:
     kb = get_knowledge_base(settings)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from rag_core.errors import RagError
+from ui.collections import active_settings
 from ui.evaluate import (
     RESULTS_KEY,
     default_modes,
@@ -17,8 +18,9 @@ from ui.sidebar import render_sidebar
 
 require_router()
 
-settings = get_settings()
-render_sidebar(settings)
+configured = get_settings()
+render_sidebar(configured)
+settings = active_settings(configured)
 st.title(t("eval.title"))
 st.caption(t("eval.caption"))
 

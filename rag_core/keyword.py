@@ -141,7 +141,18 @@ class KeywordIndex:
             sha256s: the document sha256 of each chunk.
             texts: the chunk texts.
         """
-        terms = self.analyzer.analyze(texts)
+        self.add_terms(ids, sha256s, self.analyzer.analyze(texts))
+
+    def add_terms(
+        self, ids: Sequence[str], sha256s: Sequence[str], terms: Sequence[Sequence[str]]
+    ) -> None:
+        """Record chunks whose terms are already known (call :meth:`rebuild` afterwards).
+
+        Args:
+            ids: chunk ids.
+            sha256s: the document sha256 of each chunk.
+            terms: each chunk's terms, as :meth:`KiwiAnalyzer.analyze` returns them.
+        """
         rows = [(i, s, " ".join(t)) for i, s, t in zip(ids, sha256s, terms, strict=True)]
         with self._connect() as db:
             db.executemany("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)", rows)

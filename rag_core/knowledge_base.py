@@ -408,7 +408,7 @@ REINDEX_SUFFIX = "-reindex"
 
 
 def list_collections(settings: Settings) -> dict[str, int]:
-    """Return the store's collections and their chunk counts, by name.
+    """Return the store's collections and their chunk counts, by name (sorted).
 
     Raises:
         StoreUnavailableError: the configured Chroma server cannot be reached.

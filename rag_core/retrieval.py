@@ -346,6 +346,53 @@ class ChunkRetriever(BaseRetriever):
         return [rows[i] for i in ids if i in rows]
 
 
+class MultiCollectionRetriever(BaseRetriever):
+    """Searches several collections and fuses their rankings by reciprocal rank fusion.
+
+    Each collection's retriever returns its own top-k (scores keep their meaning, so the
+    relevance gate still applies per chunk); the lists are fused with
+    :func:`reciprocal_rank_fusion` (Cormack et al., 2009) and the best k kept. Every
+    Document gets ``metadata["collection"]``, a new 1-based ``metadata["rank"]`` and the
+    fused ``metadata["score"]``.
+
+    Attributes:
+        retrievers: collection name -> its retriever.
+        k: top-k chunks returned.
+        rrf_k: reciprocal rank fusion constant.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    retrievers: dict[str, ChunkRetriever]
+    k: int = 5
+    rrf_k: int = 60
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return self.retrieve(query)
+
+    def retrieve(self, query: str, *, k: int | None = None) -> list[Document]:
+        """Return the fused top-k chunks of every collection for ``query``."""
+        top = k or self.k
+        by_key: dict[str, Document] = {}
+        rankings: list[list[str]] = []
+        for name, retriever in self.retrievers.items():
+            ranking = []
+            for doc in retriever.retrieve(query, k=top):
+                doc.metadata["collection"] = name
+                key = f"{name}/{doc.id}"
+                by_key[key] = doc
+                ranking.append(key)
+            rankings.append(ranking)
+        fused = reciprocal_rank_fusion(rankings, k=self.rrf_k)[:top]
+        docs = [by_key[key] for key, _ in fused]
+        for rank, (doc, (_, score)) in enumerate(zip(docs, fused, strict=True), start=1):
+            doc.metadata["rank"] = rank
+            doc.metadata["score"] = score
+        return docs
+
+
 def _ranked(docs: list[Document], score_key: str) -> list[Document]:
     for rank, doc in enumerate(docs, start=1):
         doc.metadata.pop("_embedding", None)

@@ -69,4 +69,20 @@ class SourceFiles:
             logger.info("removed stored file %s", path.name)
 
 
-__all__ = ["SourceFiles"]
+class SourceFileSet:
+    """Several :class:`SourceFiles` directories searched in order (one per collection)."""
+
+    def __init__(self, stores: list[SourceFiles]) -> None:
+        """Search ``stores`` in this order."""
+        self.stores = stores
+
+    def find(self, sha256: str) -> Path | None:
+        """Return the first stored file of a document, or None."""
+        for store in self.stores:
+            path = store.find(sha256)
+            if path is not None:
+                return path
+        return None
+
+
+__all__ = ["SourceFileSet", "SourceFiles"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from langchain_core.retrievers import BaseRetriever
 
 from rag_core.chain import ChainOptions, ChatTurn, build_rag_chain, stream_rag_answer
 from rag_core.citations import Citation, build_citations, cited_numbers
@@ -16,9 +17,11 @@ from rag_core.errors import DocumentError
 from rag_core.history import ChatHistory, ChatMessage, chat_to_markdown
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.llm import build_chat_model
-from rag_core.sources import SourceFiles
+from rag_core.retrieval import MultiCollectionRetriever
+from rag_core.sources import SourceFiles, SourceFileSet
+from ui.collections import collection_settings
 from ui.i18n import t
-from ui.resources import get_page_image
+from ui.resources import get_knowledge_base, get_page_image
 from ui.sidebar import ChatOptions
 from ui.text import AnswerSanitizer, escape_markdown, sanitize_answer
 
@@ -98,7 +101,7 @@ def render_sources(
     answer: str = "",
     *,
     relevant: bool = True,
-    files: SourceFiles | None = None,
+    files: SourceFiles | SourceFileSet | None = None,
     key: str = "sources",
 ) -> None:
     """Show the numbered sources under an answer: file, page, passage, and the page itself.
@@ -164,7 +167,7 @@ def render_answer_notes(message: ChatMessage) -> None:
 
 
 def render_message(
-    message: ChatMessage, *, files: SourceFiles | None = None, key: str = "msg"
+    message: ChatMessage, *, files: SourceFiles | SourceFileSet | None = None, key: str = "msg"
 ) -> None:
     """Replay one message of the history with its sources (``key``: unique per message)."""
     with st.chat_message(message.role):
@@ -181,14 +184,31 @@ def render_message(
         )
 
 
+def build_chat_retriever(
+    kb: KnowledgeBase, settings: Settings, top_k: int, also: list[str]
+) -> BaseRetriever:
+    """The retriever of the active collection, fused with ``also`` collections if any.
+
+    Raises:
+        EmbeddingModelMismatchError: another collection was built with another model.
+        RagError: another collection cannot be opened.
+    """
+    if not also:
+        return kb.retriever(k=top_k)
+    retrievers = {settings.collection: kb.retriever(k=top_k)}
+    for other in collection_settings(settings, also):
+        retrievers[other.collection] = get_knowledge_base(other).retriever(k=top_k)
+    return MultiCollectionRetriever(retrievers=retrievers, k=top_k, rrf_k=settings.rrf_k)
+
+
 def answer_and_render(
-    kb: KnowledgeBase,
+    retriever: BaseRetriever,
     settings: Settings,
     options: ChatOptions,
     question: str,
     earlier: list[ChatMessage],
     *,
-    files: SourceFiles | None = None,
+    files: SourceFiles | SourceFileSet | None = None,
     key: str = "answer",
 ) -> ChatMessage:
     """Answer ``question``: stream the model's tokens, then show the sources.
@@ -197,7 +217,8 @@ def answer_and_render(
     shown with the message that says what to do.
 
     Args:
-        kb: the knowledge base.
+        retriever: returns the top-k chunks for a question (see
+            :func:`build_chat_retriever`).
         settings: the settings (Ollama host, chain options).
         options: the sidebar's choices (model, top-k, Ollama problem).
         question: the new question.
@@ -209,7 +230,6 @@ def answer_and_render(
         The assistant message to append to the history.
     """
     history = earlier_turns(earlier)
-    retriever = kb.retriever(k=options.top_k)
     message = ChatMessage(role="assistant", content="")
     with st.chat_message("assistant"):
         if options.problem:

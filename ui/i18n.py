@@ -216,6 +216,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "re-indexing: loading the model",
         "ko": "다시 색인하는 중: 모델 불러오는 중",
     },
+    "collections.active": {"en": "Collection", "ko": "컬렉션"},
+    "collections.also_search": {"en": "Also search in", "ko": "함께 검색할 컬렉션"},
+    "collections.manage": {"en": "Collections", "ko": "컬렉션 관리"},
+    "collections.new": {"en": "New collection", "ko": "새 컬렉션"},
+    "collections.name_help": {
+        "en": "3-63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit",
+        "ko": "3-63자의 영문자, 숫자, '.', '_', '-' (처음과 끝은 영문자나 숫자)",
+    },
+    "collections.create": {"en": "Create and switch to it", "ko": "만들고 전환하기"},
+    "collections.bad_name": {
+        "en": "'{name}' is not a valid collection name.",
+        "ko": "'{name}'은(는) 쓸 수 없는 컬렉션 이름입니다.",
+    },
+    "collections.delete": {"en": "Delete collection {name}", "ko": "{name} 컬렉션 삭제"},
+    "collections.delete_confirm": {
+        "en": "Delete collection {name}, with all its documents and chunks?",
+        "ko": "{name} 컬렉션과 그 안의 모든 문서와 청크를 삭제할까요?",
+    },
 }
 
 

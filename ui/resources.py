@@ -17,7 +17,7 @@ from rag_core.config import Settings, build_settings
 from rag_core.embeddings import build_embeddings
 from rag_core.history import ChatHistory
 from rag_core.ingest_queue import IngestQueue
-from rag_core.knowledge_base import KnowledgeBase
+from rag_core.knowledge_base import KnowledgeBase, list_collections
 from rag_core.llm import OllamaStatus, check_ollama
 from rag_core.page_view import render_cited_page
 
@@ -71,6 +71,17 @@ def get_ingest_queue(settings: Settings) -> IngestQueue:
         RagError: the store cannot be opened.
     """
     return _ingest_queue(settings.model_dump_json())
+
+
+@st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
+def get_collections(data_dir: Path, chroma_url: str) -> list[str]:
+    """Return the store's collection names, cached for ``STATUS_TTL_S`` seconds.
+
+    Raises:
+        StoreUnavailableError: the configured Chroma server cannot be reached.
+    """
+    settings = build_settings(data_dir=data_dir, chroma_url=chroma_url)
+    return list(list_collections(settings))
 
 
 def forget_knowledge_base() -> None:

@@ -8,7 +8,8 @@ import streamlit as st
 
 from rag_core.config import Settings
 from rag_core.llm import OllamaStatus
-from ui.i18n import render_language_picker, t
+from ui.collections import ALSO_SEARCH_KEY, COLLECTION_KEY, render_collection_picker
+from ui.i18n import LANGUAGE_KEY, render_language_picker, t
 from ui.resources import get_ollama_status
 
 MODEL_KEY = "chat_model"
@@ -32,10 +33,30 @@ class ChatOptions:
     problem: str
 
 
+def keep_across_pages(*keys: str) -> None:
+    """Keep the values of widgets that every page draws when the user changes page.
+
+    Streamlit drops a widget's value when a page without that widget instance runs;
+    re-assigning the key first is the documented way to carry it over
+    (https://docs.streamlit.io/develop/concepts/multipage-apps/widgets).
+    """
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def render_sidebar(settings: Settings) -> ChatOptions:
-    """Draw the Ollama status, the model picker and the top-k slider; return the choices."""
+    """Draw the sidebar controls and return the choices.
+
+    Language and collection pickers, the Ollama status, the model picker, top-k.
+
+    Args:
+        settings: the configured settings (not yet narrowed to the chosen collection).
+    """
+    keep_across_pages(LANGUAGE_KEY, COLLECTION_KEY, ALSO_SEARCH_KEY, MODEL_KEY, TOP_K_KEY)
     status = get_ollama_status(settings.ollama_host)
     render_language_picker(settings.ui_language)
+    render_collection_picker(settings)
     with st.sidebar:
         st.subheader("Ollama")
         st.caption(t("sidebar.host", host=settings.ollama_host))

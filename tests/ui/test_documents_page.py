@@ -232,3 +232,36 @@ def test_ingest_goes_on_in_the_background_while_the_chat_page_answers(
     table = app.dataframe[0].value.set_index("Name")
     assert table.loc["big.pdf", "Pages"] == 48
     assert any(s.value.startswith("big\\.pdf: 48 pages") for s in app.main.success)
+
+
+def test_collections_create_upload_search_together_and_delete(
+    make_app, tmp_path: Path, fake_ollama: FakeOllamaServer
+):
+    app = make_app(tmp_path / "data", fake_ollama.url)
+    app.switch_page("pages/documents.py").run()
+    walrus = ("walrus.txt", b"Walruses live in the Arctic.", "text/plain")
+    settle(app.file_uploader[0].set_value([walrus]).run())  # into "documents"
+
+    form = app.get("form")[0]
+    form.text_input[0].set_value("papers")
+    form.button[0].click().run()  # create and switch
+    assert app.sidebar.selectbox(key="collection").value == "papers"
+    assert any("No documents yet" in i.value for i in app.info)
+    penguin = ("penguin.txt", b"Penguins live in Antarctica.", "text/plain")
+    settle(app.file_uploader[0].set_value([penguin]).run())
+    assert list(app.dataframe[0].value["Name"]) == ["penguin.txt"]
+
+    app.switch_page("pages/chat.py").run()
+    app.sidebar.multiselect(key="also_search").set_value(["documents"]).run()
+    app.chat_input[0].set_value("Where do walruses and penguins live?").run()
+    answer = next(m for m in app.chat_message if m.name == "assistant")
+    labels = " ".join(e.label for e in answer.expander)
+    assert "walrus\\.txt" in labels and "penguin\\.txt" in labels, labels
+
+    app.switch_page("pages/documents.py").run()
+    app.button(key="delete_collection").click().run()
+    app.button(key="delete_collection_confirm").click().run()
+    assert not app.exception
+    assert "collection" not in [w.key for w in app.sidebar.selectbox]  # one collection left
+    assert list(app.dataframe[0].value["Name"]) == ["walrus.txt"]
+    assert not (tmp_path / "data" / "collections" / "papers").exists()
