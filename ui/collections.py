@@ -71,7 +71,7 @@ def other_collections_to_search(configured: Settings) -> list[str]:
 
 def render_collection_manager(settings: Settings) -> None:
     """Create a collection (and switch to it), or delete the active one after a confirm."""
-    with st.expander(t("collections.manage")):
+    with st.expander(t("collections.manage", name=escape_markdown(settings.collection))):
         with st.form("new_collection", clear_on_submit=True, border=False):
             name = st.text_input(t("collections.new"), help=t("collections.name_help"))
             if st.form_submit_button(t("collections.create")) and name:

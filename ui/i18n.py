@@ -218,7 +218,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "collections.active": {"en": "Collection", "ko": "컬렉션"},
     "collections.also_search": {"en": "Also search in", "ko": "함께 검색할 컬렉션"},
-    "collections.manage": {"en": "Collections", "ko": "컬렉션 관리"},
+    "collections.manage": {
+        "en": "Collection: {name} (create, delete)",
+        "ko": "컬렉션: {name} (만들기, 삭제)",
+    },
     "collections.new": {"en": "New collection", "ko": "새 컬렉션"},
     "collections.name_help": {
         "en": "3-63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit",
