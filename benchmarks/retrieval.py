@@ -10,8 +10,9 @@ by our own pipeline, their embeddings (all-MiniLM-L6-v2, torch) and BM25 terms c
 once and cached in ``benchmarks/.cache/``. A store of N chunks repeats that base set,
 each copy perturbed: one BM25 term dropped and Gaussian noise (sigma 0.02 per dimension)
 added to the vector before re-normalising, so copies are near, not exact, duplicates.
-Chunks are written with the store's own ``upsert_chunks`` and ``KeywordIndex.add_terms``
-plus one ``rebuild`` (timed and printed).
+Chunks are written with the store's own ``upsert_chunks`` (BM25 terms in their metadata,
+as an ingest stores them), one registry record per synthetic document,
+``KeywordIndex.add_terms`` and one ``rebuild`` (timed and printed).
 
 Latency is one ``KnowledgeBase.retriever(mode, k=5).retrieve(question)`` call, wall
 clock, including the query embedding and Kiwi analysis, over the ``qa_dev.jsonl``
@@ -49,9 +50,9 @@ from rag_core.config import build_settings  # noqa: E402
 from rag_core.embeddings import build_embeddings  # noqa: E402
 from rag_core.evaluation import load_qa  # noqa: E402
 from rag_core.ingest import embed_in_batches, parse_and_split  # noqa: E402
-from rag_core.keyword import shared_analyzer  # noqa: E402
+from rag_core.keyword import TERMS_METADATA_KEY, shared_analyzer  # noqa: E402
 from rag_core.knowledge_base import KnowledgeBase  # noqa: E402
-from rag_core.store import upsert_chunks  # noqa: E402
+from rag_core.store import DocumentRecord, now_iso, upsert_chunks  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
 CACHE = REPO / "benchmarks" / ".cache"
@@ -91,6 +92,7 @@ def build_store(
     """Write ``n`` perturbed copies of the base chunks into ``kb``; return timings (s)."""
     rng = np.random.default_rng(n)
     written = {"chroma": 0.0, "bm25_terms": 0.0}
+    documents: dict[str, list] = {}  # sha256 -> [name, chunks]
     for start in range(0, n, WRITE_BATCH):
         idx = range(start, min(n, start + WRITE_BATCH))
         docs, vecs, ids, shas, batch_terms = [], [], [], [], []
@@ -98,8 +100,8 @@ def build_store(
             b, copy = i % len(base), i // len(base)
             chunk = base[b]
             sha = hashlib.sha256(f"{chunk.metadata['sha256']}:{copy}".encode()).hexdigest()
-            meta = {**chunk.metadata, "sha256": sha, "source": f"{chunk.metadata['source']}#{copy}"}
-            docs.append(Document(id=f"c{i}", page_content=chunk.page_content, metadata=meta))
+            source = f"{chunk.metadata['source']}#{copy}"
+            documents.setdefault(sha, [source, 0])[1] += 1
             vec = vectors[b]
             chunk_terms = list(terms[b])
             if copy:
@@ -107,6 +109,13 @@ def build_store(
                 vec = vec / np.linalg.norm(vec)
                 if chunk_terms:
                     del chunk_terms[int(rng.integers(len(chunk_terms)))]
+            meta = {
+                **chunk.metadata,
+                "sha256": sha,
+                "source": source,
+                TERMS_METADATA_KEY: " ".join(chunk_terms),
+            }
+            docs.append(Document(id=f"c{i}", page_content=chunk.page_content, metadata=meta))
             vecs.append(vec.tolist())
             ids.append(f"c{i}")
             shas.append(sha)
@@ -117,6 +126,12 @@ def build_store(
         kb.keyword_index.add_terms(ids, shas, batch_terms)
         written["chroma"] += t1 - t0
         written["bm25_terms"] += time.perf_counter() - t1
+    t0 = time.perf_counter()
+    for sha, (name, chunks) in documents.items():
+        kb.registry.upsert(
+            DocumentRecord(sha, name, pages=1, chunks=chunks, added_at=now_iso(), status="complete")
+        )
+    written["chroma"] += time.perf_counter() - t0
     t0 = time.perf_counter()
     kb.keyword_index.rebuild()
     written["bm25_rebuild"] = time.perf_counter() - t0

@@ -32,7 +32,7 @@ from langchain_core.runnables import (
 )
 
 from rag_core.citations import Citation, build_citations, format_context
-from rag_core.errors import OllamaError
+from rag_core.errors import OllamaError, RagError
 from rag_core.llm import OLLAMA_EXCEPTIONS, explain_ollama_error
 from rag_core.prompts import (
     NOT_FOUND_ANSWERS,
@@ -247,7 +247,9 @@ def stream_rag_answer(
     for every piece of the answer. When the model cannot be reached, the events above
     still come (the rewrite falls back to the question as asked), then
     ``("error", str)``, and the iteration ends normally, so the sources stay usable
-    without a model.
+    without a model. When retrieval itself fails (:class:`RagError`: the collection was
+    deleted by another app instance, the Chroma server went away), ``("citations", [])``
+    and ``("error", str)`` come instead.
 
     Args:
         chain: from :func:`build_rag_chain`.
@@ -282,6 +284,11 @@ def stream_rag_answer(
         if "citations" not in state:
             yield "citations", []
         yield "error", str(error)
+    except RagError as exc:  # the store: a deleted collection, a Chroma server gone away
+        logger.warning("retrieval failed: %s", exc)
+        if "citations" not in state:
+            yield "citations", []
+        yield "error", str(exc)
 
 
 def answer_question(

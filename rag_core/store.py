@@ -4,8 +4,10 @@
   ``chromadb.PersistentClient``) in cosine space, telemetry off. The embedding model's name
   and dimension are kept in the collection metadata, so a store built with another model
   is detected when it is opened, not at query time.
-* The documents (name, sha256, pages, chunks, date, status) are rows of a small SQLite
-  registry beside it. A document is ``complete`` only once all of its chunks are stored.
+* The documents (name, sha256, pages, chunks, date, status) are records of a second
+  Chroma collection, ``<collection>.registry`` (:class:`DocumentRegistry`), so app
+  instances sharing a Chroma server share the list. A document is ``complete`` only once
+  all of its chunks are stored.
 * One writer process at a time: :func:`write_lock` holds a ``filelock`` lock on the data
   directory (Chroma is not process-safe for concurrent writers).
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -26,11 +28,18 @@ from urllib.parse import urlsplit
 import chromadb
 import filelock
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from rag_core.errors import EmbeddingModelMismatchError, StoreBusyError, StoreUnavailableError
+from rag_core.config import REGISTRY_SUFFIX
+from rag_core.errors import (
+    CollectionDeletedError,
+    EmbeddingModelMismatchError,
+    StoreBusyError,
+    StoreUnavailableError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,71 +75,161 @@ class DocumentRecord:
 
 
 class DocumentRegistry:
-    """SQLite table of documents (stdlib ``sqlite3``; one connection per call)."""
+    """The list of a collection's documents, kept in a Chroma collection of its own.
 
-    def __init__(self, path: Path) -> None:
-        """Open (and create) the registry at ``path``."""
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS documents (sha256 TEXT PRIMARY KEY, name TEXT NOT NULL,"
-                " pages INTEGER NOT NULL, chunks INTEGER NOT NULL, added_at TEXT NOT NULL,"
-                " status TEXT NOT NULL, empty_pages TEXT NOT NULL DEFAULT '')"
+    One record per document in ``<collection>.registry`` (id = sha256, the fields of
+    :class:`DocumentRecord` as metadata, a constant 1-dimensional vector since Chroma
+    stores one per record), plus one ``version`` record that every change replaces with a
+    fresh random token. Living in Chroma, the list is shared by every app instance that
+    uses the same Chroma server, and the version tells an instance cheaply (one ``get``
+    by id) that another one changed the documents, so it can bring its BM25 index up to
+    date (:meth:`rag_core.keyword.KeywordIndex.search`).
+
+    Args:
+        client: the Chroma client (persistent or HTTP).
+        collection: the name of the chunk collection whose documents this lists.
+
+    Raises:
+        StoreUnavailableError: the Chroma server stopped answering.
+    """
+
+    def __init__(self, client: chromadb.ClientAPI, collection: str) -> None:
+        """Open (and create) ``<collection>.registry``."""
+        self.collection = collection
+        self.name = registry_collection_name(collection)
+        try:
+            self._collection = client.get_or_create_collection(
+                self.name, embedding_function=None, metadata={"hnsw:space": "l2"}
             )
-
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            db = sqlite3.connect(self.path, timeout=30)
-            try:
-                with db:
-                    yield db
-            finally:
-                db.close()
+        except Exception as exc:
+            raise _unavailable(exc) from exc
 
     def upsert(self, record: DocumentRecord) -> None:
-        """Insert or replace the row of ``record.sha256``."""
-        with self._connect() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.sha256,
-                    record.name,
-                    record.pages,
-                    record.chunks,
-                    record.added_at,
-                    record.status,
-                    record.empty_pages,
-                ),
-            )
+        """Insert or replace the record of ``record.sha256``."""
+        meta = {k: v for k, v in record.to_dict().items() if k != "sha256"}
+        self._call(
+            self._collection.upsert,
+            ids=[record.sha256],
+            embeddings=[[0.0]],
+            metadatas=[{"kind": "document", **meta}],
+        )
+        self._bump()
 
     def remove(self, sha256: str) -> None:
-        """Delete the row of ``sha256`` (no error if absent)."""
-        with self._connect() as db:
-            db.execute("DELETE FROM documents WHERE sha256 = ?", (sha256,))
+        """Delete the record of ``sha256`` (no error if absent)."""
+        self._call(self._collection.delete, ids=[sha256])
+        self._bump()
 
     def list(self, *, include_incomplete: bool = False) -> list[DocumentRecord]:
         """Return the documents, newest first; only complete ones unless asked."""
-        query = "SELECT * FROM documents"
+        where: dict[str, Any] = {"kind": "document"}
         if not include_incomplete:
-            query += f" WHERE status = '{STATUS_COMPLETE}'"
-        with self._connect() as db:
-            rows = db.execute(query + " ORDER BY added_at DESC, name").fetchall()
-        return [DocumentRecord(*row) for row in rows]
+            where = {"$and": [where, {"status": STATUS_COMPLETE}]}
+        records = self._records(where=where)
+        records.sort(key=lambda r: r.name)
+        records.sort(key=lambda r: r.added_at, reverse=True)
+        return records
 
     def get(self, sha256: str) -> DocumentRecord | None:
-        """Return the row of ``sha256`` whatever its status, or None."""
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
-        return DocumentRecord(*row) if row else None
+        """Return the record of ``sha256`` whatever its status, or None."""
+        found = self._records(ids=[sha256])
+        return found[0] if found else None
 
     def find_by_name(self, name: str) -> list[DocumentRecord]:
-        """Return every row (any status) whose display name is ``name``."""
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM documents WHERE name = ?", (name,)).fetchall()
-        return [DocumentRecord(*row) for row in rows]
+        """Return every record (any status) whose display name is ``name``."""
+        return self._records(where={"$and": [{"kind": "document"}, {"name": name}]})
+
+    def version(self) -> str:
+        """Return a token that changes whenever a record is added, changed or removed."""
+        got = self._call(self._collection.get, ids=[_VERSION_ID], include=["metadatas"])
+        metas = got["metadatas"] or []
+        return str(metas[0]["token"]) if metas and metas[0] else ""
+
+    def _bump(self) -> None:
+        self._call(
+            self._collection.upsert,
+            ids=[_VERSION_ID],
+            embeddings=[[0.0]],
+            metadatas=[{"kind": "version", "token": uuid.uuid4().hex}],
+        )
+
+    def _records(self, **query: Any) -> list[DocumentRecord]:
+        got = self._call(self._collection.get, include=["metadatas"], **query)
+        records = []
+        for sha256, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+            if not meta or meta.get("kind") != "document":
+                continue
+            fields = {k: meta[k] for k in _RECORD_FIELDS if k in meta}
+            records.append(DocumentRecord(sha256=sha256, **fields))
+        return records
+
+    def _call(self, method: Any, **kwargs: Any) -> Any:
+        try:
+            return method(**kwargs)
+        except NotFoundError as exc:
+            raise collection_deleted(self.collection) from exc
+        except (ValueError, TypeError):
+            raise
+        except Exception as exc:  # httpx / chromadb errors of a server that went away
+            raise _unavailable(exc) from exc
+
+
+_VERSION_ID = "version"
+"""Id of the registry record whose token changes with every change of the list."""
+_RECORD_FIELDS = ("name", "pages", "chunks", "added_at", "status", "empty_pages")
+
+
+def registry_collection_name(collection: str) -> str:
+    """Return the name of the Chroma collection listing the documents of ``collection``."""
+    return f"{collection}{REGISTRY_SUFFIX}"
+
+
+def collection_deleted(collection: str) -> CollectionDeletedError:
+    """Return the error for a collection deleted while it was open."""
+    return CollectionDeletedError(
+        f"the collection '{collection}' was deleted (by another user or process): "
+        "pick another collection"
+    )
+
+
+def _unavailable(exc: Exception) -> StoreUnavailableError:
+    return StoreUnavailableError(f"the Chroma store stopped answering: {exc}")
+
+
+def import_legacy_registry(path: Path, registry: DocumentRegistry) -> int:
+    """Move the document list of an earlier version (SQLite) into the Chroma registry.
+
+    Earlier versions listed documents in ``documents.sqlite3`` beside the store. Its rows
+    are copied into ``registry`` (when that is still empty) and the file is renamed to
+    ``documents.sqlite3.imported``, so the import runs once.
+
+    Args:
+        path: the old SQLite file (nothing happens if it does not exist).
+        registry: the collection's registry.
+
+    Returns:
+        The number of documents imported.
+    """
+    if not path.exists():
+        return 0
+    imported = 0
+    if not registry.list(include_incomplete=True):
+        db = sqlite3.connect(path)
+        try:
+            rows = db.execute(
+                "SELECT sha256, name, pages, chunks, added_at, status, empty_pages FROM documents"
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            logger.warning("cannot read the old document list %s: %s", path, exc)
+            rows = []
+        finally:
+            db.close()
+        for row in rows:
+            registry.upsert(DocumentRecord(*row))
+        imported = len(rows)
+    path.rename(path.with_name(path.name + ".imported"))
+    logger.info("imported %d documents from %s", imported, path)
+    return imported
 
 
 def now_iso() -> str:

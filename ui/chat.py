@@ -13,7 +13,7 @@ from langchain_core.retrievers import BaseRetriever
 from rag_core.chain import ChainOptions, ChatTurn, build_rag_chain, stream_rag_answer
 from rag_core.citations import Citation, build_citations, cited_numbers
 from rag_core.config import Settings
-from rag_core.errors import DocumentError
+from rag_core.errors import DocumentError, RagError
 from rag_core.history import ChatHistory, ChatMessage, chat_to_markdown
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.llm import build_chat_model
@@ -233,8 +233,13 @@ def answer_and_render(
     message = ChatMessage(role="assistant", content="")
     with st.chat_message("assistant"):
         if options.problem:
-            with st.spinner(t("chat.searching")):
-                message.citations = build_citations(retriever.invoke(question))
+            try:
+                with st.spinner(t("chat.searching")):
+                    message.citations = build_citations(retriever.invoke(question))
+            except RagError as exc:
+                message.error = str(exc)
+                st.error(message.error, icon=":material/error:")
+                return message
             message.error = options.problem + t("chat.meanwhile")
             st.warning(message.error, icon=":material/warning:")
             render_sources(message.citations, files=files, key=key)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from pathlib import Path
 
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from rag_core.errors import StoreUnavailableError
-from rag_core.knowledge_base import KnowledgeBase
+from rag_core.chain import answer_question, build_rag_chain
+from rag_core.errors import CollectionDeletedError, StoreUnavailableError
+from rag_core.knowledge_base import KnowledgeBase, delete_collection, list_collections
+from rag_core.llm import build_chat_model
 from tests.conftest import LSHORT, pdf_pages, settings_for
+from tests.ollama_server import FakeOllamaServer
 
 QUESTION = "When did Knuth start writing TeX?"
 
@@ -78,3 +82,82 @@ def test_collections_in_one_data_dir_keep_their_own_documents(
     assert hits[0].metadata["source"] == "walrus.txt"
     with pytest.raises(ValueError, match="collection"):
         settings_for(data, collection="../escape")
+
+
+def test_two_app_instances_sharing_a_server_see_the_same_documents(
+    tmp_path: Path, embeddings: Embeddings, chroma_server: str, fake_ollama: FakeOllamaServer
+):
+    """Two app instances (own data directories) on one Chroma server stay consistent."""
+    collection = f"t{uuid.uuid4().hex[:12]}"
+    one = KnowledgeBase(
+        settings_for(tmp_path / "one", chroma_url=chroma_server, collection=collection),
+        embeddings,
+    )
+    two_settings = settings_for(tmp_path / "two", chroma_url=chroma_server, collection=collection)
+    two = KnowledgeBase(two_settings, embeddings)
+    assert two.retriever(mode="bm25", k=3).invoke("walruses") == []  # builds two's index
+
+    walrus = one.ingest_bytes("walrus.txt", b"Walruses live in the Arctic.")
+    assert one.ingest_bytes("ch1.pdf", pdf_pages(LSHORT, 15, 17)).status == "indexed"
+    assert sorted(d.name for d in two.documents()) == ["ch1.pdf", "walrus.txt"]
+    hits = two.retriever(mode="bm25", k=3).invoke("walruses")
+    assert [h.metadata["source"] for h in hits] == ["walrus.txt"]
+    assert "bm25_terms" not in hits[0].metadata  # stored for BM25, not shown
+    # two took the terms stored with the chunks in Chroma: the same terms one computed
+    ids = [str(i) for i in one.store._collection.get(include=[])["ids"]]
+    assert two.keyword_index.chunk_terms(ids) == one.keyword_index.chunk_terms(ids)
+    assert ("ch1.pdf", 1) in _pages(two, "hybrid")
+    # the same content uploaded through two is one document, and embeds nothing
+    again = two.ingest_bytes("walrus.txt", b"Walruses live in the Arctic.")
+    assert again.status == "unchanged" and again.embedded == 0
+
+    one.delete("walrus.txt")
+    assert [d.name for d in two.documents()] == ["ch1.pdf"]
+    assert two.retriever(mode="bm25", k=3).invoke("walruses") == []
+    assert walrus.sha256 not in {d.sha256 for d in two.documents(include_incomplete=True)}
+
+    assert delete_collection(one.settings, collection)
+    assert collection not in list_collections(two_settings)
+    with pytest.raises(CollectionDeletedError, match="was deleted"):
+        two.retriever(mode="hybrid", k=3).invoke("Knuth")
+    # in a chat, that is an answer's error, not a crash
+    llm = build_chat_model(settings_for(tmp_path / "two", ollama_host=fake_ollama.url))
+    result = answer_question(build_rag_chain(two.retriever(k=3), llm), "Knuth?")
+    assert f"collection '{collection}' was deleted" in result.error and result.citations == []
+    assert fake_ollama.chat_requests == []
+
+
+def test_a_document_list_of_an_earlier_version_is_imported_once(
+    tmp_path: Path, embeddings: Embeddings
+):
+    settings = settings_for(tmp_path / "data")
+    kb = KnowledgeBase(settings, embeddings)
+    kb.ingest_bytes("walrus.txt", b"Walruses live in the Arctic.")
+    [record] = kb.documents()
+    kb.registry.remove(record.sha256)  # as if the list were still in SQLite
+    legacy = sqlite3.connect(settings.registry_path)
+    legacy.execute(
+        "CREATE TABLE documents (sha256 TEXT PRIMARY KEY, name TEXT NOT NULL,"
+        " pages INTEGER NOT NULL, chunks INTEGER NOT NULL, added_at TEXT NOT NULL,"
+        " status TEXT NOT NULL, empty_pages TEXT NOT NULL DEFAULT '')"
+    )
+    legacy.execute(
+        "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (record.sha256, "walrus.txt", 1, 1, record.added_at, "complete", ""),
+    )
+    legacy.commit()
+    legacy.close()
+
+    reopened = KnowledgeBase(settings, embeddings)
+    assert [d.name for d in reopened.documents()] == ["walrus.txt"]
+    assert not settings.registry_path.exists()
+    assert settings.registry_path.with_name("documents.sqlite3.imported").exists()
+    assert reopened.ingest_bytes("walrus.txt", b"Walruses live in the Arctic.").status == (
+        "unchanged"
+    )
+
+
+def test_reserved_collection_names_are_refused(tmp_path: Path):
+    for name in ("papers.registry", "papers-reindex"):
+        with pytest.raises(ValueError, match="reserved"):
+            settings_for(tmp_path, collection=name)

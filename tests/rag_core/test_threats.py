@@ -35,7 +35,12 @@ from rag_core.ingest import IngestProgress
 from rag_core.knowledge_base import KnowledgeBase, reindex_into_new_collection
 from rag_core.loaders import display_name, load_bytes
 from rag_core.pdf_worker import iter_pdf_pages
-from rag_core.store import build_chroma_client, build_vector_store, write_lock
+from rag_core.store import (
+    build_chroma_client,
+    build_vector_store,
+    registry_collection_name,
+    write_lock,
+)
 from tests.conftest import LSHORT, REPO, pdf_pages, settings_for, text_pdf
 
 GOOD_TEXT = b"Walruses live in the Arctic Ocean and use their tusks to haul out on ice."
@@ -462,7 +467,8 @@ def test_model_switch_is_detected_and_reindex_rebuilds_the_collection(
     hits = reindexed.retriever(mode="dense", k=2).invoke("anything")
     assert len(hits) == 2 and len(reindexed.embeddings.embed_query("x")) == 768
     assert {c.name for c in build_chroma_client(settings.chroma_dir).list_collections()} == {
-        settings.collection
+        settings.collection,
+        registry_collection_name(settings.collection),  # the staging collection is gone
     }
     reopened = KnowledgeBase(settings, other, model_name="fake-768")  # no mismatch any more
     assert reopened.chunk_count() == 2

@@ -1,0 +1,75 @@
+"""The BM25 index follows the shared document list (#6): KeywordIndex.sync."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag_core.keyword import KeywordIndex
+
+
+class ListedDocuments:
+    """A document list like the Chroma registry's: a version token and chunks by document."""
+
+    def __init__(self) -> None:
+        self.token = 0
+        self.complete: dict[str, bool] = {}
+        self.chunks: dict[str, list[tuple[str, str, str | None]]] = {}
+        self.chunk_reads = 0
+
+    def put(self, sha: str, chunks: list[tuple[str, str, str | None]], complete: bool = True):
+        self.complete[sha], self.chunks[sha] = complete, chunks
+        self.token += 1
+
+    def drop(self, sha: str) -> None:
+        del self.complete[sha], self.chunks[sha]
+        self.token += 1
+
+    def version(self) -> str:
+        return str(self.token)
+
+    def documents(self) -> dict[str, bool]:
+        return dict(self.complete)
+
+    def document_chunks(self, sha256: str) -> list[tuple[str, str, str | None]]:
+        self.chunk_reads += 1
+        return self.chunks[sha256]
+
+
+def _ids(index: KeywordIndex, query: str) -> list[str]:
+    return [chunk_id for chunk_id, _ in index.search(query, 5)]
+
+
+def test_search_follows_documents_added_and_removed_elsewhere(tmp_path: Path):
+    source = ListedDocuments()
+    index = KeywordIndex(tmp_path / "bm25", source=source)
+    assert index.search("walrus", 5) == []
+
+    # stored terms are used as they are; a chunk without them (an older store) is analysed
+    source.put(
+        "a" * 64, [("a-0", "ignored text", "walrus arctic"), ("a-1", "검색팀을 만들었다", None)]
+    )
+    assert _ids(index, "walrus") == ["a-0"]
+    assert _ids(index, "검색팀") == ["a-1"]
+    assert index.chunk_terms(["a-0"]) == {"a-0": ["walrus", "arctic"]}
+    assert source.chunk_reads == 1  # unchanged version: nothing read again
+
+    # a document still being indexed elsewhere is neither added nor dropped
+    source.put("b" * 64, [("b-0", "penguins", "penguin")], complete=False)
+    index.add_terms(["c-0"], ["c" * 64], [["seal"]])  # this instance's own ingest, not listed
+    index.rebuild()
+    assert _ids(index, "penguin") == []
+    source.put("b" * 64, [("b-0", "penguins", "penguin")])
+    assert _ids(index, "penguin") == ["b-0"]
+    assert _ids(index, "seal") == []  # listed nowhere: dropped
+
+    source.drop("a" * 64)
+    assert _ids(index, "walrus") == [] and _ids(index, "penguin") == ["b-0"]
+
+
+def test_a_second_index_on_the_same_directory_sees_the_rebuild(tmp_path: Path):
+    source = ListedDocuments()
+    first = KeywordIndex(tmp_path / "bm25", source=source)
+    second = KeywordIndex(tmp_path / "bm25", source=source)
+    source.put("a" * 64, [("a-0", "", "walrus")])
+    assert _ids(first, "walrus") == ["a-0"]
+    assert _ids(second, "walrus") == ["a-0"]  # the token table already had it: no rebuild
