@@ -1,10 +1,14 @@
-"""Entry point: ``streamlit run app.py``. Page config and the router, nothing else."""
+"""Entry point: ``streamlit run app.py``. Page config, the sign-in gate and the router."""
 
 import logging
 
+from ui.auth import is_signed_in, require_login
+from ui.resources import get_settings
 from ui.routing import build_navigation, routed
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-page = build_navigation()
+settings = get_settings()
+page = build_navigation(show_menu=is_signed_in(settings))
 with routed():
+    require_login(settings)  # shows the sign-in form and stops, when RAG_AUTH_CONFIG is set
     page.run()

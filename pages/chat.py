@@ -5,6 +5,7 @@ import streamlit as st
 from rag_core.errors import RagError
 from rag_core.history import ChatMessage
 from rag_core.sources import SourceFiles, SourceFileSet
+from ui.auth import current_user
 from ui.chat import (
     answer_and_render,
     build_chat_retriever,
@@ -25,11 +26,12 @@ from ui.text import escape_markdown
 require_router()
 
 configured = get_settings()
+user = current_user(configured)
 options = render_sidebar(configured)
 settings = active_settings(configured)
 also = other_collections_to_search(configured)
 history = get_chat_history(str(settings.data_dir / "chats.sqlite3"))
-render_chat_list(history)
+render_chat_list(history, user)
 st.title(t("chat.title"))
 
 try:
@@ -44,8 +46,8 @@ if not kb.documents():
     st.info(t("chat.no_documents"))
     st.page_link("pages/documents.py", label=t("chat.go_documents"), icon=":material/upload_file:")
 
-chat_id = current_chat_id(history)
-messages = history.messages(chat_id) if chat_id else []
+chat_id = current_chat_id(history, user)
+messages = history.messages(chat_id, owner=user) if chat_id else []
 files = SourceFileSet(
     [SourceFiles(s.files_dir) for s in [settings, *collection_settings(settings, also)]]
 )
@@ -55,11 +57,11 @@ for index, message in enumerate(messages):
 if question := st.chat_input(t("chat.input")):
     asked = ChatMessage(role="user", content=question)
     render_message(asked)
-    save_message(history, asked)
+    save_message(history, asked, user)
     answer = answer_and_render(
         retriever, settings, options, question, messages, files=files, key=f"msg{len(messages) + 1}"
     )
-    save_message(history, answer)
+    save_message(history, answer, user)
     messages += [asked, answer]
 
-render_export(history, messages)
+render_export(history, messages, user)

@@ -2,13 +2,16 @@
 
 Chats survive a browser refresh and an app restart. One row per chat, one row per message;
 an answer's citations are stored with it as JSON, so a past answer shows the same sources
-it was given.
+it was given. Every chat has an owner, the signed-in username ("" for the single local user
+when sign-in is off); every read and write names the owner, and a chat of another owner
+behaves as if it did not exist.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
@@ -18,6 +21,10 @@ from pathlib import Path
 
 from rag_core.citations import Citation
 
+logger = logging.getLogger(__name__)
+
+LOCAL_OWNER = ""
+"""The owner of every chat when sign-in is off (and of chats made before owners existed)."""
 TITLE_CHARS = 60
 """A chat's title is the start of its first question, at most this many characters."""
 
@@ -67,14 +74,19 @@ def _now() -> str:
 
 
 class ChatHistory:
-    """The chats of one data directory, in SQLite (``chats.sqlite3``).
+    """The chats of one data directory, in SQLite (``chats.sqlite3``), per owner.
+
+    Every method takes the ``owner`` (a username; ``LOCAL_OWNER`` = "" for the single local
+    user). A chat id of another owner is treated as unknown: it is not listed, does not
+    exist, has no messages or title, and cannot be appended to or deleted.
 
     Args:
-        path: the SQLite file (created with its tables if missing).
+        path: the SQLite file (created with its tables if missing; a file made before chats
+            had owners gets an ``owner`` column, and its chats belong to ``LOCAL_OWNER``).
     """
 
     def __init__(self, path: Path) -> None:
-        """Open (and create) the chat database."""
+        """Open (and create or migrate) the chat database."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
@@ -82,7 +94,8 @@ class ChatHistory:
                 """
                 CREATE TABLE IF NOT EXISTS chats (
                     id TEXT PRIMARY KEY, title TEXT NOT NULL,
-                    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+                    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+                    owner TEXT NOT NULL DEFAULT '');
                 CREATE TABLE IF NOT EXISTS messages (
                     chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
                     position INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
@@ -91,6 +104,14 @@ class ChatHistory:
                     PRIMARY KEY (chat_id, position));
                 """
             )
+            if not self._has_owner_column(db):
+                logger.info("Adding chat owners to %s (existing chats: the local user)", path)
+                try:
+                    db.execute("ALTER TABLE chats ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+                except sqlite3.OperationalError:
+                    if not self._has_owner_column(db):  # else: another process just added it
+                        raise
+            db.execute("CREATE INDEX IF NOT EXISTS chats_by_owner ON chats (owner, updated_at)")
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -102,29 +123,56 @@ class ChatHistory:
         finally:
             db.close()
 
-    def create_chat(self, title: str = "New chat") -> str:
-        """Create an empty chat and return its id."""
+    @staticmethod
+    def _has_owner_column(db: sqlite3.Connection) -> bool:
+        return any(row[1] == "owner" for row in db.execute("PRAGMA table_info(chats)"))
+
+    @staticmethod
+    def _owns(db: sqlite3.Connection, chat_id: str, owner: str) -> bool:
+        row = db.execute(
+            "SELECT 1 FROM chats WHERE id = ? AND owner = ?", (chat_id, owner)
+        ).fetchone()
+        return row is not None
+
+    def create_chat(self, title: str = "New chat", *, owner: str = LOCAL_OWNER) -> str:
+        """Create an empty chat.
+
+        Args:
+            title: the title until the first question replaces it.
+            owner: the username the chat belongs to ("" = the local user).
+
+        Returns:
+            The new chat's id (a UUID4 hex string).
+        """
         chat_id = uuid.uuid4().hex
         now = _now()
         with self._connect() as db:
-            db.execute("INSERT INTO chats VALUES (?, ?, ?, ?)", (chat_id, title, now, now))
+            db.execute(
+                "INSERT INTO chats (id, title, created_at, updated_at, owner) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (chat_id, title, now, now, owner),
+            )
         return chat_id
 
-    def exists(self, chat_id: str) -> bool:
-        """Return True when a chat with this id exists."""
+    def exists(self, chat_id: str, *, owner: str = LOCAL_OWNER) -> bool:
+        """Return True when ``owner`` has a chat with this id (False for another's chat)."""
         with self._connect() as db:
-            row = db.execute("SELECT 1 FROM chats WHERE id = ?", (chat_id,)).fetchone()
-        return row is not None
+            return self._owns(db, chat_id, owner)
 
-    def append(self, chat_id: str, message: ChatMessage) -> None:
+    def append(self, chat_id: str, message: ChatMessage, *, owner: str = LOCAL_OWNER) -> None:
         """Add a message at the end of a chat; the first question becomes the title.
 
+        Args:
+            chat_id: the chat's id.
+            message: the question or answer to store.
+            owner: the username the chat must belong to ("" = the local user).
+
         Raises:
-            KeyError: no chat with this id.
+            KeyError: ``owner`` has no chat with this id (unknown, or another owner's).
         """
         citations = json.dumps([asdict(c) for c in message.citations], ensure_ascii=False)
         with self._connect() as db:
-            if db.execute("SELECT 1 FROM chats WHERE id = ?", (chat_id,)).fetchone() is None:
+            if not self._owns(db, chat_id, owner):
                 raise KeyError(chat_id)
             (position,) = db.execute(
                 "SELECT COUNT(*) FROM messages WHERE chat_id = ?", (chat_id,)
@@ -141,13 +189,22 @@ class ChatHistory:
                 title = " ".join(message.content.split())[:TITLE_CHARS] or "New chat"
                 db.execute("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id))
 
-    def messages(self, chat_id: str) -> list[ChatMessage]:
-        """Return a chat's messages in order (empty for an unknown chat)."""
+    def messages(self, chat_id: str, *, owner: str = LOCAL_OWNER) -> list[ChatMessage]:
+        """Return a chat's messages in order.
+
+        Args:
+            chat_id: the chat's id.
+            owner: the username the chat must belong to ("" = the local user).
+
+        Returns:
+            The messages, oldest first; empty for an unknown chat or another owner's.
+        """
         with self._connect() as db:
             rows = db.execute(
-                "SELECT role, content, error, query, relevant, dropped, citations "
-                "FROM messages WHERE chat_id = ? ORDER BY position",
-                (chat_id,),
+                "SELECT m.role, m.content, m.error, m.query, m.relevant, m.dropped, "
+                "m.citations FROM messages m JOIN chats c ON c.id = m.chat_id "
+                "WHERE m.chat_id = ? AND c.owner = ? ORDER BY m.position",
+                (chat_id, owner),
             ).fetchall()
         return [
             ChatMessage(
@@ -158,27 +215,37 @@ class ChatHistory:
             for role, content, error, query, relevant, dropped, citations in rows
         ]  # fmt: skip
 
-    def chats(self, limit: int = 50) -> list[ChatSummary]:
-        """Return the chats that have messages, most recently updated first."""
+    def chats(self, *, owner: str = LOCAL_OWNER, limit: int = 50) -> list[ChatSummary]:
+        """Return ``owner``'s chats that have messages, most recently updated first.
+
+        Args:
+            owner: whose chats to list ("" = the local user's).
+            limit: at most this many chats.
+
+        Returns:
+            The chats' summaries; never a chat of another owner.
+        """
         with self._connect() as db:
             rows = db.execute(
                 "SELECT c.id, c.title, c.updated_at, COUNT(m.position) FROM chats c "
-                "JOIN messages m ON m.chat_id = c.id GROUP BY c.id "
+                "JOIN messages m ON m.chat_id = c.id WHERE c.owner = ? GROUP BY c.id "
                 "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?",
-                (limit,),
+                (owner, limit),
             ).fetchall()
         return [ChatSummary(*row) for row in rows]
 
-    def title(self, chat_id: str) -> str:
-        """Return a chat's title ("" for an unknown chat)."""
+    def title(self, chat_id: str, *, owner: str = LOCAL_OWNER) -> str:
+        """Return a chat's title ("" for an unknown chat or another owner's)."""
         with self._connect() as db:
-            row = db.execute("SELECT title FROM chats WHERE id = ?", (chat_id,)).fetchone()
+            row = db.execute(
+                "SELECT title FROM chats WHERE id = ? AND owner = ?", (chat_id, owner)
+            ).fetchone()
         return row[0] if row else ""
 
-    def delete_chat(self, chat_id: str) -> None:
-        """Delete a chat and its messages."""
+    def delete_chat(self, chat_id: str, *, owner: str = LOCAL_OWNER) -> None:
+        """Delete a chat and its messages (nothing happens for another owner's chat)."""
         with self._connect() as db:
-            db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+            db.execute("DELETE FROM chats WHERE id = ? AND owner = ?", (chat_id, owner))
 
 
 def chat_to_markdown(title: str, messages: Sequence[ChatMessage]) -> str:
@@ -211,4 +278,4 @@ def chat_to_markdown(title: str, messages: Sequence[ChatMessage]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-__all__ = ["ChatHistory", "ChatMessage", "ChatSummary", "chat_to_markdown"]
+__all__ = ["LOCAL_OWNER", "ChatHistory", "ChatMessage", "ChatSummary", "chat_to_markdown"]

@@ -30,10 +30,19 @@ CHAT_PARAM = "chat"
 PASSAGE_PREVIEW_CHARS = 1200
 
 
-def current_chat_id(history: ChatHistory) -> str | None:
-    """Return the id of the chat named in the URL, or None for a new, unsaved chat."""
+def current_chat_id(history: ChatHistory, owner: str) -> str | None:
+    """Return the id of the chat named in the URL, or None for a new, unsaved chat.
+
+    Args:
+        history: the chat store.
+        owner: the signed-in username ("" when sign-in is off).
+
+    Returns:
+        The ``?chat=`` id when ``owner`` has that chat; None otherwise (no id, an unknown
+        one, or another user's chat, which is never opened).
+    """
     chat_id = st.query_params.get(CHAT_PARAM)
-    if chat_id and history.exists(chat_id):
+    if chat_id and history.exists(chat_id, owner=owner):
         return chat_id
     return None
 
@@ -46,37 +55,37 @@ def open_chat(chat_id: str | None) -> None:
         st.query_params[CHAT_PARAM] = chat_id
 
 
-def save_message(history: ChatHistory, message: ChatMessage) -> str:
-    """Store a message in the open chat (creating the chat first); return the chat's id."""
-    chat_id = current_chat_id(history)
+def save_message(history: ChatHistory, message: ChatMessage, owner: str) -> str:
+    """Store a message in ``owner``'s open chat (creating the chat first); return its id."""
+    chat_id = current_chat_id(history, owner)
     if chat_id is None:
-        chat_id = history.create_chat()
+        chat_id = history.create_chat(owner=owner)
         open_chat(chat_id)
-    history.append(chat_id, message)
+    history.append(chat_id, message, owner=owner)
     return chat_id
 
 
-def render_chat_list(history: ChatHistory) -> None:
-    """Sidebar: a "New chat" button and the past chats, newest first."""
-    open_id = current_chat_id(history)
+def render_chat_list(history: ChatHistory, owner: str) -> None:
+    """Sidebar: a "New chat" button and ``owner``'s past chats, newest first."""
+    open_id = current_chat_id(history, owner)
     with st.sidebar:
         st.subheader(t("chat.chats"))
         if st.button(t("chat.new"), icon=":material/add:", key="new_chat", width="stretch"):
             open_chat(None)
             st.rerun()
-        for chat in history.chats(limit=20):
+        for chat in history.chats(owner=owner, limit=20):
             label = ("> " if chat.id == open_id else "") + chat.title
             if st.button(label, key=f"chat_{chat.id}", width="stretch", type="tertiary"):
                 open_chat(chat.id)
                 st.rerun()
 
 
-def render_export(history: ChatHistory, messages: list[ChatMessage]) -> None:
-    """A download button with the open chat as Markdown, citations included."""
-    chat_id = current_chat_id(history)
+def render_export(history: ChatHistory, messages: list[ChatMessage], owner: str) -> None:
+    """A download button with ``owner``'s open chat as Markdown, citations included."""
+    chat_id = current_chat_id(history, owner)
     if chat_id is None or not messages:
         return
-    title = history.title(chat_id)
+    title = history.title(chat_id, owner=owner)
     st.download_button(
         t("chat.export"),
         data=chat_to_markdown(title, messages),

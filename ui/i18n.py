@@ -81,6 +81,52 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The model '{model}' is not available on {host}. Run `ollama pull {model}`.",
         "ko": "{host}에 '{model}' 모델이 없습니다. `ollama pull {model}`을 실행하세요.",
     },
+    "auth.title": {"en": "Sign in", "ko": "로그인"},
+    "auth.username": {"en": "Username", "ko": "사용자 이름"},
+    "auth.password": {"en": "Password", "ko": "비밀번호"},
+    "auth.login": {"en": "Sign in", "ko": "로그인"},
+    "auth.wrong": {
+        "en": "Wrong username or password.",
+        "ko": "사용자 이름 또는 비밀번호가 틀렸습니다.",
+    },
+    "auth.signed_in": {"en": "Signed in as {name}", "ko": "{name} 님으로 로그인됨"},
+    "auth.logout": {"en": "Sign out", "ko": "로그아웃"},
+    "auth.stale_cookie": {
+        "en": "Your saved sign-in is no longer valid: sign in again.",
+        "ko": "저장된 로그인 정보가 더 이상 유효하지 않습니다. 다시 로그인하세요.",
+    },
+    "auth.bad_config": {
+        "en": "Sign-in is on (RAG_AUTH_CONFIG), but its config file `{path}` cannot be used: "
+        "{problem}. Fix the file, or unset RAG_AUTH_CONFIG to run without sign-in.",
+        "ko": "로그인이 켜져 있지만(RAG_AUTH_CONFIG) 설정 파일 `{path}`을(를) 쓸 수 "
+        "없습니다: {problem}. 파일을 고치거나, 로그인 없이 쓰려면 RAG_AUTH_CONFIG를 "
+        "지우세요.",
+    },
+    "auth.err.missing": {"en": "the file does not exist", "ko": "파일이 없습니다"},
+    "auth.err.unreadable": {
+        "en": "the file cannot be read ({detail})",
+        "ko": "파일을 읽을 수 없습니다 ({detail})",
+    },
+    "auth.err.yaml": {
+        "en": "it is not valid YAML ({detail})",
+        "ko": "올바른 YAML이 아닙니다 ({detail})",
+    },
+    "auth.err.no_users": {
+        "en": "it lists no users under `credentials: usernames:`",
+        "ko": "`credentials: usernames:` 아래에 사용자가 없습니다",
+    },
+    "auth.err.password": {
+        "en": "the password of user '{user}' is missing or not a bcrypt hash (make one with "
+        "`stauth.Hasher.hash('the password')`)",
+        "ko": "사용자 '{user}'의 비밀번호가 없거나 bcrypt 해시가 아닙니다 "
+        "(`stauth.Hasher.hash('비밀번호')`로 만드세요)",
+    },
+    "auth.err.cookie": {
+        "en": "the `cookie:` section needs `name`, `key` (a random secret of at least {chars} "
+        "characters) and `expiry_days` (a number, 0 or more)",
+        "ko": "`cookie:` 항목에 `name`, `key`({chars}자 이상의 임의 비밀 값), "
+        "`expiry_days`(0 이상의 숫자)가 있어야 합니다",
+    },
     "eval.title": {"en": "Evaluate retrieval", "ko": "검색 평가"},
     "eval.caption": {
         "en": "Upload questions with their answer pages (JSON Lines: question, doc, pages) to "

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -81,43 +82,49 @@ class RunningApp:
     data_dir: Path
 
 
+@contextmanager
+def serve_app(data_dir: Path, ollama: FakeOllamaServer, **env: str) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port with ``data_dir``, ``ollama`` and ``env``; its URL."""
+    port = free_port()
+    full_env = dict(
+        os.environ,
+        RAG_DATA_DIR=str(data_dir),
+        RAG_OLLAMA_HOST=ollama.url,
+        HF_HUB_OFFLINE="1",
+        **env,
+    )
+    log = (data_dir / "streamlit.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true"],
+        cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        log.close()
+        raise RuntimeError("streamlit did not start: " + (data_dir / "streamlit.log").read_text())
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
 @pytest.fixture(scope="session")
 def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """``streamlit run app.py`` as a newcomer starts it, on a free port, fresh data dir."""
     data_dir = tmp_path_factory.mktemp("browser-data")
-    port = free_port()
-    with FakeOllamaServer(token_delay=0.01) as ollama:
-        env = dict(
-            os.environ,
-            RAG_DATA_DIR=str(data_dir),
-            RAG_OLLAMA_HOST=ollama.url,
-            HF_HUB_OFFLINE="1",
-        )
-        log = (data_dir / "streamlit.log").open("w")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            process.kill()
-            raise RuntimeError(
-                "streamlit did not start: " + (data_dir / "streamlit.log").read_text()
-            )
-        try:
-            yield RunningApp(url=url, ollama=ollama, data_dir=data_dir)
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
-            log.close()
+    with FakeOllamaServer(token_delay=0.01) as ollama, serve_app(data_dir, ollama) as url:
+        yield RunningApp(url=url, ollama=ollama, data_dir=data_dir)
 
 
 @pytest.fixture(scope="session")

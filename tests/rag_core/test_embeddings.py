@@ -33,7 +33,7 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("onnx-cache")
 
 
-@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "openvino-int8"])
 def test_backend_matches_torch_fp32(backend: str, embeddings: Embeddings, onnx_cache: Path) -> None:
     reference = np.array(embeddings.embed_documents(SENTENCES))
     other = build_embeddings("all-MiniLM-L6-v2", backend=backend, cache_dir=onnx_cache)  # type: ignore[arg-type]
@@ -65,6 +65,25 @@ def test_int8_vectors_have_their_own_identity() -> None:
     assert embedding_identity("all-MiniLM-L6-v2", "torch") == "all-MiniLM-L6-v2"
     assert embedding_identity("all-MiniLM-L6-v2", "onnx") == "all-MiniLM-L6-v2"
     assert embedding_identity("all-MiniLM-L6-v2", "onnx-int8") == "all-MiniLM-L6-v2#onnx-int8"
+    assert embedding_identity("all-MiniLM-L6-v2", "openvino-int8") == (
+        "all-MiniLM-L6-v2#openvino-int8"
+    )
+
+
+def test_openvino_int8_model_is_quantised_once_and_reused(onnx_cache: Path) -> None:
+    first = build_embeddings("all-MiniLM-L6-v2", backend="openvino-int8", cache_dir=onnx_cache)
+    path = first.onnx_path  # type: ignore[attr-defined]
+    assert path.name == "model-ov-int8.xml" and path.with_suffix(".bin").is_file()
+    # int8: the weights file is about a quarter of the fp32 graph's
+    fp32 = path.with_name("model.onnx")
+    assert path.with_suffix(".bin").stat().st_size < 0.4 * fp32.stat().st_size
+    mtime = path.stat().st_mtime_ns
+    again = build_embeddings("all-MiniLM-L6-v2", backend="openvino-int8", cache_dir=onnx_cache)
+    assert again.onnx_path == path and path.stat().st_mtime_ns == mtime  # type: ignore[attr-defined]
+    assert not list(path.parent.glob("tmp-*"))
+    np.testing.assert_allclose(
+        first.embed_documents(SENTENCES), again.embed_documents(SENTENCES), atol=1e-6
+    )
 
 
 def test_backend_setting_and_unknown_backend(monkeypatch: pytest.MonkeyPatch) -> None:

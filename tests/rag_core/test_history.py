@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from rag_core.citations import Citation
 from rag_core.history import ChatHistory, ChatMessage, chat_to_markdown
@@ -64,3 +67,92 @@ def test_markdown_export_lists_numbered_citations():
         '- [1] lshort.pdf, p. 15 (printed 1): "Knuth started writing the TeX engine in 1977."'
         in text
     )
+
+
+def test_each_owner_sees_and_changes_only_their_own_chats(tmp_path: Path):
+    history = ChatHistory(tmp_path / "chats.sqlite3")
+    alice = history.create_chat(owner="alice")
+    history.append(alice, ChatMessage("user", "Alice's question"), owner="alice")
+    bob = history.create_chat(owner="bob")
+    history.append(bob, ChatMessage("user", "Bob's question"), owner="bob")
+    local = history.create_chat()
+    history.append(local, ChatMessage("user", "The local user's question"))
+
+    assert [c.id for c in history.chats(owner="alice")] == [alice]
+    assert [c.id for c in history.chats(owner="bob")] == [bob]
+    assert [c.id for c in history.chats(owner="")] == [local]
+    assert [c.id for c in history.chats()] == [local]  # "" is the default owner
+
+    # bob, holding alice's chat id (e.g. pasted into ?chat=), gets nothing of it
+    assert history.exists(alice, owner="alice")
+    assert not history.exists(alice, owner="bob")
+    assert not history.exists(alice)
+    assert history.messages(alice, owner="bob") == []
+    assert history.messages(alice) == []
+    assert history.title(alice, owner="bob") == ""
+    with pytest.raises(KeyError):
+        history.append(alice, ChatMessage("user", "Bob writes into it"), owner="bob")
+    with pytest.raises(KeyError):
+        history.append(alice, ChatMessage("user", "The local user writes into it"))
+    history.delete_chat(alice, owner="bob")
+
+    [only] = history.messages(alice, owner="alice")
+    assert only.content == "Alice's question"
+    assert history.title(alice, owner="alice") == "Alice's question"
+    history.delete_chat(alice, owner="alice")
+    assert history.chats(owner="alice") == []
+    assert [c.id for c in history.chats(owner="bob")] == [bob]
+
+
+OLD_SCHEMA = """
+    CREATE TABLE IF NOT EXISTS chats (
+        id TEXT PRIMARY KEY, title TEXT NOT NULL,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS messages (
+        chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
+        error TEXT NOT NULL, query TEXT NOT NULL, relevant INTEGER NOT NULL,
+        dropped INTEGER NOT NULL, citations TEXT NOT NULL,
+        PRIMARY KEY (chat_id, position));
+"""
+"""The tables as the version before chat owners created them."""
+
+
+def test_a_database_from_before_owners_is_migrated_to_the_local_user(tmp_path: Path):
+    path = tmp_path / "chats.sqlite3"
+    db = sqlite3.connect(path)
+    with db:
+        db.executescript(OLD_SCHEMA)
+        db.execute(
+            "INSERT INTO chats VALUES (?, ?, ?, ?)",
+            ("old1", "When did Knuth start TeX?", "2026-01-01T00:00:00+00:00",
+             "2026-01-01T00:00:00+00:00"),
+        )  # fmt: skip
+        for position, (role, content) in enumerate(
+            [("user", "When did Knuth start TeX?"), ("assistant", "In 1977 [1].")]
+        ):
+            db.execute(
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ("old1", position, role, content, "", "", 1, 0, "[]"),
+            )
+    db.close()
+
+    history = ChatHistory(path)
+    columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(chats)")}
+    assert "owner" in columns
+    [old] = history.chats(owner="")
+    assert (old.id, old.title, old.messages) == ("old1", "When did Knuth start TeX?", 2)
+    assert [m.content for m in history.messages("old1", owner="")] == [
+        "When did Knuth start TeX?",
+        "In 1977 [1].",
+    ]
+    assert history.chats(owner="alice") == []
+    assert not history.exists("old1", owner="alice")
+
+    # the migrated file keeps working, and opening it again does not migrate twice
+    history.append("old1", ChatMessage("user", "And LaTeX?"))
+    new = history.create_chat(owner="alice")
+    history.append(new, ChatMessage("user", "Alice's question"), owner="alice")
+    again = ChatHistory(path)
+    assert [c.id for c in again.chats(owner="alice")] == [new]
+    assert [c.messages for c in again.chats(owner="")] == [3]

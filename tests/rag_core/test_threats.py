@@ -442,7 +442,7 @@ def test_write_lock_is_exclusive_within_one_process(tmp_path: Path):
 def test_model_switch_is_detected_and_reindex_rebuilds_the_collection(
     tmp_path: Path, embeddings: Embeddings
 ):
-    settings = settings_for(tmp_path / "data")
+    settings = settings_for(tmp_path / "data", embedding_backend="torch")  # plain fp32
     kb = KnowledgeBase(settings, embeddings)
     kb.ingest_bytes("walrus.txt", GOOD_TEXT)
     kb.ingest_bytes("penguin.txt", b"Penguins cannot fly but they swim very well.")

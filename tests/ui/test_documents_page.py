@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rag_core.embeddings import embedding_identity
 from rag_core.ingest import IngestProgress
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import LSHORT, pdf_pages, settings_for, text_pdf
@@ -169,8 +170,11 @@ def test_model_switch_offers_a_reindex_button(
     app.button(key="reindex_button").click().run()
     assert not app.exception and not app.error
     assert list(app.dataframe[0].value["Name"]) == ["otter.txt"]
-    reopened = KnowledgeBase(settings_for(data_dir), embeddings)  # the configured model
-    assert reopened.store._collection.metadata["embedding_model"] == "all-MiniLM-L6-v2"
+    configured = settings_for(data_dir)
+    reopened = KnowledgeBase(configured, embeddings)  # the configured model
+    assert reopened.store._collection.metadata["embedding_model"] == embedding_identity(
+        configured.embedding_model, configured.embedding_backend
+    )
     assert reopened.retrieve("otters sleeping", k=1)[0].metadata["source"] == "otter.txt"
 
 
