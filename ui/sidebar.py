@@ -80,13 +80,10 @@ def render_sidebar(settings: Settings) -> ChatOptions:
         model = st.selectbox(
             t("sidebar.model"), choices, key=MODEL_KEY, help=t("sidebar.model_help")
         )
-        top_k = st.slider(
-            t("sidebar.top_k"),
-            1,
-            20,
-            value=settings.top_k,
-            key=TOP_K_KEY,
-        )
+        # the value lives in session state (kept across pages), so no default here:
+        # Streamlit warns about a widget given both
+        st.session_state.setdefault(TOP_K_KEY, settings.top_k)
+        top_k = st.slider(t("sidebar.top_k"), 1, 20, key=TOP_K_KEY)
     problem = ""
     if not status.reachable:
         problem = t("ollama.unreachable", host=status.host)
