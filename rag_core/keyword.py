@@ -167,20 +167,10 @@ class KeywordIndex:
         finally:
             db.close()
 
-    def add(self, ids: Sequence[str], sha256s: Sequence[str], texts: Sequence[str]) -> None:
-        """Tokenise and record chunks (call :meth:`rebuild` once the batch is done).
-
-        Args:
-            ids: chunk ids.
-            sha256s: the document sha256 of each chunk.
-            texts: the chunk texts.
-        """
-        self.add_terms(ids, sha256s, self.analyzer.analyze(texts))
-
     def add_terms(
         self, ids: Sequence[str], sha256s: Sequence[str], terms: Sequence[Sequence[str]]
     ) -> None:
-        """Record chunks whose terms are already known (call :meth:`rebuild` afterwards).
+        """Record chunks with their terms (call :meth:`rebuild` afterwards).
 
         Args:
             ids: chunk ids.
