@@ -270,9 +270,7 @@ class KnowledgeBase:
         for start in range(0, len(todo), STORE_BATCH):
             batch = todo[start : start + STORE_BATCH]
             self._add_terms(batch, terms)
-            vectors = embed_in_batches(
-                self.embeddings.embed_documents, batch, self.settings.embedding_batch_size
-            )
+            vectors = embed_in_batches(self.embeddings.embed_documents, batch)
             upsert_chunks(self.store, batch, vectors)
             done += len(batch)
             report("embed", done, len(chunks))
@@ -438,9 +436,7 @@ def reindex_into_new_collection(
                 total, done = source.count(), 0
                 report("embed", 0, total)
                 for batch in iter_stored_chunks(source, STORE_BATCH):
-                    vectors = embed_in_batches(
-                        embeddings.embed_documents, batch, settings.embedding_batch_size
-                    )
+                    vectors = embed_in_batches(embeddings.embed_documents, batch)
                     upsert_chunks(target, batch, vectors)
                     done += len(batch)
                     report("embed", done, total)

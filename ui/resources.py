@@ -42,7 +42,11 @@ def _knowledge_base(settings_json: str) -> KnowledgeBase:
     embeddings = get_embeddings(
         settings.embedding_model, settings.embedding_batch_size, settings.embedding_backend
     )
-    return KnowledgeBase(settings, embeddings)
+    kb = KnowledgeBase(settings, embeddings)
+    # Load Kiwi's model (about 1 s) with the store rather than in the first upload or the
+    # first keyword search.
+    _ = kb.keyword_index.analyzer
+    return kb
 
 
 def get_knowledge_base(settings: Settings) -> KnowledgeBase:
