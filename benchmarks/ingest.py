@@ -6,8 +6,9 @@ Run from the repository root::
 
 For each backend it ingests the PDF into a fresh temporary store with
 ``KnowledgeBase.ingest_path`` (parse in the worker subprocess, split, embed, Chroma upsert,
-BM25 index) and times the stages from the progress callback plus a timer around the
-embedding calls. In the same run it times the plain seed pipeline: ``PyPDFLoader.load``,
+BM25 index; the stages overlap) and times it end to end, with timers around the embedding
+calls and the writes and the progress callback for the last page read. In the same run
+it times the plain seed pipeline: ``PyPDFLoader.load``,
 ``RecursiveCharacterTextSplitter(500, 50)``, ``HuggingFaceEmbeddings`` (torch fp32,
 normalised) and ``Chroma.from_documents`` into another temporary directory. Model load
 time (for ours also Kiwi's model, which the app loads with the store) is measured
@@ -25,12 +26,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from rag_core import knowledge_base  # noqa: E402
 from rag_core.config import build_settings  # noqa: E402
 from rag_core.embeddings import BACKENDS, build_embeddings, resolve_model_path  # noqa: E402
 from rag_core.ingest import IngestProgress  # noqa: E402
@@ -49,11 +52,13 @@ class Run:
     chunks: int = 0
     load_s: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
+    wall_s: float | None = None
 
     @property
     def total_s(self) -> float:
-        """End-to-end seconds without the model load."""
-        return sum(self.stages.values())
+        """End-to-end seconds without the model load: the wall time of an overlapped
+        pipeline, else the sum of its sequential stages."""
+        return self.wall_s if self.wall_s is not None else sum(self.stages.values())
 
 
 def peak_rss_mib() -> float:
@@ -102,30 +107,47 @@ def run_ours(pdf: Path, backend: str, batch_size: int) -> Run:
             data_dir=Path(tmp), embedding_backend=backend, embedding_batch_size=batch_size
         )
         kb = KnowledgeBase(settings, timed)  # type: ignore[arg-type]
-        marks: dict[str, float] = {}
+        last_page: list[float] = []
+        store_s = [0.0]
 
         def on_progress(event: IngestProgress) -> None:
-            now = time.perf_counter()
-            marks.setdefault(f"{event.stage}:first", now)
-            marks[f"{event.stage}:last"] = now
+            if event.stage == "parse" and event.total > 1 and event.done == event.total:
+                last_page.append(time.perf_counter())
 
+        def timed(work: Any) -> Any:
+            def run(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return work(*args, **kwargs)
+                finally:
+                    store_s[0] += time.perf_counter() - started
+
+            return run
+
+        # store = BM25 analysis of the chunks (Kiwi) + the Chroma upsert, on the writer thread
+        upsert = knowledge_base.upsert_chunks
+        knowledge_base.upsert_chunks = timed(upsert)  # type: ignore[assignment]
+        kb._add_terms = timed(kb._add_terms)  # type: ignore[method-assign]
         timed.seconds = 0.0
         begin = time.perf_counter()
-        result = kb.ingest_path(pdf, progress=on_progress)
+        try:
+            result = kb.ingest_path(pdf, progress=on_progress)
+        finally:
+            knowledge_base.upsert_chunks = upsert  # type: ignore[assignment]
         end = time.perf_counter()
         if result.status != "indexed":
             raise SystemExit(f"ingest failed: {result.error}")
         run.pages, run.chunks = result.pages, result.chunks
-        parse_end = marks["parse:last"]
-        split_end = marks["split:last"]
-        store_end = marks.get("store:last", split_end)
+        # The stages overlap: the worker parses while earlier chunks embed and store, so
+        # these are busy times; the end-to-end figure is the wall time.
         run.stages = {
-            "parse": parse_end - begin,
-            "split": split_end - parse_end,
+            "parse": (last_page[-1] if last_page else end) - begin,
+            "split": float("nan"),
             "embed": timed.seconds,
-            "store": (store_end - split_end) - timed.seconds,
-            "index": end - store_end,
+            "store": store_s[0],
+            "index": float("nan"),
         }
+        run.wall_s = end - begin
     return run
 
 
@@ -181,20 +203,24 @@ def print_table(runs: list[Run], plain: Run | None) -> None:
     print(header)
     print("-" * len(header))
     for run in ([plain] if plain else []) + runs:
-        s = run.stages
+        s = {k: (f"{v:.2f}" if v == v else "-") for k, v in run.stages.items()}  # nan -> "-"
         ratio = f"{plain.total_s / run.total_s:8.2f}x" if plain else "        -"
         print(
-            f"{run.name:<17}{run.load_s:7.1f}{s['parse']:9.2f}{s['split']:8.2f}{s['embed']:9.2f}"
-            f"{s['store']:8.2f}{s['index']:8.2f}{run.total_s:9.2f}"
+            f"{run.name:<17}{run.load_s:7.1f}{s['parse']:>9}{s['split']:>8}{s['embed']:>9}"
+            f"{s['store']:>8}{s['index']:>8}{run.total_s:9.2f}"
             f"{rate(run.pages, run.total_s):>9}{rate(run.chunks, run.total_s):>9}"
-            f"{rate(run.chunks, s['embed']):>9}{ratio}"
+            f"{rate(run.chunks, run.stages['embed']):>9}{ratio}"
         )
     print()
     print(
         "load s = model load (+ one-off ONNX export if not cached), NOT included in total s;\n"
-        "total s = parse + split + embed + store + index; pages/s and chunks/s are end to end;\n"
-        "emb ch/s = chunks per second of the embed stage alone; speed-up = plain total / total;\n"
-        "index = BM25 index + registry (ours only)."
+        "plain: stages run one after another, total s = their sum.\n"
+        "ours: stages overlap (the worker process parses while earlier chunks embed and the\n"
+        "  writer thread analyses them for BM25 and stores them), so total s is the wall time;\n"
+        "  parse s = until the last page was read, embed s = time in the embedding calls,\n"
+        "  store s = Kiwi analysis + Chroma upsert (writer thread); split and index: '-'.\n"
+        "pages/s and chunks/s are end to end; emb ch/s = chunks per second of the embedding\n"
+        "calls alone; speed-up = plain total / total."
     )
 
 

@@ -118,13 +118,21 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _cmd_ingest(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
-        bar = tqdm(total=1, desc=path.name, unit="", leave=True, file=sys.stderr)
+        bar = tqdm(total=1, desc=path.name, unit="page", leave=True, file=sys.stderr)
 
         def on_progress(event: IngestProgress, bar: tqdm = bar) -> None:
-            if bar.total != event.total and event.total > 0:
-                bar.reset(total=event.total)
-            bar.set_postfix_str(event.stage)
-            bar.n = event.done
+            # One bar per file in pages read (pages are embedded and stored while later
+            # ones are read); the other stages' chunk counts go into the postfix.
+            if event.stage == "parse":
+                if bar.total != event.total and event.total > 0:
+                    bar.reset(total=event.total)
+                bar.n = event.done
+                bar.set_postfix_str("reading")
+            elif event.stage == "done":
+                bar.n = bar.total
+                bar.set_postfix_str("done")
+            else:
+                bar.set_postfix_str(f"{event.stage} {event.done}/{event.total} chunks")
             bar.refresh()
 
         try:

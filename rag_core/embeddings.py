@@ -225,6 +225,7 @@ class OnnxEmbeddings(Embeddings):
         self._lock = threading.Lock()
         self._inputs = set(ONNX_INPUTS)
         self._pad_multiple: int | None = None
+        self._requests: Any = None
         if runtime == "openvino":
             if not quantized:
                 raise ValueError("the OpenVINO backend runs the int8 model only")
@@ -234,13 +235,16 @@ class OnnxEmbeddings(Embeddings):
             self.batch_size = min(batch_size, OPENVINO_BATCH_SIZE)
             self._pad_multiple = OPENVINO_PAD_MULTIPLE
             self.onnx_path = ensure_openvino_int8(model_dir, cache_dir, self)
+            # THROUGHPUT: one single-threaded stream per core, each with its own request,
+            # fed asynchronously. Under load (the PDF worker parsing beside it) this kept
+            # 140 chunks/s where LATENCY's one two-thread request fell to 99 (its threads
+            # wait for each other); alone both run about 190 chunks/s on 2 cores.
             compiled = openvino.Core().compile_model(
-                str(self.onnx_path), "CPU", {"PERFORMANCE_HINT": "LATENCY"}
+                str(self.onnx_path), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"}
             )
             self.dimension = int(compiled.output(0).get_partial_shape()[-1].get_length())
-            request = compiled.create_infer_request()
-            output = compiled.output(0)
-            self._infer = lambda feed: request.infer(feed)[output]
+            jobs = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+            self._requests = openvino.AsyncInferQueue(compiled, max(1, jobs))
             return
         import onnxruntime as ort
 
@@ -293,9 +297,19 @@ class OnnxEmbeddings(Embeddings):
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for idx, feed in self.batches(texts):
-            with self._lock:  # an OpenVINO infer request serves one call at a time
+        if self._requests is None:
+            for idx, feed in self.batches(texts):
                 out[idx] = self._infer(feed)
+            return out
+
+        def keep(request: Any, idx: list[int]) -> None:
+            out[idx] = request.get_output_tensor(0).data
+
+        with self._lock:  # the request pool and its callback serve one call at a time
+            self._requests.set_callback(keep)
+            for idx, feed in self.batches(texts):
+                self._requests.start_async(feed, idx)
+            self._requests.wait_all()
         return out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

@@ -121,27 +121,49 @@ class IngestResult:
 
 
 class ProgressReporter:
-    """Sends :class:`IngestProgress` events for one file to an optional callback."""
+    """Sends :class:`IngestProgress` events for one file to an optional callback.
+
+    Each stage's clock starts at its first event. Stages overlap while a PDF streams in
+    (pages are read while earlier chunks are embedded and stored), so events of different
+    stages may alternate; each keeps its own elapsed time and ETA.
+    """
 
     def __init__(self, filename: str, callback: ProgressCallback | None) -> None:
         """Start the clock for ``filename``."""
         self.filename = filename
         self.callback = callback
         self.started = time.monotonic()
-        self.stage = ""
-        self.stage_started = self.started
+        self.stage_started: dict[str, float] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         """Report ``done`` of ``total`` units of ``stage``."""
         now = time.monotonic()
-        if stage != self.stage:
-            self.stage, self.stage_started = stage, now
+        stage_started = self.stage_started.setdefault(stage, now)
         if self.callback is not None:
             self.callback(
                 IngestProgress(
-                    self.filename, stage, done, total, now - self.started, now - self.stage_started
+                    self.filename, stage, done, total, now - self.started, now - stage_started
                 )
             )
+
+
+def expected_chunks(chunks: int, pages_read: int, n_pages: int, *, finished: bool) -> int:
+    """Estimate a streaming document's chunk count from the pages read so far.
+
+    Args:
+        chunks: chunks split so far.
+        pages_read: pages read so far.
+        n_pages: pages in the file.
+        finished: every page has been read (then ``chunks`` is exact).
+
+    Returns:
+        ``chunks`` when finished, else the same chunks-per-page rate extended to the
+        whole file, and always more than ``chunks`` while pages remain.
+    """
+    if finished:
+        return chunks
+    rate = chunks / pages_read if pages_read else 0.0
+    return max(chunks + 1, round(rate * n_pages))
 
 
 def parse_and_split(
@@ -223,6 +245,7 @@ __all__ = [
     "ProgressCallback",
     "ProgressReporter",
     "embed_in_batches",
+    "expected_chunks",
     "parse_and_split",
     "sha256_hex",
 ]

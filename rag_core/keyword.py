@@ -54,10 +54,15 @@ class KiwiAnalyzer:
     """Text -> BM25 terms, Korean morphemes via Kiwi and stemmed English words."""
 
     def __init__(self) -> None:
-        """Load Kiwi's model (about 1 s, from the ``kiwipiepy-model`` package)."""
+        """Load Kiwi's model (about 2.5 s, from the ``kiwipiepy-model`` package).
+
+        Kiwi finishes loading on its first analysis (1.5 s of the 2.5, holding the GIL),
+        so one short text is analysed here rather than in the first ingest or search.
+        """
         from kiwipiepy import Kiwi
 
         self._kiwi = Kiwi()
+        self._kiwi.tokenize("warm up")
         self._stemmer = Stemmer.Stemmer("english")
         self._stop = frozenset(STOPWORDS_EN)
         self._lock = threading.Lock()

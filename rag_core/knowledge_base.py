@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,13 @@ from rag_core.ingest import (
     ProgressCallback,
     ProgressReporter,
     embed_in_batches,
-    parse_and_split,
+    expected_chunks,
 )
 from rag_core.keyword import TERMS_METADATA_KEY, KeywordIndex
-from rag_core.loaders import LoadedFile, display_name, sha256_hex, suffix_of
+from rag_core.loaders import PageStream, display_name, sha256_hex, suffix_of
 from rag_core.retrieval import ChunkRetriever, build_reranker, build_retriever
 from rag_core.sources import SourceFiles
+from rag_core.splitting import build_splitter, iter_chunks
 from rag_core.store import (
     STATUS_COMPLETE,
     STATUS_INDEXING,
@@ -54,6 +56,9 @@ logger = logging.getLogger(__name__)
 
 STORE_BATCH = 256
 """Chunks embedded and written per store round-trip (progress granularity)."""
+FIRST_STORE_BATCH = 32
+"""Chunks in the first batch of a streaming ingest; each next batch doubles, up to
+:data:`STORE_BATCH`, so embedding starts after a few pages instead of about forty."""
 PARSE_TIMEOUT_S = 120.0
 """Default wall-clock limit for parsing one PDF (seconds)."""
 
@@ -176,6 +181,10 @@ class KnowledgeBase:
     ) -> IngestResult:
         """Ingest one file. Never raises for a bad file: the result says what failed.
 
+        A PDF streams: its pages are split, embedded and stored while the parsing worker
+        reads the rest (:meth:`_store_stream`). A file that fails part-way leaves nothing
+        behind, and an older version with the same name stays until the new one is complete.
+
         Args:
             name: the file's name (display only; never used as a path).
             data: its bytes.
@@ -210,90 +219,140 @@ class KnowledgeBase:
                 indexed_as=existing.name if existing.name != shown else "",
                 seconds=time.monotonic() - started,
             )
+        report("parse", 0, 1)
         try:
-            loaded, chunks = parse_and_split(
+            stream = PageStream(
                 shown,
                 data,
-                chunk_size=self.settings.chunk_size,
-                chunk_overlap=self.settings.chunk_overlap,
                 password=password,
                 timeout_s=self.parse_timeout_s,
-                report=report,
+                on_page=lambda done, total: report("parse", done, total),
             )
         except (PasswordRequiredError, WrongPasswordError):
             raise
         except DocumentError as exc:
-            logger.info("ingest failed: %s", exc)
-            return IngestResult(
-                shown,
-                digest,
-                "failed",
-                error=str(exc),
-                error_code=exc.code,
-                seconds=time.monotonic() - started,
-            )
-        with write_lock(self.settings.lock_path, timeout_s=lock_timeout_s):
-            self.files.save(loaded.sha256, suffix_of(shown), data)
-            embedded, replaced = self._store_document(loaded, chunks, report)
+            return _failed(shown, digest, exc, started)
+        with stream:
+            try:
+                with write_lock(self.settings.lock_path, timeout_s=lock_timeout_s):
+                    self.files.save(stream.sha256, suffix_of(shown), data)
+                    chunks, embedded, replaced = self._store_stream(stream, report)
+            except DocumentError as exc:
+                return _failed(shown, digest, exc, started)
         report("done", 1, 1)
         return IngestResult(
             shown,
-            loaded.sha256,
+            stream.sha256,
             "indexed",
-            pages=loaded.n_pages,
-            chunks=len(chunks),
+            pages=stream.n_pages,
+            chunks=chunks,
             embedded=embedded,
             replaced=replaced,
-            empty_pages=loaded.empty_pages,
+            empty_pages=stream.empty_pages,
             seconds=time.monotonic() - started,
         )
 
-    def _store_document(
-        self, loaded: LoadedFile, chunks: list[Document], report: ProgressReporter
-    ) -> tuple[int, list[str]]:
+    def _store_stream(
+        self, stream: PageStream, report: ProgressReporter
+    ) -> tuple[int, int, list[str]]:
+        """Split, embed and store a document's pages as they arrive; list it when complete.
+
+        Chunks are embedded and written :data:`STORE_BATCH` at a time while the PDF worker
+        reads the next pages, so parsing overlaps embedding. Chunks already stored (an
+        earlier ingest of the same bytes that was killed) are not embedded again. Only when
+        every chunk is stored are the BM25 terms indexed, older versions with the same name
+        removed and the registry row marked complete.
+
+        Returns:
+            ``(chunks of the document, chunks embedded by this call, replaced sha256s)``.
+
+        Raises:
+            DocumentError: from the stream (damaged further in, too complex, no text at
+                all); the document's chunks, file and registry row are removed first.
+        """
+        sha256 = stream.sha256
         record = DocumentRecord(
-            sha256=loaded.sha256,
-            name=loaded.name,
-            pages=loaded.n_pages,
-            chunks=len(chunks),
+            sha256=sha256,
+            name=stream.name,
+            pages=stream.n_pages,
+            chunks=0,
             added_at=now_iso(),
             status=STATUS_INDEXING,
-            empty_pages=",".join(map(str, loaded.empty_pages)),
         )
         self.registry.upsert(record)
-        have = set(self.store._collection.get(where={"sha256": loaded.sha256}, include=[])["ids"])
-        known = self.keyword_index.document_chunk_ids(loaded.sha256)
-        todo = [c for c in chunks if c.id not in have]
-        done = len(chunks) - len(todo)
-        report("embed", done, len(chunks))
+        have = set(self.store._collection.get(where={"sha256": sha256}, include=[])["ids"])
+        known = self.keyword_index.document_chunk_ids(sha256)
+        splitter = build_splitter(self.settings.chunk_size, self.settings.chunk_overlap)
+        chunks: list[Document] = []
+        pending: list[Document] = []
         terms: dict[str, list[str]] = {}
-        for start in range(0, len(todo), STORE_BATCH):
-            batch = todo[start : start + STORE_BATCH]
+        embedded = 0
+        threshold = min(FIRST_STORE_BATCH, STORE_BATCH)
+        # One batch at a time is analysed for BM25 and written to Chroma on this thread
+        # while the next one embeds; progress is reported from the calling thread only.
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-store")
+        writing: tuple[Future[None], int, int] | None = None
+
+        def write(batch: list[Document], vectors: list[list[float]]) -> None:
             self._add_terms(batch, terms)
-            vectors = embed_in_batches(self.embeddings.embed_documents, batch)
             upsert_chunks(self.store, batch, vectors)
-            done += len(batch)
-            report("embed", done, len(chunks))
-            report("store", done, len(chunks))
+
+        def wait_for_write() -> None:
+            nonlocal writing
+            if writing is not None:
+                future, done, total = writing
+                writing = None
+                future.result()
+                report("store", done, total)
+
+        def flush(*, finished: bool) -> None:
+            nonlocal embedded, writing, threshold
+            todo = [c for c in pending if c.id not in have]
+            vectors = embed_in_batches(self.embeddings.embed_documents, todo) if todo else []
+            pending.clear()
+            total = expected_chunks(
+                len(chunks), stream.pages_read, stream.n_pages, finished=finished
+            )
+            report("split", len(chunks), total)
+            report("embed", len(chunks), total)
+            wait_for_write()
+            writing = (writer.submit(write, todo, vectors), len(chunks), total)
+            embedded += len(todo)
+            threshold = min(threshold * 2, STORE_BATCH)
+
+        try:
+            try:
+                for chunk in iter_chunks(stream, splitter):
+                    chunks.append(chunk)
+                    pending.append(chunk)
+                    if len(pending) >= threshold:
+                        flush(finished=False)
+                flush(finished=True)
+                wait_for_write()
+            finally:
+                writer.shutdown(wait=True)
+        except DocumentError:
+            self._delete_unlocked(sha256, rebuild=bool(known))
+            raise
         fresh = [c for c in chunks if c.id not in known]
         self._add_terms([c for c in fresh if c.id not in terms], terms)
         if fresh:
             self.keyword_index.add_terms(
                 [str(c.id) for c in fresh],
-                [loaded.sha256] * len(fresh),
+                [sha256] * len(fresh),
                 [terms[str(c.id)] for c in fresh],
             )
         replaced = [
-            old.sha256
-            for old in self.registry.find_by_name(loaded.name)
-            if old.sha256 != loaded.sha256
+            old.sha256 for old in self.registry.find_by_name(stream.name) if old.sha256 != sha256
         ]
         for old in replaced:
             self._delete_unlocked(old, rebuild=False)
         self.keyword_index.rebuild()
+        record.chunks = len(chunks)
+        record.empty_pages = ",".join(map(str, stream.empty_pages))
         record.status = STATUS_COMPLETE
         self.registry.upsert(record)
-        return len(todo), replaced
+        return len(chunks), embedded, replaced
 
     def _add_terms(self, chunks: list[Document], terms: dict[str, list[str]]) -> None:
         """Analyse ``chunks`` for BM25 into ``terms`` and keep them in each chunk's metadata."""
@@ -497,6 +556,19 @@ def delete_collection(settings: Settings, name: str, *, lock_timeout_s: float = 
             shutil.rmtree(target.files_dir, ignore_errors=True)
     logger.info("deleted collection %s (existed: %s)", name, existed)
     return existed
+
+
+def _failed(name: str, sha256: str, exc: DocumentError, started: float) -> IngestResult:
+    """The result of a file that could not be ingested (``started``: its monotonic start)."""
+    logger.info("ingest failed: %s", exc)
+    return IngestResult(
+        name,
+        sha256,
+        "failed",
+        error=str(exc),
+        error_code=exc.code,
+        seconds=time.monotonic() - started,
+    )
 
 
 def build_knowledge_base(settings: Settings, embeddings: Embeddings | None = None) -> KnowledgeBase:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from langchain_core.documents import Document
 
 from rag_core.errors import DocumentError, NoTextError
-from rag_core.pdf_worker import extract_pdf
+from rag_core.pdf_worker import PdfMeta, iter_pdf_pages
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,124 @@ def suffix_of(name: str) -> str:
     return Path(display_name(name)).suffix.lower()
 
 
+class PageStream:
+    """A file's pages as they are read; PDFs page by page from the parsing worker.
+
+    Creating the stream opens the file: for a PDF it starts the worker
+    (:func:`rag_core.pdf_worker.iter_pdf_pages`) and waits for the page count, so a file
+    that is empty, of an unsupported type, not a PDF, encrypted without the right password
+    or unreadable from the start fails here, before any page is produced. Iterating then
+    yields one Document per page that has text, in page order, while the worker reads
+    ahead; pages without text are collected in :attr:`empty_pages`. Close it (or use it as
+    a context manager) to stop the worker early.
+
+    Args:
+        name: the file's name as uploaded; used for display and to pick the format.
+        data: the file's content.
+        password: password of an encrypted PDF, if the user gave one.
+        timeout_s: wall-clock limit for the worker to read the whole PDF, in seconds.
+        on_page: called with ``(pages_read, n_pages)`` after each page, with or without
+            text, as the iteration reaches it.
+
+    Attributes:
+        name: display name of the file.
+        sha256: hex digest of the file's bytes.
+        n_pages: pages in the file (1 for text files).
+        pages_read: pages the iteration has reached so far.
+        empty_pages: 1-based numbers of the pages reached that had no text.
+
+    Raises:
+        DocumentError: empty file, unsupported type, not a PDF, damaged or too complex PDF
+            (from the constructor, or from the iteration for problems met later in the file).
+        PasswordRequiredError: an encrypted PDF and no password (constructor).
+        WrongPasswordError: the password does not open the PDF (constructor).
+        NoTextError: from the iteration, after the last page, when no page had text.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        password: str | None = None,
+        timeout_s: float = 120.0,
+        on_page: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Open the file (see the class docstring for what fails here)."""
+        self.name = display_name(name)
+        if not data:
+            raise DocumentError(self.name, "the file is empty (0 bytes)", "empty")
+        self.sha256 = sha256_hex(data)
+        self.pages_read = 0
+        self.empty_pages: list[int] = []
+        self._on_page = on_page
+        self._pdf: Iterator[PdfMeta | tuple[int, str]] | None = None
+        suffix = suffix_of(self.name)
+        if suffix in PDF_SUFFIXES:
+            self._pdf = iter_pdf_pages(self.name, data, password=password, timeout_s=timeout_s)
+            meta = next(self._pdf)
+            assert isinstance(meta, PdfMeta)
+            self.n_pages, self._labels = meta.n_pages, meta.labels
+            self._items: Iterator[PdfMeta | tuple[int, str]] = self._pdf
+        elif suffix in TEXT_SUFFIXES:
+            self.n_pages, self._labels = 1, ["1"]
+            self._items = iter([(1, _decode_text(self.name, data))])
+        else:
+            allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
+            raise DocumentError(
+                self.name,
+                f"unsupported file type {suffix or '(none)'}; use {allowed}",
+                "unsupported",
+            )
+
+    def __iter__(self) -> Iterator[Document]:
+        """Yield the pages with text; raise :class:`NoTextError` at the end if none had."""
+        with_text = 0
+        for item in self._items:
+            assert not isinstance(item, PdfMeta)
+            number, text = item
+            self.pages_read = number
+            if len(text.strip()) < MIN_PAGE_CHARS:
+                self.empty_pages.append(number)
+            else:
+                with_text += 1
+                label = self._labels[number - 1] if number <= len(self._labels) else str(number)
+                yield Document(
+                    page_content=text,
+                    metadata={
+                        "source": self.name,
+                        "page": number,
+                        "page_label": label,
+                        "sha256": self.sha256,
+                    },
+                )
+            if self._on_page is not None:
+                self._on_page(self.pages_read, self.n_pages)
+        if not with_text:
+            raise NoTextError(
+                self.name,
+                "no page has extractable text: is it a scanned document? Run OCR first",
+                "no_text",
+            )
+        if self.empty_pages:
+            logger.info(
+                "%s: %d of %d pages have no text", self.name, len(self.empty_pages), self.n_pages
+            )
+
+    def close(self) -> None:
+        """Stop the PDF worker if it is still running (idempotent)."""
+        if self._pdf is not None:
+            self._pdf.close()  # type: ignore[attr-defined]
+
+    def __enter__(self) -> PageStream:
+        """Return the stream."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the stream."""
+        self.close()
+
+
 def load_bytes(
     name: str,
     data: bytes,
@@ -91,7 +209,7 @@ def load_bytes(
     timeout_s: float = 120.0,
     on_page: Callable[[int, int], None] | None = None,
 ) -> LoadedFile:
-    """Read a file's bytes into page Documents.
+    """Read a file's bytes into page Documents (all pages; see :class:`PageStream`).
 
     Args:
         name: the file's name as uploaded; used for display and to pick the format.
@@ -109,43 +227,15 @@ def load_bytes(
         WrongPasswordError: the password does not open the PDF.
         NoTextError: no page has extractable text (scanned document).
     """
-    shown = display_name(name)
-    if not data:
-        raise DocumentError(shown, "the file is empty (0 bytes)", "empty")
-    suffix = suffix_of(shown)
-    digest = sha256_hex(data)
-    if suffix in PDF_SUFFIXES:
-        texts, labels = extract_pdf(
-            shown, data, password=password, timeout_s=timeout_s, on_page=on_page
+    with PageStream(name, data, password=password, timeout_s=timeout_s, on_page=on_page) as stream:
+        pages = list(stream)
+        return LoadedFile(
+            name=stream.name,
+            sha256=stream.sha256,
+            n_pages=stream.n_pages,
+            pages=pages,
+            empty_pages=stream.empty_pages,
         )
-    elif suffix in TEXT_SUFFIXES:
-        texts, labels = [_decode_text(shown, data)], ["1"]
-    else:
-        allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        raise DocumentError(
-            shown, f"unsupported file type {suffix or '(none)'}; use {allowed}", "unsupported"
-        )
-    pages: list[Document] = []
-    empty: list[int] = []
-    for number, (text, label) in enumerate(zip(texts, labels, strict=True), start=1):
-        if len(text.strip()) < MIN_PAGE_CHARS:
-            empty.append(number)
-            continue
-        pages.append(
-            Document(
-                page_content=text,
-                metadata={"source": shown, "page": number, "page_label": label, "sha256": digest},
-            )
-        )
-    if not pages:
-        raise NoTextError(
-            shown,
-            "no page has extractable text: is it a scanned document? Run OCR first",
-            "no_text",
-        )
-    if empty:
-        logger.info("%s: %d of %d pages have no text", shown, len(empty), len(texts))
-    return LoadedFile(name=shown, sha256=digest, n_pages=len(texts), pages=pages, empty_pages=empty)
 
 
 def load_path(path: Path, *, password: str | None = None, timeout_s: float = 120.0) -> LoadedFile:

@@ -4,8 +4,9 @@ pypdf is a parser of hostile input (crafted-PDF DoS advisories such as CVE-2023-
 the parse runs in a child process (``python -m rag_core.pdf_worker``, which needs no
 guard in the caller's main module, unlike multiprocessing's spawn): its address space is capped with
 ``resource.setrlimit(RLIMIT_AS)`` and the parent kills it when the wall-clock deadline
-passes. Pages stream back one message at a time, so the caller can split and embed the
-first pages while the child is still reading the rest, and can show page progress.
+passes. Pages stream back one message at a time, so the caller splits and embeds the first pages
+while the child is still reading the rest (see :class:`rag_core.loaders.PageStream`), and
+can show page progress.
 
 Messages from the child (JSON lines on its stdout):
 ``("meta", n_pages, labels)``, ``("page", number, text)``, ``("error", kind, detail)``,
@@ -79,7 +80,9 @@ def iter_pdf_pages(
         name: display name, for messages only.
         data: the PDF's bytes.
         password: user or owner password of an encrypted PDF.
-        timeout_s: wall-clock seconds for the whole parse; past it the child is killed.
+        timeout_s: wall-clock seconds the child may take to read the whole PDF; past it
+            the child is killed. Pages it has already sent are not held against it,
+            however slowly the caller consumes them.
         memory_limit: address-space cap of the child, in bytes.
 
     Yields:
@@ -98,21 +101,25 @@ def iter_pdf_pages(
         stderr=subprocess.DEVNULL,
         env=_child_env(),
     )
-    messages: queue.Queue[Any] = queue.Queue(maxsize=64)
+    # Unbounded: the child parses at its own pace while the caller embeds earlier pages;
+    # the text of a document is kept in memory either way.
+    messages: queue.Queue[Any] = queue.Queue()
+    finished = threading.Event()
     threading.Thread(target=_feed, args=(child, data, password), daemon=True).start()
-    threading.Thread(target=_pump, args=(child, messages), daemon=True).start()
+    threading.Thread(target=_pump, args=(child, messages, finished), daemon=True).start()
     deadline = time.monotonic() + timeout_s
     try:
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            # The limit is on the child's parse: pages it has already sent are served
+            # however long the caller spends between them.
+            if not finished.is_set() and time.monotonic() >= deadline:
                 raise DocumentError(
                     name,
                     f"the PDF is too complex: reading it took longer than {timeout_s:.0f} s",
                     "too_complex",
                 )
             try:
-                message = messages.get(timeout=min(remaining, 0.5))
+                message = messages.get(timeout=0.5)
             except queue.Empty:
                 continue
             kind = message[0]
@@ -151,52 +158,22 @@ def _feed(child: subprocess.Popen[bytes], data: bytes, password: str | None) -> 
         pass
 
 
-def _pump(child: subprocess.Popen[bytes], out: queue.Queue[Any]) -> None:
-    """Move the child's JSON-lines messages into ``out``; ``("eof",)`` when it stops."""
+def _pump(child: subprocess.Popen[bytes], out: queue.Queue[Any], finished: threading.Event) -> None:
+    """Move the child's JSON-lines messages into ``out``; ``("eof",)`` when it stops.
+
+    Sets ``finished`` before queueing the child's last word (done, error or end of output).
+    """
     assert child.stdout is not None
     for line in child.stdout:
         try:
-            out.put(tuple(json.loads(line)))
+            message = tuple(json.loads(line))
         except ValueError:
             break
+        if message and message[0] in ("done", "error"):
+            finished.set()
+        out.put(message)
+    finished.set()
     out.put(("eof",))
-
-
-def extract_pdf(
-    name: str,
-    data: bytes,
-    *,
-    password: str | None = None,
-    timeout_s: float = 120.0,
-    on_page: Callable[[int, int], None] | None = None,
-) -> tuple[list[str], list[str]]:
-    """Read every page's text; see :func:`iter_pdf_pages` for the limits and errors.
-
-    Args:
-        name: display name, for messages only.
-        data: the PDF's bytes.
-        password: user or owner password of an encrypted PDF.
-        timeout_s: wall-clock seconds for the whole parse.
-        on_page: called with ``(pages_read, n_pages)`` after each page arrives.
-
-    Returns:
-        ``(texts, labels)``: one text and one printed page label per page.
-
-    Raises:
-        DocumentError: not a PDF, damaged, too complex (timeout) or too large (memory).
-        PasswordRequiredError: encrypted and no password given.
-        WrongPasswordError: the password does not open it.
-    """
-    texts: list[str] = []
-    labels: list[str] = []
-    for item in iter_pdf_pages(name, data, password=password, timeout_s=timeout_s):
-        if isinstance(item, PdfMeta):
-            labels = item.labels
-        else:
-            texts.append(item[1])
-            if on_page is not None:
-                on_page(len(texts), len(labels))
-    return texts, labels
 
 
 def _crash_error(name: str, exitcode: int | None) -> DocumentError:

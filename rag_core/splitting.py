@@ -9,7 +9,7 @@ content twice writes the same ids (an upsert, never a duplicate).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -51,21 +51,20 @@ def chunk_id(sha256: str, page: int, index: int) -> str:
     return hashlib.sha256(f"{sha256}:{page}:{index}".encode()).hexdigest()
 
 
-def split_pages(
+def iter_chunks(
     pages: Iterable[Document], splitter: RecursiveCharacterTextSplitter
-) -> list[Document]:
-    """Split page Documents into chunks.
+) -> Iterator[Document]:
+    """Split page Documents into chunks, one page at a time, as the pages arrive.
 
     Args:
         pages: Documents with metadata ``sha256`` and ``page`` (from :mod:`rag_core.loaders`).
         splitter: from :func:`build_splitter`.
 
-    Returns:
+    Yields:
         Chunks in page order. Each has ``id`` set and metadata copied from its page plus
         ``chunk_index`` (0-based, per page), ``start_index`` and ``end_index`` (character
         offsets of the chunk in its page's text).
     """
-    chunks: list[Document] = []
     for page in pages:
         pieces = splitter.split_documents([page])
         for index, piece in enumerate(pieces):
@@ -76,11 +75,15 @@ def split_pages(
             start = int(meta.get("start_index", -1))
             meta["start_index"] = start
             meta["end_index"] = start + len(piece.page_content) if start >= 0 else -1
-            chunks.append(
-                Document(
-                    id=chunk_id(meta["sha256"], int(meta["page"]), index),
-                    page_content=piece.page_content,
-                    metadata=meta,
-                )
+            yield Document(
+                id=chunk_id(meta["sha256"], int(meta["page"]), index),
+                page_content=piece.page_content,
+                metadata=meta,
             )
-    return chunks
+
+
+def split_pages(
+    pages: Iterable[Document], splitter: RecursiveCharacterTextSplitter
+) -> list[Document]:
+    """Split page Documents into chunks; the list of :func:`iter_chunks`."""
+    return list(iter_chunks(pages, splitter))

@@ -43,7 +43,7 @@ def _knowledge_base(settings_json: str) -> KnowledgeBase:
         settings.embedding_model, settings.embedding_batch_size, settings.embedding_backend
     )
     kb = KnowledgeBase(settings, embeddings)
-    # Load Kiwi's model (about 1 s) with the store rather than in the first upload or the
+    # Load Kiwi's model (about 2.5 s) with the store rather than in the first upload or the
     # first keyword search.
     _ = kb.keyword_index.analyzer
     return kb

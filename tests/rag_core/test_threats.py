@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import zipfile
 import zlib
 from argparse import Namespace
@@ -32,7 +33,11 @@ from rag_core.errors import (
     WrongPasswordError,
 )
 from rag_core.ingest import IngestProgress
-from rag_core.knowledge_base import KnowledgeBase, reindex_into_new_collection
+from rag_core.knowledge_base import (
+    FIRST_STORE_BATCH,
+    KnowledgeBase,
+    reindex_into_new_collection,
+)
 from rag_core.loaders import display_name, load_bytes
 from rag_core.pdf_worker import iter_pdf_pages
 from rag_core.store import (
@@ -237,6 +242,66 @@ def test_cpu_bomb_is_killed_at_the_timeout(kb_with_good: KnowledgeBase):
     assert_only_good(kb_with_good)
     kb_with_good.parse_timeout_s = 30
     assert kb_with_good.ingest_bytes("next.txt", b"Seals sleep on ice floes.").status == "indexed"
+
+
+def test_the_parse_limit_is_on_the_worker_not_on_a_slow_consumer():
+    # Pages already read are served however long the caller spends between them (it embeds
+    # earlier pages meanwhile); the limit is on the worker's own reading.
+    pages = []
+    for item in iter_pdf_pages("slow.pdf", text_pdf(["one", "two", "three"]), timeout_s=1):
+        pages.append(item)
+        time.sleep(0.6)
+    assert [p[0] for p in pages[1:]] == [1, 2, 3]
+
+
+def test_pages_are_embedded_while_later_pages_are_still_being_read(
+    kb_with_good: KnowledgeBase,
+):
+    events: list[IngestProgress] = []
+    result = kb_with_good.ingest_bytes(
+        "lshort-part.pdf", pdf_pages(LSHORT, 10, 39), progress=events.append
+    )
+    assert result.status == "indexed" and result.chunks > 2 * FIRST_STORE_BATCH
+    stages = [(e.stage, e.done, e.total) for e in events]
+    last_page = stages.index(("parse", 30, 30))
+    first_embed = next(i for i, e in enumerate(events) if e.stage == "embed")
+    assert first_embed < last_page  # streaming, not parse-everything-first
+    embedded = [e for e in events if e.stage == "embed"]
+    assert [e.done for e in embedded] == sorted(e.done for e in embedded)
+    assert embedded[-1].done == embedded[-1].total == result.chunks
+    assert all(e.total > e.done for e in embedded[:-1])  # estimates while pages remain
+    stored = kb_with_good.store._collection.get(where={"sha256": result.sha256}, include=[])
+    assert len(stored["ids"]) == result.chunks == kb_with_good.registry.get(result.sha256).chunks
+
+
+def test_a_pdf_that_fails_part_way_leaves_nothing_and_keeps_the_old_version(
+    kb_with_good: KnowledgeBase,
+):
+    old = kb_with_good.ingest_bytes("manual.pdf", text_pdf(["Narwhals have one long tusk."]))
+    assert old.status == "indexed"
+    # 30 real pages, then a page whose content stream is a decompression bomb: the worker
+    # sends the good pages (embedded and stored meanwhile) before it fails on the last one.
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_pages(LSHORT, 10, 39))))
+    writer.append(PdfReader(io.BytesIO(flate_bomb_pdf(500))))
+    out = io.BytesIO()
+    writer.write(out)
+    events: list[IngestProgress] = []
+
+    result = kb_with_good.ingest_bytes("manual.pdf", out.getvalue(), progress=events.append)
+
+    assert result.status == "failed" and "safety limits" in result.error
+    assert any(e.stage == "store" and e.done > 0 for e in events)  # chunks had been written
+    assert sorted(d.name for d in kb_with_good.documents(include_incomplete=True)) == [
+        "good.txt",
+        "manual.pdf",
+    ]
+    [manual] = kb_with_good.registry.find_by_name("manual.pdf")
+    assert manual.sha256 == old.sha256 and manual.status == "complete"
+    assert kb_with_good.chunk_count() == 2  # good.txt and the old manual, nothing else
+    assert result.sha256 and kb_with_good.files.find(result.sha256) is None
+    hits = kb_with_good.retriever(mode="bm25", k=5).invoke("narwhals tusk latex document")
+    assert hits[0].metadata["sha256"] == old.sha256
+    assert result.sha256 not in {d.metadata["sha256"] for d in hits}
 
 
 # --------------------------------------------------------------- row 9: hostile names
