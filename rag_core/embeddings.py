@@ -245,6 +245,17 @@ class OnnxEmbeddings(Embeddings):
             self.dimension = int(compiled.output(0).get_partial_shape()[-1].get_length())
             jobs = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
             self._requests = openvino.AsyncInferQueue(compiled, max(1, jobs))
+            # Queries get a request of their own, so a chat question asked while a file
+            # ingests waits for one batch of 8 on a stream, not for a whole ingest call.
+            query_request = compiled.create_infer_request()
+            output = compiled.output(0)
+            query_lock = threading.Lock()
+
+            def infer_query(feed: dict[str, np.ndarray]) -> np.ndarray:
+                with query_lock:
+                    return query_request.infer(feed)[output]
+
+            self._infer = infer_query
             return
         import onnxruntime as ort
 
@@ -295,9 +306,9 @@ class OnnxEmbeddings(Embeddings):
                 feed["token_type_ids"] = np.zeros_like(input_ids)
             yield idx, feed
 
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], *, pool: bool = True) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        if self._requests is None:
+        if self._requests is None or not pool:
             for idx, feed in self.batches(texts):
                 out[idx] = self._infer(feed)
             return out
@@ -320,7 +331,7 @@ class OnnxEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one query text."""
-        return self._encode([text])[0].tolist()
+        return self._encode([text], pool=False)[0].tolist()
 
 
 def _check_mean_pooling(model_dir: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +97,27 @@ def test_openvino_int8_model_is_quantised_once_and_reused(onnx_cache: Path) -> N
     np.testing.assert_allclose(
         first.embed_documents(SENTENCES), again.embed_documents(SENTENCES), atol=1e-6
     )
+
+
+def test_openvino_query_does_not_wait_for_a_running_ingest(onnx_cache: Path) -> None:
+    # A chat question asked while a file embeds runs on its own request: it returns while
+    # the long embed_documents call (one lock for its whole pool of requests) still runs.
+    model = build_embeddings("all-MiniLM-L6-v2", backend="openvino-int8", cache_dir=onnx_cache)
+    texts = [f"{SENTENCES[i % len(SENTENCES)]} Passage {i}. " * 4 for i in range(400)]
+    finished = threading.Event()
+
+    def ingest() -> None:
+        model.embed_documents(texts)
+        finished.set()
+
+    worker = threading.Thread(target=ingest)
+    worker.start()
+    time.sleep(0.5)  # the document call is under way (400 texts take seconds)
+    query = model.embed_query(SENTENCES[3])
+    answered_during_ingest = not finished.is_set()
+    worker.join()
+    assert answered_during_ingest
+    np.testing.assert_allclose(query, model.embed_query(SENTENCES[3]), atol=1e-6)
 
 
 def test_backend_setting_and_unknown_backend(monkeypatch: pytest.MonkeyPatch) -> None:
