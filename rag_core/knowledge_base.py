@@ -145,6 +145,7 @@ class KnowledgeBase:
             uncovered_dense_weight=s.uncovered_dense_weight,
             reranker=self.reranker,
             rerank_candidates=s.rerank_candidates,
+            hidden_documents=self.registry.incomplete,
         )
 
     @property

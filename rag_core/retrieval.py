@@ -16,7 +16,7 @@ score = sum over rankings of 1 / (k + rank), k = 60.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -196,6 +196,9 @@ class ChunkRetriever(BaseRetriever):
         reranker: an object with ``predict(pairs) -> scores`` (a sentence-transformers
             ``CrossEncoder``) that re-orders the top ``rerank_candidates``; None = off.
         rerank_candidates: fused candidates passed to the reranker.
+        hidden_documents: returns the sha256s of documents whose chunks must not be
+            returned (still being indexed, or half-indexed by a killed ingest: a document
+            counts only once all its chunks are stored); None = none hidden.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -211,6 +214,7 @@ class ChunkRetriever(BaseRetriever):
     uncovered_dense_weight: float = 0.0
     reranker: Any | None = None
     rerank_candidates: int = 20
+    hidden_documents: Callable[[], Sequence[str]] | None = None
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
@@ -243,11 +247,14 @@ class ChunkRetriever(BaseRetriever):
         if total == 0 or not query.strip():
             return []
         covered = embedding_covers(query, self.embedding_languages)
+        hidden = frozenset(self.hidden_documents()) if self.hidden_documents else frozenset()
         query_vec = np.asarray(self.store.embeddings.embed_query(query), dtype=np.float32)
         fetch = min(max(self.fetch_k, top), total)
         want = max(top, self.rerank_candidates) if self.reranker is not None else top
         if self.mode in ("dense", "mmr"):
-            dense = self._dense(query_vec, fetch if self.mode == "mmr" else min(want, total))
+            dense = self._dense(
+                query_vec, fetch if self.mode == "mmr" else min(want, total), hidden
+            )
             docs = dense[:want] if self.mode == "dense" else self._mmr(query_vec, dense, want)
             score_key = "similarity"
         else:
@@ -256,11 +263,11 @@ class ChunkRetriever(BaseRetriever):
             keyword_hits = self.keyword_index.search(query, fetch)
             bm25 = dict(keyword_hits)
             if self.mode == "bm25":
-                docs = self._by_ids([i for i, _ in keyword_hits[:want]], query_vec)
+                docs = self._by_ids([i for i, _ in keyword_hits[:want]], query_vec, hidden)
                 score_key = "bm25"
             else:
                 dense_weight = 1.0 if covered else self.uncovered_dense_weight
-                dense = self._dense(query_vec, fetch) if dense_weight > 0 else []
+                dense = self._dense(query_vec, fetch, hidden) if dense_weight > 0 else []
                 fused = reciprocal_rank_fusion(
                     [[d.id or "" for d in dense], [i for i, _ in keyword_hits]],
                     k=self.rrf_k,
@@ -269,10 +276,10 @@ class ChunkRetriever(BaseRetriever):
                 if len(fused) < want and not dense:
                     # keywords found too little: the nearest chunks fill the empty slots
                     taken = {i for i, _ in fused}
-                    dense = [d for d in self._dense(query_vec, want) if d.id not in taken]
+                    dense = [d for d in self._dense(query_vec, want, hidden) if d.id not in taken]
                     fused += [(d.id or "", 0.0) for d in dense][: want - len(fused)]
                 known = {d.id: d for d in dense}
-                for doc in self._by_ids([i for i, _ in fused if i not in known], query_vec):
+                for doc in self._by_ids([i for i, _ in fused if i not in known], query_vec, hidden):
                     known[doc.id] = doc
                 docs = []
                 for chunk_id, score in fused:
@@ -309,10 +316,13 @@ class ChunkRetriever(BaseRetriever):
                 query_terms, terms.get(doc.id or "", [])
             )
 
-    def _dense(self, query_vec: np.ndarray, n: int) -> list[Document]:
+    def _dense(
+        self, query_vec: np.ndarray, n: int, hidden: frozenset[str] = frozenset()
+    ) -> list[Document]:
         got = self.store._collection.query(
             query_embeddings=[query_vec.tolist()],
             n_results=n,
+            where={"sha256": {"$nin": sorted(hidden)}} if hidden else None,
             include=["documents", "metadatas", "distances", "embeddings"],
         )
         docs = []
@@ -337,7 +347,9 @@ class ChunkRetriever(BaseRetriever):
         picked = maximal_marginal_relevance(query_vec, matrix, lambda_mult=self.mmr_lambda, k=top)
         return [candidates[i] for i in picked]
 
-    def _by_ids(self, ids: list[str], query_vec: np.ndarray) -> list[Document]:
+    def _by_ids(
+        self, ids: list[str], query_vec: np.ndarray, hidden: frozenset[str] = frozenset()
+    ) -> list[Document]:
         if not ids:
             return []
         got = self.store._collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
@@ -350,6 +362,8 @@ class ChunkRetriever(BaseRetriever):
             strict=True,
         ):
             doc = _chunk(chunk_id, text, meta)
+            if doc.metadata.get("sha256") in hidden:
+                continue
             doc.metadata["similarity"] = float(np.dot(np.asarray(emb, dtype=np.float32), query_vec))
             rows[chunk_id] = doc
         return [rows[i] for i in ids if i in rows]

@@ -258,10 +258,22 @@ def test_pages_are_embedded_while_later_pages_are_still_being_read(
     kb_with_good: KnowledgeBase,
 ):
     events: list[IngestProgress] = []
+    served_while_indexing: list[set[str]] = []
+
+    def on_progress(event: IngestProgress) -> None:
+        events.append(event)
+        if event.stage == "store" and not served_while_indexing:
+            hits = kb_with_good.retriever(mode="dense", k=5).invoke("LaTeX document class")
+            served_while_indexing.append({d.metadata["source"] for d in hits})
+
     result = kb_with_good.ingest_bytes(
-        "lshort-part.pdf", pdf_pages(LSHORT, 10, 39), progress=events.append
+        "lshort-part.pdf", pdf_pages(LSHORT, 10, 39), progress=on_progress
     )
     assert result.status == "indexed" and result.chunks > 2 * FIRST_STORE_BATCH
+    # chunks already stored, but the document is not complete: not served yet
+    assert served_while_indexing == [{"good.txt"}]
+    hits = kb_with_good.retriever(mode="dense", k=5).invoke("LaTeX document class")
+    assert "lshort-part.pdf" in {d.metadata["source"] for d in hits}
     stages = [(e.stage, e.done, e.total) for e in events]
     last_page = stages.index(("parse", 30, 30))
     first_embed = next(i for i, e in enumerate(events) if e.stage == "embed")
@@ -445,6 +457,8 @@ def test_kill_9_mid_ingest_then_the_next_ingest_completes_it(
     [half] = kb.documents(include_incomplete=True)
     assert half.status == "indexing" and half.name == "lshort-part.pdf"
     assert kb.chunk_count() == stored_before
+    for mode in ("dense", "hybrid"):  # its stored chunks are not served either
+        assert kb.retriever(mode=mode, k=5).invoke("LaTeX document class") == []
 
     counting.texts = 0
     result = kb.ingest_bytes("lshort-part.pdf", pdf_pages(LSHORT, 10, 39))
