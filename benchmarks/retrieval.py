@@ -76,7 +76,7 @@ def load_base(pdfs: list[Path], embeddings: object) -> tuple[list[Document], np.
         saved = np.load(cache, allow_pickle=False)
         return chunks, saved["vectors"], json.loads(str(saved["terms"]))
     started = time.perf_counter()
-    vectors = np.asarray(embed_in_batches(embeddings.embed_documents, chunks, 32))  # type: ignore[attr-defined]
+    vectors = np.asarray(embed_in_batches(embeddings.embed_documents, chunks))  # type: ignore[attr-defined]
     terms = shared_analyzer().analyze(texts)
     print(
         f"embedded and analysed {len(chunks)} base chunks in {time.perf_counter() - started:.0f} s"
