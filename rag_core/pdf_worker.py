@@ -4,9 +4,9 @@ pypdf is a parser of hostile input (crafted-PDF DoS advisories such as CVE-2023-
 the parse runs in a child process (``python -m rag_core.pdf_worker``, which needs no
 guard in the caller's main module, unlike multiprocessing's spawn): its address space is capped with
 ``resource.setrlimit(RLIMIT_AS)`` and the parent kills it when the wall-clock deadline
-passes. Pages stream back one message at a time, so the caller splits and embeds the first pages
-while the child is still reading the rest (see :class:`rag_core.loaders.PageStream`), and
-can show page progress.
+passes. Pages stream back one message at a time, so the caller splits and embeds the
+first pages while the child is still reading the rest (see
+:class:`rag_core.loaders.PageStream`), and can show page progress.
 
 Messages from the child (JSON lines on its stdout):
 ``("meta", n_pages, labels)``, ``("page", number, text)``, ``("error", kind, detail)``,
