@@ -44,8 +44,25 @@ sign-in the form says so (on every run: the cookie component reruns the script).
 LOGIN_FORM_KEY = "login"
 LOGOUT_BUTTON_KEY = "sign_out"
 """Not "logout": a widget with that key would share the library's session key."""
-MIN_COOKIE_KEY_CHARS = 16
-"""The cookie key signs the sign-in cookie (HS256 JWT): a short one can be guessed."""
+MIN_COOKIE_KEY_CHARS = 32
+"""The cookie key signs the sign-in cookie (HS256 JWT): a short one can be guessed.
+``secrets.token_urlsafe(32)``, which the error message suggests, gives 43 characters."""
+SAMPLE_COOKIE_KEYS = frozenset(
+    key.casefold()
+    for key in (
+        # this project's README: the sample of earlier versions and today's placeholder
+        "a-long-random-secret",
+        "REPLACE-with-output-of-secrets.token_urlsafe(32)",
+        # streamlit-authenticator's README samples and its Authenticate default
+        "some_signature_key",
+        "random_signature_key",
+        "signature_key",
+        "some_key",
+        "abcdef",
+    )
+)
+"""Cookie keys published in documentation: anyone can sign a cookie with them, so they
+are refused whatever their length (compared without case and surrounding spaces)."""
 
 
 class AuthConfigError(Exception):
@@ -54,7 +71,8 @@ class AuthConfigError(Exception):
     Attributes:
         path: the config file.
         code: what is wrong, a key of the ``auth.err.*`` UI texts ("missing", "unreadable",
-            "yaml", "no_users", "password", "cookie").
+            "yaml", "no_users", "password", "cookie", "cookie_key_short",
+            "cookie_key_sample").
         values: the values that text is formatted with (e.g. ``user``, ``detail``).
     """
 
@@ -101,7 +119,8 @@ def parse_auth_config(path: Path, text: str) -> AuthConfig:
 
     Raises:
         AuthConfigError: the text is not YAML, lists no users, has a password that is not a
-            bcrypt hash, or lacks a usable ``cookie`` section.
+            bcrypt hash, lacks a usable ``cookie`` section, or its cookie key is short or
+            a published sample (:func:`check_cookie_key`).
     """
     try:
         data = yaml.load(text, Loader=stauth.SafeLoader)
@@ -129,18 +148,40 @@ def parse_auth_config(path: Path, text: str) -> AuthConfig:
         not isinstance(name, str)
         or not name.strip()
         or not isinstance(key, str)
-        or len(key) < MIN_COOKIE_KEY_CHARS
         or isinstance(days, bool)
         or not isinstance(days, int | float)
         or days < 0
     ):
         raise AuthConfigError(path, "cookie", chars=MIN_COOKIE_KEY_CHARS)
+    check_cookie_key(path, key)
     return AuthConfig(
         credentials={"usernames": checked},
         cookie_name=name,
         cookie_key=key,
         cookie_expiry_days=float(days),
     )
+
+
+def check_cookie_key(path: Path, key: str) -> None:
+    """Refuse a cookie key that would let someone forge the sign-in cookie.
+
+    Whoever knows the key can sign a cookie naming any user and is signed in as them
+    without a password. So the key must have at least :data:`MIN_COOKIE_KEY_CHARS`
+    characters and must not be a sample value from documentation (:data:`SAMPLE_COOKIE_KEYS`),
+    which a team copying the sample config would otherwise share with everyone.
+
+    Args:
+        path: the config file (for the error).
+        key: the ``cookie: key:`` value.
+
+    Raises:
+        AuthConfigError: "cookie_key_sample" or "cookie_key_short"; both messages say how
+            to make a key.
+    """
+    if key.strip().casefold() in SAMPLE_COOKIE_KEYS:
+        raise AuthConfigError(path, "cookie_key_sample")
+    if len(key) < MIN_COOKIE_KEY_CHARS:
+        raise AuthConfigError(path, "cookie_key_short", length=len(key), chars=MIN_COOKIE_KEY_CHARS)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

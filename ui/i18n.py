@@ -127,6 +127,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "`cookie:` 항목에 `name`, `key`({chars}자 이상의 임의 비밀 값), "
         "`expiry_days`(0 이상의 숫자)가 있어야 합니다",
     },
+    "auth.err.cookie_key_short": {
+        "en": "the cookie `key` has {length} characters; it needs at least {chars} random "
+        "characters, or the sign-in cookie can be forged. Make one with "
+        '`python -c "import secrets; print(secrets.token_urlsafe(32))"`',
+        "ko": "쿠키 `key`가 {length}자입니다. 로그인 쿠키를 위조할 수 없도록 {chars}자 이상의 "
+        "임의 값이어야 합니다. "
+        '`python -c "import secrets; print(secrets.token_urlsafe(32))"`로 만드세요',
+    },
+    "auth.err.cookie_key_sample": {
+        "en": "the cookie `key` is a sample value from documentation, so anyone can forge the "
+        "sign-in cookie with it. Make a secret one with "
+        '`python -c "import secrets; print(secrets.token_urlsafe(32))"`',
+        "ko": "쿠키 `key`가 문서에 나오는 예시 값이라 누구나 로그인 쿠키를 위조할 수 있습니다. "
+        '`python -c "import secrets; print(secrets.token_urlsafe(32))"`로 비밀 값을 만드세요',
+    },
     "eval.title": {"en": "Evaluate retrieval", "ko": "검색 평가"},
     "eval.caption": {
         "en": "Upload questions with their answer pages (JSON Lines: question, doc, pages) to "

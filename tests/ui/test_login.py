@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,15 @@ from streamlit.testing.v1 import AppTest
 
 from rag_core.history import ChatHistory
 from rag_core.knowledge_base import KnowledgeBase
+from tests.conftest import REPO
 from tests.ollama_server import FakeOllamaServer
+from ui.auth import MIN_COOKIE_KEY_CHARS, SAMPLE_COOKIE_KEYS, AuthConfigError, check_cookie_key
 
 QUESTION = "When did Knuth start writing TeX?"
 PASSWORDS = {"alice": "alice-secret-1", "bob": "bob-secret-2"}
+COOKIE_KEY = "k" * 32
+"""A cookie key the config check accepts (32 characters, not a published sample)."""
+MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 def write_config(path: Path, **changes: object) -> Path:
@@ -26,7 +32,7 @@ def write_config(path: Path, **changes: object) -> Path:
                 "bob": {"name": "Bob Lee", "password": stauth.Hasher.hash(PASSWORDS["bob"])},
             }
         },
-        "cookie": {"name": "rag_login", "key": "k" * 32, "expiry_days": 1},
+        "cookie": {"name": "rag_login", "key": COOKIE_KEY, "expiry_days": 1},
         **changes,
     }
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -198,10 +204,10 @@ def test_a_user_removed_from_the_config_is_signed_out(
     [
         (None, "the file does not exist"),
         ("credentials: [unclosed\n", "it is not valid YAML"),
-        ("cookie: {name: c, key: kkkkkkkkkkkkkkkkkk, expiry_days: 1}\n", "lists no users"),
+        (f"cookie: {{name: c, key: {COOKIE_KEY}, expiry_days: 1}}\n", "lists no users"),
         (
             "credentials: {usernames: {carol: {name: Carol, password: plain-text}}}\n"
-            "cookie: {name: c, key: kkkkkkkkkkkkkkkkkk, expiry_days: 1}\n",
+            f"cookie: {{name: c, key: {COOKIE_KEY}, expiry_days: 1}}\n",
             "the password of user 'carol' is missing or not a bcrypt hash",
         ),
         ("", "lists no users"),
@@ -222,12 +228,47 @@ def test_an_unusable_config_stops_with_an_error_naming_the_file(
     assert not app.chat_input and not _shows_login_form(app)  # no silent "no sign-in"
 
 
-def test_a_short_cookie_key_is_refused(make_app, corpus_kb, fake_ollama, tmp_path, monkeypatch):
-    path = write_config(
-        tmp_path / "auth.yaml", cookie={"name": "c", "key": "short", "expiry_days": 1}
-    )
+def _readme_cookie_key() -> str:
+    """The cookie key in the README's sample sign-in config."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "cookie:" in b]
+    return yaml.safe_load(block)["cookie"]["key"]
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("short", "has 5 characters; it needs at least 32 random characters"),
+        ("x" * 31, "has 31 characters; it needs at least 32 random characters"),
+        ("a-long-random-secret", "a sample value from documentation"),  # the old README's
+        ("some_signature_key", "a sample value from documentation"),  # the library's README
+        ("  Some_Signature_Key ", "a sample value from documentation"),
+        ("REPLACE-with-output-of-secrets.token_urlsafe(32)", "a sample value from documentation"),
+    ],
+    ids=["short", "31-chars", "old-readme-sample", "library-sample", "sample-case", "placeholder"],
+)
+def test_a_weak_cookie_key_is_refused_with_how_to_make_one(
+    make_app, corpus_kb, fake_ollama, tmp_path, monkeypatch, key, expected
+):
+    path = write_config(tmp_path / "auth.yaml", cookie={"name": "c", "key": key, "expiry_days": 1})
     monkeypatch.setenv("RAG_AUTH_CONFIG", str(path))
     app = make_app(corpus_kb.settings.data_dir, fake_ollama.url)
     [error] = app.error
-    assert str(path) in error.value and "at least 16 characters" in error.value
+    assert str(path) in error.value and expected in error.value
+    assert MAKE_A_KEY in error.value
     assert not app.chat_input and not _shows_login_form(app)
+
+
+def test_the_readme_sample_cookie_key_is_refused(tmp_path: Path):
+    readme_key = _readme_cookie_key()
+    assert readme_key.casefold() in SAMPLE_COOKIE_KEYS
+    with pytest.raises(AuthConfigError) as refused:
+        check_cookie_key(tmp_path / "auth.yaml", readme_key)
+    assert refused.value.code == "cookie_key_sample"
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"at least {MIN_COOKIE_KEY_CHARS} characters" in readme
+    assert MAKE_A_KEY in readme
+
+
+def test_a_key_of_32_random_characters_is_enough(tmp_path: Path):
+    check_cookie_key(tmp_path / "auth.yaml", COOKIE_KEY)  # what the other tests sign in with
