@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/ingest.py [--pdf ../shared/corpus/gnuplot.pdf] [--backend onnx-int8]
+    python benchmarks/ingest.py [--pdf benchmarks/data/gnuplot.pdf] [--backend onnx-int8]
 
 For each backend it ingests the PDF into a fresh temporary store with
 ``KnowledgeBase.ingest_path`` (parse in the worker subprocess, split, embed, Chroma upsert,
@@ -28,19 +28,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from rag_core import knowledge_base  # noqa: E402
 from rag_core.config import build_settings  # noqa: E402
-from rag_core.embeddings import BACKENDS, build_embeddings, resolve_model_path  # noqa: E402
-from rag_core.ingest import IngestProgress  # noqa: E402
-from rag_core.keyword import shared_analyzer  # noqa: E402
+from rag_core.index.embeddings import BACKENDS, build_embeddings, resolve_model_path  # noqa: E402
+from rag_core.index.keyword import shared_analyzer  # noqa: E402
+from rag_core.ingestion.progress import IngestProgress  # noqa: E402
 from rag_core.knowledge_base import KnowledgeBase  # noqa: E402
 
-DEFAULT_PDF = REPO.parent / "shared" / "corpus" / "gnuplot.pdf"
+DEFAULT_PDF = REPO / "benchmarks" / "data" / "gnuplot.pdf"
+COSINE_SAMPLE = 500
+"""Chunks whose vectors are compared across backends."""
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Run:
     load_s: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
     wall_s: float | None = None
+    sample: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def total_s(self) -> float:
@@ -125,15 +129,11 @@ def run_ours(pdf: Path, backend: str, batch_size: int) -> Run:
             return run
 
         # store = BM25 analysis of the chunks (Kiwi) + the Chroma upsert, on the writer thread
-        upsert = knowledge_base.upsert_chunks
-        knowledge_base.upsert_chunks = busy(upsert)  # type: ignore[assignment]
-        kb._add_terms = busy(kb._add_terms)  # type: ignore[method-assign]
+        kb.store.upsert = busy(kb.store.upsert)  # type: ignore[method-assign]
+        kb.pipeline.add_terms = busy(kb.pipeline.add_terms)  # type: ignore[method-assign]
         timed.seconds = 0.0
         begin = time.perf_counter()
-        try:
-            result = kb.ingest_path(pdf, progress=on_progress)
-        finally:
-            knowledge_base.upsert_chunks = upsert  # type: ignore[assignment]
+        result = kb.ingest_path(pdf, progress=on_progress)
         end = time.perf_counter()
         if result.status != "indexed":
             raise SystemExit(f"ingest failed: {result.error}")
@@ -148,7 +148,27 @@ def run_ours(pdf: Path, backend: str, batch_size: int) -> Run:
             "index": float("nan"),
         }
         run.wall_s = end - begin
+        got = kb.store.collection.get(limit=COSINE_SAMPLE, include=["embeddings"])
+        run.sample = dict(zip(got["ids"], got["embeddings"], strict=True))
     return run
+
+
+def mean_cosine_to_fp32(runs: list[Run]) -> dict[str, float]:
+    """Mean cosine of each backend's stored vectors to torch fp32's, on the same chunks.
+
+    Chunk ids derive from content, so both stores hold the same ids; the vectors are
+    L2-normalised, so cosine = dot product. Needs the ``torch`` run.
+    """
+    reference = next((r.sample for r in runs if r.name == "ours torch"), None)
+    if not reference:
+        return {}
+    out = {}
+    for run in runs:
+        shared = [i for i in run.sample if i in reference]
+        if run.name != "ours torch" and shared:
+            dots = [float(np.dot(run.sample[i], reference[i])) for i in shared]
+            out[run.name] = sum(dots) / len(dots)
+    return out
 
 
 def run_plain(pdf: Path) -> Run:
@@ -245,7 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{run.name}: {run.pages} pages, {run.chunks} chunks")
     print()
     print_table(runs, plain)
-    print(f"peak RSS (self + children): {peak_rss_mib():.0f} MiB")
+    for name, cosine in mean_cosine_to_fp32(runs).items():
+        print(f"{name}: mean cosine to torch fp32 over {COSINE_SAMPLE} stored chunks: {cosine:.4f}")
+    print(f"peak RSS of this run, all pipelines (self + children): {peak_rss_mib():.0f} MiB")
     return 0
 
 

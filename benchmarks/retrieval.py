@@ -5,12 +5,13 @@ Run from the repository root::
     python benchmarks/retrieval.py [--sizes 1000 10000 100000] [--modes dense bm25 hybrid]
                                    [--no-server] [--queries 50]
 
-The chunks are real text: the corpus PDFs (``../shared/corpus/*.pdf``) parsed and split
-by our own pipeline, their embeddings (all-MiniLM-L6-v2, torch) and BM25 terms computed
-once and cached in ``benchmarks/.cache/``. A store of N chunks repeats that base set,
-each copy perturbed: one BM25 term dropped and Gaussian noise (sigma 0.02 per dimension)
-added to the vector before re-normalising, so copies are near, not exact, duplicates.
-Chunks are written with the store's own ``upsert_chunks`` (BM25 terms in their metadata,
+The chunks are real text: ``tests/data/lshort*.pdf`` and ``benchmarks/data/gnuplot.pdf``
+ingested once by THE ingest pipeline (default embedding backend) into a temporary store,
+read back (texts, vectors, BM25 terms) and cached in ``benchmarks/.cache/``. A store of
+N chunks repeats that base set, each copy perturbed: one BM25 term dropped and Gaussian
+noise (sigma 0.02 per dimension) added to the vector before re-normalising, so copies are
+near, not exact, duplicates.
+Chunks are written with the store's own ``VectorStore.upsert`` (BM25 terms in their metadata,
 as an ingest stores them), one registry record per synthetic document,
 ``KeywordIndex.add_terms`` and one ``rebuild`` (timed and printed).
 
@@ -24,13 +25,11 @@ directory (the server's ``--path`` in server mode) plus the BM25 index.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,42 +46,53 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from langchain_core.documents import Document  # noqa: E402
 
 from rag_core.config import build_settings  # noqa: E402
-from rag_core.embeddings import build_embeddings  # noqa: E402
 from rag_core.evaluation import load_qa  # noqa: E402
-from rag_core.ingest import embed_in_batches, parse_and_split  # noqa: E402
-from rag_core.keyword import TERMS_METADATA_KEY, shared_analyzer  # noqa: E402
+from rag_core.index.embeddings import build_embeddings  # noqa: E402
+from rag_core.index.keyword import TERMS_METADATA_KEY  # noqa: E402
+from rag_core.index.registry import DocumentRecord, now_iso  # noqa: E402
+from rag_core.index.vector_store import run_chroma_server  # noqa: E402
 from rag_core.knowledge_base import KnowledgeBase  # noqa: E402
-from rag_core.store import DocumentRecord, now_iso, upsert_chunks  # noqa: E402
 
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = [
+    REPO / "tests" / "data" / "lshort.pdf",
+    REPO / "tests" / "data" / "lshort-ko.pdf",
+    REPO / "benchmarks" / "data" / "gnuplot.pdf",
+]
+QA_DEV = REPO / "tests" / "data" / "qa_dev.jsonl"
 CACHE = REPO / "benchmarks" / ".cache"
 NOISE_SIGMA = 0.02
 WRITE_BATCH = 5000
 
 
 def load_base(pdfs: list[Path], embeddings: object) -> tuple[list[Document], np.ndarray, list]:
-    """Parse and split ``pdfs``; return chunks, their vectors (n x dim) and BM25 terms.
+    """Ingest ``pdfs`` with THE pipeline into a temporary store; return its chunks, their
+    vectors (n x dim) and BM25 terms, read back from Chroma.
 
-    Vectors and terms are cached by the digest of the chunk texts.
+    Cached by the digest of the PDFs' bytes.
     """
-    chunks: list[Document] = []
-    for pdf in pdfs:
-        _, split = parse_and_split(pdf.name, pdf.read_bytes(), chunk_size=500, chunk_overlap=50)
-        chunks.extend(split)
-    texts = [c.page_content for c in chunks]
-    digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in pdfs)).hexdigest()[:16]
     cache = CACHE / f"base-{digest}.npz"
     if cache.exists():
         saved = np.load(cache, allow_pickle=False)
+        rows = json.loads(str(saved["chunks"]))
+        chunks = [Document(id=i, page_content=t, metadata=m) for i, t, m in rows]
         return chunks, saved["vectors"], json.loads(str(saved["terms"]))
     started = time.perf_counter()
-    vectors = np.asarray(embed_in_batches(embeddings.embed_documents, chunks))  # type: ignore[attr-defined]
-    terms = shared_analyzer().analyze(texts)
-    print(
-        f"embedded and analysed {len(chunks)} base chunks in {time.perf_counter() - started:.0f} s"
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        kb = KnowledgeBase(build_settings(data_dir=Path(tmp)), embeddings)  # type: ignore[arg-type]
+        for pdf in pdfs:
+            kb.ingest_path(pdf)
+        got = kb.store.collection.get(include=["documents", "metadatas", "embeddings"])
+    chunks, terms = [], []
+    for chunk_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+        meta = dict(meta)
+        terms.append(str(meta.pop(TERMS_METADATA_KEY, "")).split())
+        chunks.append(Document(id=chunk_id, page_content=text, metadata=meta))
+    vectors = np.asarray(got["embeddings"], dtype=np.float32)
+    print(f"ingested {len(chunks)} base chunks in {time.perf_counter() - started:.0f} s")
     CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, vectors=vectors, terms=json.dumps(terms))
+    rows = [[c.id, c.page_content, c.metadata] for c in chunks]
+    np.savez(cache, vectors=vectors, terms=json.dumps(terms), chunks=json.dumps(rows))
     return chunks, vectors, terms
 
 
@@ -121,7 +131,7 @@ def build_store(
             shas.append(sha)
             batch_terms.append(chunk_terms)
         t0 = time.perf_counter()
-        upsert_chunks(kb.store, docs, vecs)
+        kb.store.upsert(docs, vecs)
         t1 = time.perf_counter()
         kb.keyword_index.add_terms(ids, shas, batch_terms)
         written["chroma"] += t1 - t0
@@ -166,30 +176,6 @@ def dir_size_mib(*paths: Path) -> float:
     return total / 2**20
 
 
-def start_chroma_server(path: Path) -> tuple[subprocess.Popen, str]:
-    """Start ``chroma run`` on a free 127.0.0.1 port; return the process and its URL."""
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [shutil.which("chroma") or "chroma", "run", "--path", str(path)]
-    process = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.terminate()
-    raise SystemExit("chroma run did not start")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Build the stores, time retrieval, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -200,10 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-server", action="store_true", help="embedded Chroma only")
     args = parser.parse_args(argv)
 
-    embeddings = build_embeddings("all-MiniLM-L6-v2")
-    pdfs = sorted(CORPUS.glob("*.pdf"))
+    embeddings = build_embeddings("all-MiniLM-L6-v2", backend="openvino-int8")
+    pdfs = list(CORPUS)
     base, vectors, terms = load_base(pdfs, embeddings)
-    questions = [item.question for item in load_qa(CORPUS / "qa_dev.jsonl")][: args.queries]
+    questions = [item.question for item in load_qa(QA_DEV)][: args.queries]
     print(f"base: {len(base)} chunks from {', '.join(p.name for p in pdfs)}; "
           f"{len(questions)} questions; cpus: {os.cpu_count()}")  # fmt: skip
     backends = ["embedded"] + ([] if args.no_server else ["server"])
@@ -212,11 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
                 root = Path(tmp)
-                server = None
-                url = ""
-                if backend == "server":
-                    server, url = start_chroma_server(root / "server")
-                try:
+                server = backend == "server"
+                with contextlib.ExitStack() as stack:
+                    url = stack.enter_context(run_chroma_server(root / "server")) if server else ""
                     settings = build_settings(data_dir=root / "data", chroma_url=url)
                     kb = KnowledgeBase(settings, embeddings)
                     build = build_store(kb, n, base, vectors, terms)
@@ -239,10 +223,6 @@ def main(argv: list[str] | None = None) -> int:
                                     *rows[-1][:6]
                                 )
                             )
-                finally:
-                    if server is not None:
-                        server.terminate()
-                        server.wait(timeout=30)
     print()
     print(
         f"{'store':<9}{'chunks':>8} {'mode':<7}{'clients':>8}{'p50 ms':>9}{'p95 ms':>9}{'MiB':>7}"

@@ -22,8 +22,10 @@ Exit codes: 0 success, 1 a file failed / the model failed, 2 bad usage or a stor
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,13 +34,13 @@ from typing import Any
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from rag_core.citations import build_citations
 from rag_core.config import Settings, build_settings
 from rag_core.errors import PasswordRequiredError, RagError, WrongPasswordError
-from rag_core.evaluation import evaluate, load_qa
-from rag_core.ingest import IngestProgress
+from rag_core.evaluation import evaluate, load_qa, named_metrics
+from rag_core.generation.citations import build_citations
+from rag_core.ingestion.progress import IngestProgress
 from rag_core.knowledge_base import KnowledgeBase, build_knowledge_base
-from rag_core.retrieval import RETRIEVAL_MODES
+from rag_core.retrieval.retrievers import RETRIEVAL_MODES
 
 logger = logging.getLogger("rag_core.cli")
 
@@ -53,6 +55,22 @@ def _err(text: str) -> None:
     sys.stderr.flush()
 
 
+PASSWORD_ENV = "RAG_PDF_PASSWORD"
+"""Environment variable holding the password of encrypted PDFs for ``ingest``; a password
+is never a command-line argument (``ps`` and shell history would show it)."""
+
+
+def pdf_password(args: argparse.Namespace) -> str | None:
+    """The password for encrypted PDFs: prompted (``--ask-password``) or from the environment.
+
+    Returns:
+        The password, or None when neither gave one.
+    """
+    if getattr(args, "ask_password", False):
+        return getpass.getpass("PDF password: ") or None
+    return os.environ.get(PASSWORD_ENV) or None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the CLI."""
     parser = argparse.ArgumentParser(prog="python -m rag_core", description=__doc__.split("\n")[0])
@@ -63,7 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="index files")
     ingest.add_argument("files", nargs="+", type=Path)
-    ingest.add_argument("--password", help="password for encrypted PDFs")
+    ingest.add_argument(
+        "--ask-password",
+        action="store_true",
+        help=f"prompt for the password of encrypted PDFs (or set {PASSWORD_ENV})",
+    )
 
     docs = sub.add_parser("documents", help="list indexed documents")
     docs.add_argument("--json", action="store_true")
@@ -117,6 +139,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _cmd_ingest(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     failed = 0
+    password = pdf_password(args)
     for path in args.files:
         bar = tqdm(total=1, desc=path.name, unit="page", leave=True, file=sys.stderr)
 
@@ -136,10 +159,10 @@ def _cmd_ingest(kb: KnowledgeBase, args: argparse.Namespace) -> int:
             bar.refresh()
 
         try:
-            result = kb.ingest_path(path, password=args.password, progress=on_progress)
+            result = kb.ingest_path(path, password=password, progress=on_progress)
         except (PasswordRequiredError, WrongPasswordError) as exc:
             bar.close()
-            _err(f"failed: {exc} (use --password)")
+            _err(f"failed: {exc} (use --ask-password or set {PASSWORD_ENV})")
             failed += 1
             continue
         bar.close()
@@ -179,7 +202,7 @@ def _cmd_delete(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 
 def _cmd_collections(args: argparse.Namespace) -> int:
-    from rag_core.knowledge_base import list_collections
+    from rag_core.index.collections import list_collections
 
     counts = list_collections(_settings(args))
     if args.json:
@@ -192,7 +215,7 @@ def _cmd_collections(args: argparse.Namespace) -> int:
 
 
 def _cmd_delete_collection(args: argparse.Namespace) -> int:
-    from rag_core.knowledge_base import delete_collection
+    from rag_core.index.collections import delete_collection
 
     if not delete_collection(_settings(args), args.name):
         _err(f"no collection named {args.name!r}")
@@ -202,7 +225,8 @@ def _cmd_delete_collection(args: argparse.Namespace) -> int:
 
 
 def _cmd_reindex(args: argparse.Namespace) -> int:
-    from rag_core.knowledge_base import load_embeddings, reindex_into_new_collection
+    from rag_core.index.collections import reindex_into_new_collection
+    from rag_core.knowledge_base import load_embeddings
 
     settings = _settings(args)
     bar = tqdm(total=1, desc="re-index", unit="chunk", file=sys.stderr)
@@ -213,9 +237,9 @@ def _cmd_reindex(args: argparse.Namespace) -> int:
         bar.n = event.done
         bar.refresh()
 
-    kb = reindex_into_new_collection(settings, load_embeddings(settings), progress=on_progress)
+    chunks = reindex_into_new_collection(settings, load_embeddings(settings), progress=on_progress)
     bar.close()
-    _out(f"re-indexed {kb.chunk_count()} chunks with {settings.embedding_model}")
+    _out(f"re-indexed {chunks} chunks with {settings.embedding_model}")
     return 0
 
 
@@ -232,8 +256,8 @@ def _cmd_retrieve(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    from rag_core.chain import ChainOptions, build_rag_chain, stream_rag_answer
-    from rag_core.llm import build_chat_model
+    from rag_core.generation.chain import ChainOptions, build_rag_chain, stream_rag_answer
+    from rag_core.generation.llm import build_chat_model
 
     settings = kb.settings
     chain = build_rag_chain(
@@ -282,20 +306,12 @@ def _cmd_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     k = args.k
     modes = list(RETRIEVAL_MODES) if args.compare else [args.mode or kb.settings.retrieval_mode]
 
-    def named(m: dict[str, Any]) -> dict[str, Any]:
-        return {
-            f"recall@{k}": m["recall"],
-            f"mrr@{k}": m["mrr"],
-            f"ndcg@{k}": m["ndcg"],
-            "questions": m["questions"],
-        }
-
     results: dict[str, Any] = {}
     for mode in modes:
         report = evaluate(items, kb.retriever(mode=mode, k=k).retrieve, k)
         results[mode] = {
-            "overall": named(report["overall"]),
-            "per_doc": {doc: named(m) for doc, m in report["per_doc"].items()},
+            "overall": named_metrics(report["overall"], k),
+            "per_doc": {doc: named_metrics(m, k) for doc, m in report["per_doc"].items()},
             "misses": report["misses"],
         }
     if not args.json:

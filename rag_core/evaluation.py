@@ -172,17 +172,22 @@ def metric_rows(mode: str, report: dict[str, Any]) -> list[dict[str, Any]]:
     """
     k = report["k"]
     scopes = [("overall", report["overall"]), *report["per_doc"].items()]
-    return [
-        {
-            "mode": mode,
-            "scope": scope,
-            f"recall@{k}": m["recall"],
-            f"mrr@{k}": m["mrr"],
-            f"ndcg@{k}": m["ndcg"],
-            "questions": m["questions"],
-        }
-        for scope, m in scopes
-    ]
+    return [{"mode": mode, "scope": scope, **named_metrics(m, k)} for scope, m in scopes]
+
+
+def named_metrics(metrics: dict[str, float], k: int) -> dict[str, float]:
+    """Name a metrics dict by its cut-off: ``{"recall@5", "mrr@5", "ndcg@5", "questions"}``.
+
+    Args:
+        metrics: ``{"recall", "mrr", "ndcg", "questions"}`` (from :func:`evaluate`).
+        k: the cut-off the metrics were computed at.
+    """
+    return {
+        f"recall@{k}": metrics["recall"],
+        f"mrr@{k}": metrics["mrr"],
+        f"ndcg@{k}": metrics["ndcg"],
+        "questions": metrics["questions"],
+    }
 
 
 __all__ = [
@@ -190,6 +195,7 @@ __all__ = [
     "evaluate",
     "load_qa",
     "metric_rows",
+    "named_metrics",
     "parse_qa_lines",
     "relevance",
     "score_ranking",

@@ -16,10 +16,10 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
-from rag_core.citations import Citation
+from rag_core.generation.citations import Citation
+from rag_core.index.registry import now_iso
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +67,6 @@ class ChatSummary:
     title: str
     updated_at: str
     messages: int
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class ChatHistory:
@@ -145,7 +141,7 @@ class ChatHistory:
             The new chat's id (a UUID4 hex string).
         """
         chat_id = uuid.uuid4().hex
-        now = _now()
+        now = now_iso()
         with self._connect() as db:
             db.execute(
                 "INSERT INTO chats (id, title, created_at, updated_at, owner) "
@@ -184,7 +180,7 @@ class ChatHistory:
                     message.query, int(message.relevant), message.dropped, citations,
                 ),
             )  # fmt: skip
-            db.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (_now(), chat_id))
+            db.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now_iso(), chat_id))
             if position == 0 and message.role == "user":
                 title = " ".join(message.content.split())[:TITLE_CHARS] or "New chat"
                 db.execute("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id))

@@ -14,7 +14,8 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 from rag_core.config import Settings, build_settings
-from rag_core.embeddings import build_embeddings
+from rag_core.index.embeddings import build_embeddings
+from rag_core.index.vector_store import run_chroma_server
 from rag_core.knowledge_base import KnowledgeBase
 from tests.ollama_server import FakeOllamaServer
 
@@ -22,6 +23,7 @@ DATA = Path(__file__).parent / "data"
 LSHORT = DATA / "lshort.pdf"
 LSHORT_KO = DATA / "lshort-ko.pdf"
 QA_SAMPLE = DATA / "qa_sample.jsonl"
+QA_DEV = DATA / "qa_dev.jsonl"
 REPO = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -87,10 +89,24 @@ def text_pdf(
     return out.getvalue()
 
 
+def default_embeddings() -> Embeddings:
+    """The product's default embedding model and backend (``Settings`` defaults), loaded now.
+
+    all-MiniLM-L6-v2 from its PyPI package, run by the default ``openvino-int8`` backend,
+    so thresholds and model checks are tested on the vectors users get.
+    """
+    defaults = Settings()
+    return build_embeddings(
+        defaults.embedding_model,
+        batch_size=defaults.embedding_batch_size,
+        backend=defaults.embedding_backend,
+    )
+
+
 @pytest.fixture(scope="session")
 def embeddings() -> Embeddings:
-    """The real all-MiniLM-L6-v2 model, loaded once."""
-    return build_embeddings("all-MiniLM-L6-v2")
+    """The default embedding model (:func:`default_embeddings`), loaded once per run."""
+    return default_embeddings()
 
 
 @pytest.fixture(scope="session")
@@ -133,36 +149,5 @@ def fake_ollama() -> Iterator[FakeOllamaServer]:
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Chroma server (``chroma run``, shipped with chromadb) on 127.0.0.1; its URL."""
-    import shutil
-    import socket
-    import subprocess
-    import time
-
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    path = tmp_path_factory.mktemp("chroma-server")
-    command = [shutil.which("chroma") or "chroma", "run", "--path", str(path)]
-    process = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, "chroma run exited"
-            assert time.monotonic() < deadline, "chroma run did not start"
-            time.sleep(0.2)
+    with run_chroma_server(tmp_path_factory.mktemp("chroma-server")) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)

@@ -45,9 +45,10 @@ def test_ingest_then_list_then_delete(tmp_path: Path):
     assert "unchanged: chapter1.pdf" in again.stdout and "0 embedded" in again.stdout
 
 
-def test_ask_streams_an_answer_with_the_answer_page(
+def test_ask_json_streams_the_servers_echo_and_lists_the_answer_page(
     corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
 ):
+    """Plumbing only: the test server quotes passage [1] and cites it; no model runs."""
     question = "When did Knuth start working on TeX, and when was the TeX we use today released?"
     done = run_cli(
         "ask", question, "--json", data_dir=corpus_kb.settings.data_dir, ollama=fake_ollama.url
@@ -184,3 +185,55 @@ def test_collections_are_listed_used_and_deleted(tmp_path: Path):
     assert json.loads(docs.stdout.strip().splitlines()[-1]) == []
     bad = run_cli("--collection", "../x", "documents", data_dir=data)
     assert bad.returncode == 2 and "invalid setting: collection" in bad.stderr
+
+
+def test_pdf_password_comes_from_the_environment_or_a_prompt_never_an_argument(
+    tmp_path: Path, embeddings, monkeypatch, capsys
+):
+    import pytest
+
+    from rag_core.__main__ import PASSWORD_ENV, main
+    from tests.conftest import text_pdf
+
+    monkeypatch.setattr("rag_core.knowledge_base.build_embeddings", lambda *a, **k: embeddings)
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(text_pdf(["The walrus password page."], user_password="s3cret-pw"))
+    base = ["--data-dir", str(tmp_path / "data")]
+    with pytest.raises(SystemExit):  # no --password option: ps and shell history show it
+        main([*base, "ingest", str(locked), "--password", "s3cret-pw"])
+    capsys.readouterr()
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    assert main([*base, "ingest", str(locked)]) == 1
+    assert PASSWORD_ENV in capsys.readouterr().err
+    prompts: list[str] = []
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": prompts.append(prompt) or "s3cret-pw")
+    assert main([*base, "ingest", str(locked), "--ask-password"]) == 0
+    assert prompts == ["PDF password: "]
+    assert "indexed: locked.pdf" in capsys.readouterr().out
+    monkeypatch.setenv(PASSWORD_ENV, "s3cret-pw")
+    other = tmp_path / "other.pdf"
+    other.write_bytes(text_pdf(["Another locked page."], user_password="s3cret-pw"))
+    assert main([*base, "ingest", str(other)]) == 0
+    assert "indexed: other.pdf" in capsys.readouterr().out
+
+
+def test_unchanged_file_and_listing_load_no_embedding_model(
+    tmp_path: Path, embeddings, monkeypatch, capsys
+):
+    from rag_core.__main__ import main
+    from tests.conftest import settings_for
+
+    pdf = tmp_path / "chapter.pdf"
+    pdf.write_bytes(pdf_pages(LSHORT, 15, 16))
+    data = tmp_path / "data"
+    KnowledgeBase(settings_for(data), embeddings).ingest_path(pdf)
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the embedding model was loaded")
+
+    monkeypatch.setattr("rag_core.knowledge_base.build_embeddings", no_model)
+    base = ["--data-dir", str(data)]
+    assert main([*base, "ingest", str(pdf)]) == 0
+    assert "unchanged: chapter.pdf" in capsys.readouterr().out
+    assert main([*base, "documents", "--json"]) == 0
+    assert '"chapter.pdf"' in capsys.readouterr().out

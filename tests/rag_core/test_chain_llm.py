@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rag_core.chain import ChatTurn, answer_question, build_rag_chain, stream_rag_answer
-from rag_core.citations import cited_numbers
+from rag_core.generation.chain import ChatTurn, answer_question, build_rag_chain, stream_rag_answer
+from rag_core.generation.citations import cited_numbers
+from rag_core.generation.llm import build_chat_model, check_ollama
 from rag_core.knowledge_base import KnowledgeBase
-from rag_core.llm import build_chat_model, check_ollama
 from tests.conftest import settings_for
 from tests.ollama_server import FakeOllamaServer, closed_port_url
 
@@ -38,6 +38,7 @@ def test_status_of_a_dead_host_says_what_to_do():
 
 
 def test_answer_streams_after_the_sources(corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer):
+    """Plumbing: event order, context and options; the answer is the server's echo of [1]."""
     fake_ollama.token_delay = 0.001
     chain, settings = _chain(corpus_kb, fake_ollama.url)
     events = list(stream_rag_answer(chain, QUESTION, host=settings.ollama_host))

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from rag_core.chain import answer_question, build_rag_chain
 from rag_core.errors import CollectionDeletedError, StoreUnavailableError
-from rag_core.knowledge_base import KnowledgeBase, delete_collection, list_collections
-from rag_core.llm import build_chat_model
+from rag_core.generation.chain import answer_question, build_rag_chain
+from rag_core.generation.llm import build_chat_model
+from rag_core.index.collections import delete_collection, list_collections
+from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import LSHORT, pdf_pages, settings_for
 from tests.ollama_server import FakeOllamaServer
 
@@ -104,7 +105,7 @@ def test_two_app_instances_sharing_a_server_see_the_same_documents(
     assert [h.metadata["source"] for h in hits] == ["walrus.txt"]
     assert "bm25_terms" not in hits[0].metadata  # stored for BM25, not shown
     # two took the terms stored with the chunks in Chroma: the same terms one computed
-    ids = [str(i) for i in one.store._collection.get(include=[])["ids"]]
+    ids = [str(i) for i in one.store.collection.get(include=[])["ids"]]
     assert two.keyword_index.chunk_terms(ids) == one.keyword_index.chunk_terms(ids)
     assert ("ch1.pdf", 1) in _pages(two, "hybrid")
     # the same content uploaded through two is one document, and embeds nothing

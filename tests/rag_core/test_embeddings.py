@@ -11,13 +11,13 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 from rag_core.config import build_settings
-from rag_core.embeddings import (
+from rag_core.index.embeddings import (
     build_embeddings,
     embedding_dimension,
     embedding_identity,
-    ensure_onnx_model,
     resolve_model_path,
 )
+from rag_core.index.embeddings.onnx import ensure_onnx_model
 
 SENTENCES = [
     "Knuth started writing the TeX typesetting engine in 1977.",

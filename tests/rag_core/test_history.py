@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag_core.citations import Citation
+from rag_core.generation.citations import Citation
 from rag_core.history import ChatHistory, ChatMessage, chat_to_markdown
 
 CITATION = Citation(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag_core.keyword import KeywordIndex
+from rag_core.index.keyword import KeywordIndex
 
 
 class ListedDocuments:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rag_core.errors import DocumentError, NoTextError
-from rag_core.loaders import load_bytes
-from rag_core.splitting import build_splitter, chunk_id, split_pages
+from rag_core.ingestion.loaders import load_bytes
+from rag_core.ingestion.splitting import build_splitter, chunk_id, split_pages
 from tests.conftest import LSHORT, pdf_pages
 
 
@@ -74,3 +74,26 @@ def test_chunks_have_stable_ids_and_offsets(lshort_pages):
         text = pages[meta["page"]]
         assert text[meta["start_index"] : meta["end_index"]] == chunk.page_content
         assert chunk.id == chunk_id(meta["sha256"], meta["page"], meta["chunk_index"])
+
+
+def test_parse_worker_goes_on_without_a_memory_cap_and_says_so_once(monkeypatch, caplog):
+    import subprocess
+    import sys
+
+    from rag_core.ingestion import worker
+
+    capped = subprocess.run(  # in a child: the cap must not bind the test process
+        [sys.executable, "-c", "from rag_core.ingestion.worker import limit_memory;"
+         "import resource; print(limit_memory(3 << 30), resource.getrlimit(resource.RLIMIT_AS)[0])"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert capped.stdout.split() == ["True", str(3 << 30)]  # Linux: the cap is set
+    monkeypatch.setitem(sys.modules, "resource", None)  # as on Windows: import fails
+    assert worker.limit_memory(8 * 1024**3) is False
+    worker.warn_if_memory_unlimited.cache_clear()
+    with caplog.at_level("WARNING", logger="rag_core.ingestion.worker"):
+        assert worker.warn_if_memory_unlimited() is False
+        assert worker.warn_if_memory_unlimited() is False
+    warnings = [r for r in caplog.records if "cannot cap" in r.getMessage()]
+    assert len(warnings) == 1
+    worker.warn_if_memory_unlimited.cache_clear()

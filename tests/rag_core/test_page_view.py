@@ -6,9 +6,9 @@ import pypdfium2 as pdfium
 import pytest
 
 from rag_core.errors import DocumentError
-from rag_core.loaders import load_bytes
+from rag_core.ingestion.loaders import load_bytes
+from rag_core.ingestion.splitting import build_splitter, split_pages
 from rag_core.page_view import render_cited_page
-from rag_core.splitting import build_splitter, split_pages
 from tests.conftest import LSHORT, LSHORT_KO, pdf_pages
 
 

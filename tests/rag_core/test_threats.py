@@ -32,20 +32,15 @@ from rag_core.errors import (
     StoreBusyError,
     WrongPasswordError,
 )
-from rag_core.ingest import IngestProgress
-from rag_core.knowledge_base import (
-    FIRST_STORE_BATCH,
-    KnowledgeBase,
-    reindex_into_new_collection,
-)
-from rag_core.loaders import display_name, load_bytes
-from rag_core.pdf_worker import iter_pdf_pages
-from rag_core.store import (
-    build_chroma_client,
-    build_vector_store,
-    registry_collection_name,
-    write_lock,
-)
+from rag_core.index.collections import reindex_into_new_collection
+from rag_core.index.locking import write_lock
+from rag_core.index.registry import registry_collection_name
+from rag_core.index.vector_store import VectorStore, build_chroma_client
+from rag_core.ingestion.loaders import display_name, load_bytes
+from rag_core.ingestion.pipeline import FIRST_STORE_BATCH
+from rag_core.ingestion.progress import IngestProgress
+from rag_core.ingestion.worker import iter_pdf_pages
+from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import LSHORT, REPO, pdf_pages, settings_for, text_pdf
 
 GOOD_TEXT = b"Walruses live in the Arctic Ocean and use their tusks to haul out on ice."
@@ -207,7 +202,7 @@ def test_mixed_pdf_reports_empty_pages_and_stores_none_of_them(kb_with_good: Kno
     assert result.status == "indexed"
     assert result.empty_pages == [2]
     assert result.warning == "page 2 has no text: scanned?"
-    stored = kb_with_good.store._collection.get(
+    stored = kb_with_good.store.collection.get(
         where={"sha256": result.sha256}, include=["documents", "metadatas"]
     )
     assert sorted(m["page"] for m in stored["metadatas"]) == [1, 3]
@@ -282,7 +277,7 @@ def test_pages_are_embedded_while_later_pages_are_still_being_read(
     assert [e.done for e in embedded] == sorted(e.done for e in embedded)
     assert embedded[-1].done == embedded[-1].total == result.chunks
     assert all(e.total > e.done for e in embedded[:-1])  # estimates while pages remain
-    stored = kb_with_good.store._collection.get(where={"sha256": result.sha256}, include=[])
+    stored = kb_with_good.store.collection.get(where={"sha256": result.sha256}, include=[])
     assert len(stored["ids"]) == result.chunks == kb_with_good.registry.get(result.sha256).chunks
 
 
@@ -388,7 +383,7 @@ def test_changed_file_replaces_and_delete_survives_a_restart(
     old = kb.ingest_bytes("dugong.pdf", text_pdf(["Dugongs eat seagrass in shallow bays."]))
     new = kb.ingest_bytes("dugong.pdf", text_pdf(["Dugongs are related to elephants."]))
     assert new.replaced == [old.sha256]
-    stored = kb.store._collection.get(where={"sha256": old.sha256}, include=[])
+    stored = kb.store.collection.get(where={"sha256": old.sha256}, include=[])
     assert stored["ids"] == []
     assert "dugong.pdf" in _sources(kb, "dugong elephants")["bm25"]
 
@@ -408,14 +403,14 @@ def test_changed_file_replaces_and_delete_survives_a_restart(
 KILL_SCRIPT = """
 import sys, time
 from pathlib import Path
+import rag_core.ingestion.pipeline as pipeline
 import rag_core.knowledge_base as knowledge_base
 from rag_core.config import build_settings
-from rag_core.embeddings import build_embeddings
-from tests.conftest import LSHORT, pdf_pages
+from tests.conftest import LSHORT, default_embeddings, pdf_pages
 
-knowledge_base.STORE_BATCH = 8
+pipeline.STORE_BATCH = 8
 kb = knowledge_base.KnowledgeBase(
-    build_settings(data_dir=Path(sys.argv[1])), build_embeddings("all-MiniLM-L6-v2")
+    build_settings(data_dir=Path(sys.argv[1])), default_embeddings()
 )
 
 def stall(event):
@@ -468,7 +463,7 @@ def test_kill_9_mid_ingest_then_the_next_ingest_completes_it(
     [done] = kb.documents()
     assert done.status == "complete" and done.chunks == result.chunks == kb.chunk_count()
     assert kb.keyword_index.document_chunk_ids(result.sha256) == set(
-        kb.store._collection.get(where={"sha256": result.sha256}, include=[])["ids"]
+        kb.store.collection.get(where={"sha256": result.sha256}, include=[])["ids"]
     )
     assert kb.ingest_bytes("lshort-part.pdf", pdf_pages(LSHORT, 10, 39)).status == "unchanged"
 
@@ -477,7 +472,7 @@ def test_kill_9_mid_ingest_then_the_next_ingest_completes_it(
 LOCK_SCRIPT = """
 import sys
 from pathlib import Path
-from rag_core.store import write_lock
+from rag_core.index.locking import write_lock
 
 with write_lock(Path(sys.argv[1])):
     print("locked", flush=True)
@@ -525,7 +520,7 @@ def test_model_switch_is_detected_and_reindex_rebuilds_the_collection(
     kb = KnowledgeBase(settings, embeddings)
     kb.ingest_bytes("walrus.txt", GOOD_TEXT)
     kb.ingest_bytes("penguin.txt", b"Penguins cannot fly but they swim very well.")
-    ids = set(kb.store._collection.get(include=[])["ids"])
+    ids = set(kb.store.collection.get(include=[])["ids"])
 
     other = DeterministicFakeEmbedding(size=768)
     with pytest.raises(EmbeddingModelMismatchError) as caught:
@@ -535,11 +530,13 @@ def test_model_switch_is_detected_and_reindex_rebuilds_the_collection(
     assert "fake-768 (768 dimensions)" in message and "re-index" in message
 
     events: list[IngestProgress] = []
-    reindexed = reindex_into_new_collection(
-        settings, other, model_name="fake-768", progress=events.append
+    assert (
+        reindex_into_new_collection(settings, other, model_name="fake-768", progress=events.append)
+        == 2
     )
-    assert set(reindexed.store._collection.get(include=[])["ids"]) == ids
-    meta = reindexed.store._collection.metadata
+    reindexed = KnowledgeBase(settings, other, model_name="fake-768")
+    assert set(reindexed.store.collection.get(include=[])["ids"]) == ids
+    meta = reindexed.store.collection.metadata
     assert meta["embedding_model"] == "fake-768" and meta["embedding_dim"] == 768
     assert [e.done for e in events if e.stage == "embed"][-1] == 2
     assert sorted(d.name for d in reindexed.documents()) == ["penguin.txt", "walrus.txt"]
@@ -581,20 +578,17 @@ def test_cli_reindex_after_a_model_switch(
 def test_more_chunks_than_chromas_max_batch_are_all_written(tmp_path: Path):
     from langchain_core.documents import Document
 
-    from rag_core.store import upsert_chunks
-
     client = build_chroma_client(tmp_path / "chroma")
     assert client.get_max_batch_size() < 6000
-    fake = DeterministicFakeEmbedding(size=8)
-    store = build_vector_store(client, "big", fake, model_name="fake-8", dimension=8)
+    store = VectorStore(client, "big", model_name="fake-8", dimension=lambda: 8)
     chunks = [
         Document(id=f"c{i}", page_content=f"chunk {i}", metadata={"sha256": "s", "page": 1})
         for i in range(6000)
     ]
     vectors = [[float(i % 7), 1.0, 0, 0, 0, 0, 0, float(i)] for i in range(6000)]
-    upsert_chunks(store, chunks, vectors)
-    assert store._collection.count() == 6000
-    got = store._collection.get(ids=["c0", "c5999"], include=["documents"])
+    store.upsert(chunks, vectors)
+    assert store.count() == 6000
+    got = store.collection.get(ids=["c0", "c5999"], include=["documents"])
     assert sorted(got["documents"]) == ["chunk 0", "chunk 5999"]
 
 

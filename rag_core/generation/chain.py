@@ -31,10 +31,10 @@ from langchain_core.runnables import (
     RunnablePassthrough,
 )
 
-from rag_core.citations import Citation, build_citations, format_context
 from rag_core.errors import OllamaError, RagError
-from rag_core.llm import OLLAMA_EXCEPTIONS, explain_ollama_error
-from rag_core.prompts import (
+from rag_core.generation.citations import Citation, build_citations, format_context
+from rag_core.generation.llm import OLLAMA_EXCEPTIONS, explain_ollama_error
+from rag_core.generation.prompts import (
     NOT_FOUND_ANSWERS,
     PROMPT_MARGIN_TOKENS,
     SYSTEM_PROMPT,
@@ -43,7 +43,8 @@ from rag_core.prompts import (
     clean_standalone_question,
     estimate_tokens,
 )
-from rag_core.retrieval import is_relevant, question_language
+from rag_core.retrieval.language import question_language
+from rag_core.retrieval.relevance import is_relevant
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def fit_to_context(
 ) -> list[Document]:
     """Keep the best-ranked chunks whose passages fit the context window.
 
-    Budget (tokens, estimated by :func:`rag_core.prompts.estimate_tokens`): ``num_ctx``
+    Budget (tokens, estimated by :func:`rag_core.generation.prompts.estimate_tokens`): ``num_ctx``
     minus ``num_predict`` (room for the answer), the system prompt, the history, the
     question and a margin. Chunks are dropped from the lowest rank up; Ollama would
     otherwise truncate the prompt silently.

@@ -62,7 +62,7 @@ def build_citations(docs: list[Document]) -> list[Citation]:
 
     Args:
         docs: chunks from a retriever, best first, with metadata ``source``, ``page``,
-            ``page_label``, ``sha256`` (as written by :mod:`rag_core.loaders`).
+            ``page_label``, ``sha256`` (as written by :mod:`rag_core.ingestion.loaders`).
 
     Returns:
         One Citation per chunk, numbered from 1.

@@ -21,167 +21,31 @@ from typing import Any
 
 import numpy as np
 from chromadb.errors import NotFoundError
-from langchain_chroma import Chroma
 from langchain_chroma.vectorstores import maximal_marginal_relevance
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag_core.config import RetrievalMode
-from rag_core.keyword import TERMS_METADATA_KEY, KeywordIndex
-from rag_core.store import collection_deleted
+from rag_core.index.keyword import TERMS_METADATA_KEY, KeywordIndex
+from rag_core.index.vector_store import VectorStore, collection_deleted
+from rag_core.retrieval.fusion import reciprocal_rank_fusion
+from rag_core.retrieval.language import embedding_covers
+from rag_core.retrieval.relevance import keyword_coverage
 
 logger = logging.getLogger(__name__)
 
 RETRIEVAL_MODES: tuple[RetrievalMode, ...] = ("dense", "mmr", "bm25", "hybrid")
 
 
-def reciprocal_rank_fusion(
-    rankings: list[list[str]], k: int = 60, weights: Sequence[float] | None = None
-) -> list[tuple[str, float]]:
-    """Fuse ranked id lists by (weighted) reciprocal rank fusion (Cormack et al., SIGIR 2009).
-
-    Args:
-        rankings: several rankings, each a list of ids, best first.
-        k: the RRF constant (60 in the paper).
-        weights: one weight per ranking (all 1.0 if None: plain RRF); a weight of 0 leaves
-            that ranking out.
-
-    Returns:
-        ``(id, score)`` pairs sorted by descending fused score, score = sum over rankings of
-        weight / (k + rank); ties keep first-seen order; ids with score 0 are dropped.
-    """
-    weights = [1.0] * len(rankings) if weights is None else list(weights)
-    scores: dict[str, float] = {}
-    for ranking, weight in zip(rankings, weights, strict=True):
-        if weight <= 0:
-            continue
-        for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
-    return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
-
-
-HANGUL_SHARE_KOREAN = 0.3
-"""A question whose letters are at least 30% Hangul syllables is treated as Korean."""
-
-
-def hangul_share(text: str) -> float:
-    """Return the share of letters in ``text`` that are Hangul syllables (U+AC00-U+D7A3)."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return 0.0
-    return sum("\uac00" <= c <= "\ud7a3" for c in letters) / len(letters)
-
-
-def question_language(text: str) -> str:
-    """Return "ko" for a mostly-Korean question, "en" otherwise (used for messages)."""
-    return "ko" if hangul_share(text) >= HANGUL_SHARE_KOREAN else "en"
-
-
-def embedding_covers(query: str, embedding_languages: str) -> bool:
-    """Tell whether the embedding model can embed ``query`` meaningfully.
-
-    all-MiniLM-L6-v2 was trained on English data only (its model card); its vectors for
-    Korean text are close to noise (dense recall@5 0.16 on the Korean dev questions against
-    0.96 for English), so for such a model a Korean question is "not covered".
-
-    Args:
-        query: the question.
-        embedding_languages: "multilingual", or a comma-separated list of ISO 639-1 codes
-            the model handles, e.g. "en" (the setting ``embedding_languages``).
-
-    Returns:
-        True when dense retrieval should be trusted for this question.
-    """
-    langs = {part.strip().lower() for part in embedding_languages.split(",") if part.strip()}
-    if "multilingual" in langs or "*" in langs:
-        return True
-    return question_language(query) in langs
-
-
-QUESTION_WORDS = frozenset(
-    [
-        "what",
-        "how",
-        "why",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "is",
-        "are",
-        "am",
-        "was",
-        "were",
-        "be",
-        "been",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "it",
-        "there",
-        "please",
-        "tell",
-        "explain",
-        "어떻",
-        "어느",
-        "무엇",
-        "뭐",
-        "왜",
-        "어디",
-        "언제",
-        "누구",
-        "하",
-        "되",
-        "있",
-        "없",
-        "알",
-    ]
-)
-"""Terms that say "this is a question" but not what about; ignored by keyword coverage."""
-
-
-STRONG_KEYWORD_COVERAGE = 0.75
-"""Keyword coverage that counts as relevant even when the embedding model covers the
-question's language (see :func:`is_relevant`)."""
-
-
-def keyword_coverage(query_terms: Sequence[str], chunk_terms: Sequence[str]) -> float:
-    """Return the share of the question's distinct content terms that occur in a chunk.
-
-    Args:
-        query_terms: terms of the question (from the keyword analyzer).
-        chunk_terms: terms of the chunk (same analyzer).
-
-    Returns:
-        A fraction in [0, 1]; 0 when the question has no content terms.
-    """
-    wanted = {t for t in query_terms if t not in QUESTION_WORDS}
-    if not wanted:
-        return 0.0
-    return len(wanted & set(chunk_terms)) / len(wanted)
-
-
 class ChunkRetriever(BaseRetriever):
     """LangChain retriever over a Chroma collection and its BM25 keyword index.
 
     Attributes:
-        store: the Chroma vector store of chunks.
+        store: the chunk collection.
+        embeddings: the embedding model (embeds the question).
         keyword_index: the BM25 index of the same chunks (needed for bm25 and hybrid).
         mode: "dense", "mmr", "bm25" or "hybrid".
         k: top-k chunks returned.
@@ -203,7 +67,8 @@ class ChunkRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    store: Chroma
+    store: VectorStore
+    embeddings: Embeddings
     keyword_index: KeywordIndex | None = None
     mode: RetrievalMode = "hybrid"
     k: int = 5
@@ -239,16 +104,19 @@ class ChunkRetriever(BaseRetriever):
         try:
             return self._retrieve(query, k or self.k)
         except NotFoundError as exc:
-            raise collection_deleted(self.store._collection.name) from exc
+            raise collection_deleted(self.store.name) from exc
 
     def _retrieve(self, query: str, top: int) -> list[Document]:
-        collection = self.store._collection
+        collection = self.store.collection
         total = collection.count()
         if total == 0 or not query.strip():
             return []
         covered = embedding_covers(query, self.embedding_languages)
         hidden = frozenset(self.hidden_documents()) if self.hidden_documents else frozenset()
-        query_vec = np.asarray(self.store.embeddings.embed_query(query), dtype=np.float32)
+        query_vec = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+        query_terms: list[str] = []
+        if self.keyword_index is not None:
+            query_terms = self.keyword_index.analyzer.analyze([query])[0]
         fetch = min(max(self.fetch_k, top), total)
         want = max(top, self.rerank_candidates) if self.reranker is not None else top
         if self.mode in ("dense", "mmr"):
@@ -260,7 +128,7 @@ class ChunkRetriever(BaseRetriever):
         else:
             if self.keyword_index is None:
                 raise ValueError(f"retrieval mode {self.mode} needs a keyword index")
-            keyword_hits = self.keyword_index.search(query, fetch)
+            keyword_hits = self.keyword_index.search(query, fetch, terms=query_terms)
             bm25 = dict(keyword_hits)
             if self.mode == "bm25":
                 docs = self._by_ids([i for i, _ in keyword_hits[:want]], query_vec, hidden)
@@ -294,7 +162,7 @@ class ChunkRetriever(BaseRetriever):
             docs = self._rerank(query, docs)
             score_key = "rerank"
         docs = _ranked(docs[:top], score_key)
-        self._annotate(query, docs, covered)
+        self._annotate(query_terms, docs, covered)
         return docs
 
     def _rerank(self, query: str, docs: list[Document]) -> list[Document]:
@@ -303,12 +171,10 @@ class ChunkRetriever(BaseRetriever):
             doc.metadata["rerank"] = float(score)
         return sorted(docs, key=lambda d: d.metadata["rerank"], reverse=True)
 
-    def _annotate(self, query: str, docs: list[Document], covered: bool) -> None:
+    def _annotate(self, query_terms: list[str], docs: list[Document], covered: bool) -> None:
         """Add ``keyword_coverage`` and ``embedding_covered`` to each chunk's metadata."""
         terms: dict[str, list[str]] = {}
-        query_terms: list[str] = []
         if self.keyword_index is not None and docs:
-            query_terms = self.keyword_index.analyzer.analyze([query])[0]
             terms = self.keyword_index.chunk_terms([d.id or "" for d in docs])
         for doc in docs:
             doc.metadata["embedding_covered"] = covered
@@ -319,7 +185,7 @@ class ChunkRetriever(BaseRetriever):
     def _dense(
         self, query_vec: np.ndarray, n: int, hidden: frozenset[str] = frozenset()
     ) -> list[Document]:
-        got = self.store._collection.query(
+        got = self.store.collection.query(
             query_embeddings=[query_vec.tolist()],
             n_results=n,
             where={"sha256": {"$nin": sorted(hidden)}} if hidden else None,
@@ -352,7 +218,7 @@ class ChunkRetriever(BaseRetriever):
     ) -> list[Document]:
         if not ids:
             return []
-        got = self.store._collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        got = self.store.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
         rows: dict[str, Document] = {}
         for chunk_id, text, meta, emb in zip(
             got["ids"],
@@ -431,67 +297,9 @@ def _ranked(docs: list[Document], score_key: str) -> list[Document]:
     return docs
 
 
-def is_relevant(
-    docs: Sequence[Document], *, min_similarity: float, min_keyword_coverage: float
-) -> bool:
-    """Decide from the scores whether the retrieved chunks can answer the question.
-
-    The signal used is the one that is trustworthy for the question's language: cosine
-    similarity when the embedding model covers it, keyword coverage (share of the
-    question's content terms found in a chunk) when it does not. Thresholds were set from
-    the score distributions of answerable development questions (English max similarity
-    >= 0.45, Korean max coverage >= 0.42) against unrelated questions (<= 0.33 for both).
-    For a covered language a chunk holding at least 75% of the question's content terms
-    also counts: short questions ("What is a preamble?") embed far from any passage
-    although a chunk names exactly what they ask about.
-
-    Args:
-        docs: chunks from :meth:`ChunkRetriever.retrieve` (with ``similarity``,
-            ``keyword_coverage`` and ``embedding_covered`` metadata).
-        min_similarity: cosine similarity a chunk needs (setting ``min_similarity``).
-        min_keyword_coverage: coverage a chunk needs (setting ``min_keyword_coverage``).
-
-    Returns:
-        False when nothing is relevant enough (the "not in the documents" case).
-    """
-    for doc in docs:
-        meta = doc.metadata
-        covered = bool(meta.get("embedding_covered", True))
-        coverage = float(meta.get("keyword_coverage", 0.0))
-        if covered and float(meta.get("similarity", 0.0)) >= min_similarity:
-            return True
-        if coverage >= (STRONG_KEYWORD_COVERAGE if covered else min_keyword_coverage):
-            return True
-    return False
-
-
-def build_reranker(model_name: str) -> Any | None:
-    """Load a sentence-transformers ``CrossEncoder`` reranker, or None if it is unavailable.
-
-    Nothing is downloaded when ``HF_HUB_OFFLINE=1``: a model that is neither a local path
-    nor in the Hugging Face cache is skipped with a warning, and retrieval goes on without
-    reranking. Source: https://sbert.net/docs/cross_encoder/usage/usage.html.
-
-    Args:
-        model_name: model name (e.g. "cross-encoder/ms-marco-MiniLM-L6-v2") or local path;
-            "" means no reranker.
-
-    Returns:
-        The CrossEncoder, or None.
-    """
-    if not model_name:
-        return None
-    from sentence_transformers import CrossEncoder
-
-    try:
-        return CrossEncoder(model_name, device="cpu")
-    except (OSError, ValueError) as exc:
-        logger.warning("reranker %s unavailable, retrieval goes on without it: %s", model_name, exc)
-        return None
-
-
 def build_retriever(
-    store: Chroma,
+    store: VectorStore,
+    embeddings: Embeddings,
     keyword_index: KeywordIndex | None,
     *,
     mode: RetrievalMode,
@@ -504,6 +312,7 @@ def build_retriever(
     """Build the retriever for ``mode``; see :class:`ChunkRetriever` for the arguments."""
     return ChunkRetriever(
         store=store,
+        embeddings=embeddings,
         keyword_index=keyword_index,
         mode=mode,
         k=k,

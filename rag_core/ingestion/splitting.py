@@ -57,7 +57,8 @@ def iter_chunks(
     """Split page Documents into chunks, one page at a time, as the pages arrive.
 
     Args:
-        pages: Documents with metadata ``sha256`` and ``page`` (from :mod:`rag_core.loaders`).
+        pages: Documents with metadata ``sha256`` and ``page`` (from
+            :mod:`rag_core.ingestion.loaders`).
         splitter: from :func:`build_splitter`.
 
     Yields:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from rag_core.errors import RagError
-from rag_core.ingest import IngestProgress, IngestResult
+from rag_core.ingestion.progress import IngestProgress, IngestResult
 from rag_core.knowledge_base import KnowledgeBase
 
 logger = logging.getLogger(__name__)

@@ -48,7 +48,7 @@ def build_answer_prompt() -> ChatPromptTemplate:
 
     Returns:
         A ChatPromptTemplate with input variables ``context`` (str, see
-        :func:`rag_core.citations.format_context`), ``history`` (list of messages, may be
+        :func:`rag_core.generation.citations.format_context`), ``history`` (list of messages, may be
         empty) and ``question`` (str).
     """
     return ChatPromptTemplate.from_messages(

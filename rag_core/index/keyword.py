@@ -304,12 +304,17 @@ class KeywordIndex:
             self._loaded_version = version
             return
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+    def search(
+        self, query: str, k: int, *, terms: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
         """Return the top ``k`` chunks for ``query`` by BM25 score.
 
         Args:
             query: the user's question.
             k: how many hits at most.
+            terms: the query's terms if the caller has analysed it already (Kiwi takes
+                about 1 ms a question; a retriever analyses it once for search and
+                relevance), else it is analysed here.
 
         Returns:
             ``(chunk_id, bm25_score)`` pairs, best first; only chunks sharing a term with
@@ -318,7 +323,8 @@ class KeywordIndex:
         Raises:
             RagError: the shared document list cannot be read (see :meth:`sync`).
         """
-        terms = self.analyzer.analyze([query])[0]
+        if terms is None:
+            terms = self.analyzer.analyze([query])[0]
         with self._lock:
             self.sync()
             self._ensure_loaded()
@@ -342,3 +348,38 @@ def _to_tokenized(corpus: list[list[str]]) -> bm25s.tokenization.Tokenized:
     for terms in corpus:
         ids.append([vocab.setdefault(t, len(vocab)) for t in terms])
     return bm25s.tokenization.Tokenized(ids=ids, vocab=vocab)
+
+
+class StoreKeywordSource:
+    """A collection's registry and chunk store, as a :class:`KeywordSource`.
+
+    Args:
+        registry: the collection's document list
+            (:class:`~rag_core.index.registry.DocumentRegistry`).
+        store: its chunk collection (:class:`~rag_core.index.vector_store.VectorStore`).
+    """
+
+    def __init__(self, registry: Any, store: Any) -> None:
+        self.registry = registry
+        self.store = store
+
+    def version(self) -> str:
+        """Return the registry's version token."""
+        return str(self.registry.version())
+
+    def documents(self) -> dict[str, bool]:
+        """Return every listed document's sha256 -> True once complete."""
+        return {
+            r.sha256: r.status == "complete" for r in self.registry.list(include_incomplete=True)
+        }
+
+    def document_chunks(self, sha256: str) -> list[tuple[str, str, str | None]]:
+        """Return a document's chunks as (chunk id, text, stored terms or None).
+
+        Raises:
+            CollectionDeletedError: the collection was deleted meanwhile.
+        """
+        return [
+            (chunk_id, text, meta.get(TERMS_METADATA_KEY))
+            for chunk_id, text, meta in self.store.document_chunks(sha256)
+        ]

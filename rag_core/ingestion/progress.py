@@ -1,37 +1,12 @@
-"""The ingest pipeline: parse -> split -> embed -> store, with progress and idempotence.
-
-* Identity is content: a document is its file's sha256, chunk ids derive from it
-  (:func:`rag_core.splitting.chunk_id`), and Chroma writes are upserts. Re-ingesting the
-  same bytes computes no embeddings; a changed file with the same name replaces the old
-  version's chunks once the new ones are stored. The same bytes under a second name stay
-  one document, listed under the first name; the second upload is reported as "already
-  indexed as <first name>" (``IngestResult.indexed_as``).
-* A document is listed as indexed only when every chunk is stored: the registry row is
-  ``indexing`` until then. An ingest that was killed halfway is completed by the next one,
-  which embeds only the chunks that are missing.
-* One writer at a time, through the store's file lock.
-"""
+"""Ingest progress events and results: what the UI, the CLI and the benchmarks are told."""
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from langchain_core.documents import Document
-
-from rag_core.loaders import LoadedFile, describe_empty_pages, load_bytes, sha256_hex
-from rag_core.splitting import build_splitter, split_pages
-
-logger = logging.getLogger(__name__)
-
-STAGES = ("parse", "split", "embed", "store")
-EMBED_WINDOW = 256
-"""Chunks handed to the embedding model per call. The ONNX/OpenVINO encoder batches the
-texts of one call by token count, so a wide window wastes less compute on padding (on the
-gnuplot manual: 26% padding in calls of 32 texts, 6% in calls of 256); progress is
-reported after each call (about 1.5 s at 190 chunks/s)."""
+from rag_core.ingestion.loaders import describe_empty_pages
 
 
 @dataclass(frozen=True)
@@ -164,88 +139,3 @@ def expected_chunks(chunks: int, pages_read: int, n_pages: int, *, finished: boo
         return chunks
     rate = chunks / pages_read if pages_read else 0.0
     return max(chunks + 1, round(rate * n_pages))
-
-
-def parse_and_split(
-    name: str,
-    data: bytes,
-    *,
-    chunk_size: int,
-    chunk_overlap: int,
-    password: str | None = None,
-    timeout_s: float = 120.0,
-    report: ProgressReporter | None = None,
-) -> tuple[LoadedFile, list[Document]]:
-    """Parse a file and split its pages into chunks.
-
-    Args:
-        name: display name of the file.
-        data: its bytes.
-        chunk_size: characters per chunk.
-        chunk_overlap: characters of overlap.
-        password: for encrypted PDFs.
-        timeout_s: parse time limit in seconds.
-        report: progress reporter.
-
-    Returns:
-        The loaded file and its chunks (ids set).
-
-    Raises:
-        DocumentError: and its subclasses, see :func:`rag_core.loaders.load_bytes`.
-    """
-    if report:
-        report("parse", 0, 1)
-    on_page = None
-    if report is not None:
-
-        def on_page(done: int, total: int) -> None:
-            report("parse", done, total)
-
-    loaded = load_bytes(name, data, password=password, timeout_s=timeout_s, on_page=on_page)
-    if report:
-        report("parse", loaded.n_pages, loaded.n_pages)
-    chunks = split_pages(loaded.pages, build_splitter(chunk_size, chunk_overlap))
-    if report:
-        report("split", len(chunks), len(chunks))
-    return loaded, chunks
-
-
-def embed_in_batches(
-    embed: Callable[[list[str]], list[list[float]]],
-    chunks: Sequence[Document],
-    batch_size: int = EMBED_WINDOW,
-    report: ProgressReporter | None = None,
-) -> list[list[float]]:
-    """Embed chunk texts ``batch_size`` at a time, reporting progress after each call.
-
-    Args:
-        embed: an ``Embeddings.embed_documents``.
-        chunks: n chunks.
-        batch_size: texts per ``embed`` call (the model batches within a call).
-        report: progress reporter ("embed" stage).
-
-    Returns:
-        One vector per chunk, same order.
-    """
-    vectors: list[list[float]] = []
-    total = len(chunks)
-    for start in range(0, total, batch_size):
-        texts = [c.page_content for c in chunks[start : start + batch_size]]
-        vectors.extend(embed(texts))
-        if report:
-            report("embed", min(start + batch_size, total), total)
-    return vectors
-
-
-__all__ = [
-    "EMBED_WINDOW",
-    "STAGES",
-    "IngestProgress",
-    "IngestResult",
-    "ProgressCallback",
-    "ProgressReporter",
-    "embed_in_batches",
-    "expected_chunks",
-    "parse_and_split",
-    "sha256_hex",
-]

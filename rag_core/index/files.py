@@ -11,6 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from rag_core.ingestion.loaders import SUPPORTED_SUFFIXES
+
 logger = logging.getLogger(__name__)
 
 SHA256_HEX_CHARS = 64
@@ -31,7 +33,7 @@ class SourceFiles:
     def _path(self, sha256: str, suffix: str) -> Path:
         if len(sha256) != SHA256_HEX_CHARS or not all(c in "0123456789abcdef" for c in sha256):
             raise ValueError(f"not a sha256 hex digest: {sha256!r}")
-        clean = suffix.lower() if suffix.lower() in (".pdf", ".txt", ".md", ".markdown") else ""
+        clean = suffix.lower() if suffix.lower() in SUPPORTED_SUFFIXES else ""
         return self.directory / f"{sha256}{clean}"
 
     def save(self, sha256: str, suffix: str, data: bytes) -> Path:

@@ -1,12 +1,12 @@
 """Parse untrusted PDFs with pypdf in a separate process, with a time and memory limit.
 
 pypdf is a parser of hostile input (crafted-PDF DoS advisories such as CVE-2023-36464), so
-the parse runs in a child process (``python -m rag_core.pdf_worker``, which needs no
+the parse runs in a child process (``python -m rag_core.ingestion.worker``, which needs no
 guard in the caller's main module, unlike multiprocessing's spawn): its address space is capped with
 ``resource.setrlimit(RLIMIT_AS)`` and the parent kills it when the wall-clock deadline
 passes. Pages stream back one message at a time, so the caller splits and embeds the
 first pages while the child is still reading the rest (see
-:class:`rag_core.loaders.PageStream`), and can show page progress.
+:class:`rag_core.ingestion.loaders.PageStream`), and can show page progress.
 
 Messages from the child (JSON lines on its stdout):
 ``("meta", n_pages, labels)``, ``("page", number, text)``, ``("error", kind, detail)``,
@@ -15,7 +15,7 @@ Messages from the child (JSON lines on its stdout):
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import logging
 import os
@@ -76,6 +76,9 @@ def iter_pdf_pages(
 ) -> Iterator[PdfMeta | tuple[int, str]]:
     """Yield a :class:`PdfMeta`, then ``(page_number, text)`` for every page, in order.
 
+    It is longer than 60 lines because it is one protocol with the child process (start,
+    feed, pump, deadline, clean-up) that reads best top to bottom.
+
     Args:
         name: display name, for messages only.
         data: the PDF's bytes.
@@ -94,8 +97,9 @@ def iter_pdf_pages(
         WrongPasswordError: the password does not open it.
     """
     check_pdf_magic(name, data)
+    warn_if_memory_unlimited()
     child = subprocess.Popen(
-        [sys.executable, "-m", "rag_core.pdf_worker", str(memory_limit)],
+        [sys.executable, "-m", "rag_core.ingestion.worker", str(memory_limit)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -142,7 +146,7 @@ def iter_pdf_pages(
 def _child_env() -> dict[str, str]:
     """Environment of the child: ours, with this package importable whatever the cwd."""
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
 
@@ -211,6 +215,46 @@ def _error_from_child(name: str, kind: str, detail: str) -> DocumentError:
     )
 
 
+def limit_memory(limit: int) -> bool:
+    """Cap this process's address space at ``limit`` bytes (``resource.RLIMIT_AS``).
+
+    Args:
+        limit: the cap, in bytes.
+
+    Returns:
+        True when the cap is set; False on a platform without ``resource`` (Windows) or
+        without ``RLIMIT_AS`` (then only the wall-clock limit protects the parse).
+    """
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, AttributeError, ValueError, OSError):
+        return False
+    return True
+
+
+@functools.cache
+def warn_if_memory_unlimited() -> bool:
+    """Log once per process when the parse worker's memory cap cannot be set here.
+
+    Returns:
+        True when the platform supports the cap (``resource.RLIMIT_AS``).
+    """
+    try:
+        import resource
+
+        supported = hasattr(resource, "RLIMIT_AS")
+    except ImportError:
+        supported = False
+    if not supported:
+        logger.warning(
+            "this platform cannot cap the PDF parser's memory (no resource.RLIMIT_AS): "
+            "PDFs are parsed with the time limit only"
+        )
+    return supported
+
+
 def _child_main(memory_limit: int) -> None:
     """Entry point of the parsing process (never raises: reports errors as messages).
 
@@ -218,10 +262,8 @@ def _child_main(memory_limit: int) -> None:
     messages to stdout.
     """
     import io
-    import resource
 
-    with contextlib.suppress(ValueError, OSError):  # platforms without RLIMIT_AS
-        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    limit_memory(memory_limit)
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     stream = sys.stdout
 

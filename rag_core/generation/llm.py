@@ -49,21 +49,35 @@ class OllamaStatus:
 
     def has_model(self, model: str) -> bool:
         """Return True when ``model`` is pulled (``"llama3.2"`` matches ``"llama3.2:latest"``)."""
-        wanted = model if ":" in model else f"{model}:latest"
+        wanted = with_default_tag(model)
         return wanted in self.models or model in self.models
+
+
+def with_default_tag(model: str) -> str:
+    """Add Ollama's implicit ``:latest`` tag to a model name that has none.
+
+    ``"llama3.2"`` -> ``"llama3.2:latest"``; ``"qwen3:8b"`` stays (Ollama's model naming,
+    https://github.com/ollama/ollama/blob/main/docs/api.md#model-names).
+    """
+    return model if ":" in model else f"{model}:latest"
+
+
+OLLAMA_MESSAGES = {
+    "unreachable": "Ollama is not reachable at {host}. Start it with `ollama serve` (or the "
+    "Ollama app), or set OLLAMA_HOST / RAG_OLLAMA_HOST to the right address.",
+    "missing_model": "The model '{model}' is not available on {host}. Run `ollama pull {model}`.",
+}
+"""The English texts of the Ollama problems a user can fix; the UI translates them by key."""
 
 
 def unreachable_message(host: str) -> str:
     """Explain what to do when nothing answers at ``host``."""
-    return (
-        f"Ollama is not reachable at {host}. Start it with `ollama serve` (or the Ollama app), "
-        "or set OLLAMA_HOST / RAG_OLLAMA_HOST to the right address."
-    )
+    return OLLAMA_MESSAGES["unreachable"].format(host=host)
 
 
 def missing_model_message(model: str, host: str) -> str:
     """Explain what to do when ``model`` is not pulled on the server at ``host``."""
-    return f"The model '{model}' is not available on {host}. Run `ollama pull {model}`."
+    return OLLAMA_MESSAGES["missing_model"].format(model=model, host=host)
 
 
 def check_ollama(host: str, *, timeout_s: float = STATUS_TIMEOUT_S) -> OllamaStatus:

@@ -16,7 +16,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from rag_core.errors import DocumentError, NoTextError
-from rag_core.pdf_worker import PdfMeta, iter_pdf_pages
+from rag_core.ingestion.worker import PdfMeta, iter_pdf_pages
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class PageStream:
     """A file's pages as they are read; PDFs page by page from the parsing worker.
 
     Creating the stream opens the file: for a PDF it starts the worker
-    (:func:`rag_core.pdf_worker.iter_pdf_pages`) and waits for the page count, so a file
+    (:func:`rag_core.ingestion.worker.iter_pdf_pages`) and waits for the page count, so a file
     that is empty, of an unsupported type, not a PDF, encrypted without the right password
     or unreadable from the start fails here, before any page is produced. Iterating then
     yields one Document per page that has text, in page order, while the worker reads
@@ -236,21 +236,6 @@ def load_bytes(
             pages=pages,
             empty_pages=stream.empty_pages,
         )
-
-
-def load_path(path: Path, *, password: str | None = None, timeout_s: float = 120.0) -> LoadedFile:
-    """Read a file from disk; see :func:`load_bytes`.
-
-    Raises:
-        DocumentError: the file cannot be read, or any error of :func:`load_bytes`.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DocumentError(
-            display_name(path.name), f"cannot read the file ({exc.strerror})", "unreadable"
-        ) from exc
-    return load_bytes(path.name, data, password=password, timeout_s=timeout_s)
 
 
 def _decode_text(name: str, data: bytes) -> str:

@@ -1,0 +1,1 @@
+"""Generation: prompts, the ChatOllama factory, the LCEL chain, citations."""

@@ -1,0 +1,1 @@
+"""Ingestion: files -> chunks. Parse worker (limits), loaders, splitting, THE pipeline, queue."""
