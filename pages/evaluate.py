@@ -15,6 +15,7 @@ from ui.i18n import t
 from ui.resources import get_knowledge_base, get_settings
 from ui.routing import require_router
 from ui.sidebar import render_sidebar
+from ui.text import escape_markdown
 
 require_router()
 
@@ -27,7 +28,7 @@ st.caption(t("eval.caption"))
 try:
     kb = get_knowledge_base(settings)
 except RagError as exc:
-    st.error(str(exc))
+    st.error(escape_markdown(str(exc)))
     st.stop()
 
 upload = st.file_uploader(t("eval.file"), type=["jsonl", "json"], key="qa_file")
@@ -38,7 +39,7 @@ if st.button(t("eval.run"), type="primary", disabled=upload is None or not modes
         items = read_question_set(upload)
         st.session_state[RESULTS_KEY] = (k, run_evaluation(kb, items, modes, k))
     except RagError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
 if RESULTS_KEY in st.session_state:
     shown_k, rows = st.session_state[RESULTS_KEY]
     render_results(rows, shown_k)

@@ -10,15 +10,15 @@ from typing import Any
 import streamlit as st
 from langchain_core.retrievers import BaseRetriever
 
-from rag_core.chain import ChainOptions, ChatTurn, build_rag_chain, stream_rag_answer
-from rag_core.citations import Citation, build_citations, cited_numbers
 from rag_core.config import Settings
 from rag_core.errors import DocumentError, RagError
+from rag_core.generation.chain import ChainOptions, ChatTurn, build_rag_chain, stream_rag_answer
+from rag_core.generation.citations import Citation, build_citations, cited_numbers
+from rag_core.generation.llm import build_chat_model
 from rag_core.history import ChatHistory, ChatMessage, chat_to_markdown
+from rag_core.index.files import SourceFiles, SourceFileSet
 from rag_core.knowledge_base import KnowledgeBase
-from rag_core.llm import build_chat_model
-from rag_core.retrieval import MultiCollectionRetriever
-from rag_core.sources import SourceFiles, SourceFileSet
+from rag_core.retrieval.retrievers import MultiCollectionRetriever
 from ui.collections import collection_settings
 from ui.i18n import t
 from ui.resources import get_knowledge_base, get_page_image
@@ -74,7 +74,8 @@ def render_chat_list(history: ChatHistory, owner: str) -> None:
             open_chat(None)
             st.rerun()
         for chat in history.chats(owner=owner, limit=20):
-            label = ("> " if chat.id == open_id else "") + chat.title
+            # the title is the chat's first question: typed by a person, shown as text
+            label = ("> " if chat.id == open_id else "") + escape_markdown(chat.title)
             if st.button(label, key=f"chat_{chat.id}", width="stretch", type="tertiary"):
                 open_chat(chat.id)
                 st.rerun()
@@ -150,7 +151,10 @@ def render_sources(
 def page_label(citation: Citation) -> str:
     """The page as shown to the user: "p. 17 (printed 15)" / "17쪽 (인쇄 쪽번호 15)"."""
     if citation.page_label and citation.page_label != str(citation.page):
-        return t("chat.page_printed", page=citation.page, label=citation.page_label)
+        # the label is written by the PDF's author (/PageLabels): escaped like a file name
+        return t(
+            "chat.page_printed", page=citation.page, label=escape_markdown(citation.page_label)
+        )
     return t("chat.page", page=citation.page)
 
 
@@ -159,7 +163,7 @@ def render_page(path: Path, citation: Citation) -> None:
     try:
         png, found = get_page_image(str(path), citation.page, citation.text)
     except DocumentError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
         return
     caption = f"{escape_markdown(citation.source)}, {page_label(citation)}"
     if not found:
@@ -186,7 +190,7 @@ def render_message(
         if message.content:
             st.markdown(sanitize_answer(message.content))
         if message.error:
-            st.warning(message.error, icon=":material/warning:")
+            st.warning(escape_markdown(message.error), icon=":material/warning:")
         render_answer_notes(message)
         render_sources(
             message.citations, message.content, relevant=message.relevant, files=files, key=key
@@ -247,10 +251,10 @@ def answer_and_render(
                     message.citations = build_citations(retriever.invoke(question))
             except RagError as exc:
                 message.error = str(exc)
-                st.error(message.error, icon=":material/error:")
+                st.error(escape_markdown(message.error), icon=":material/error:")
                 return message
             message.error = options.problem + t("chat.meanwhile")
-            st.warning(message.error, icon=":material/warning:")
+            st.warning(escape_markdown(message.error), icon=":material/warning:")
             render_sources(message.citations, files=files, key=key)
             return message
         llm = build_chat_model(settings, model=options.model)
@@ -279,7 +283,7 @@ def answer_and_render(
         message.relevant = events.get("relevant", True)
         message.dropped = events.get("dropped", 0)
         if message.error:
-            st.warning(message.error, icon=":material/warning:")
+            st.warning(escape_markdown(message.error), icon=":material/warning:")
         render_answer_notes(message)
         render_sources(
             message.citations, message.content, relevant=message.relevant, files=files, key=key

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from rag_core.config import Settings
 from rag_core.errors import RagError, StoreBusyError
-from rag_core.knowledge_base import delete_collection
+from rag_core.index.collections import delete_collection
 from ui.i18n import t
 from ui.resources import forget_knowledge_base, get_collections
 from ui.text import escape_markdown

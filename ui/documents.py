@@ -19,10 +19,11 @@ from rag_core.errors import (
     StoreBusyError,
     WrongPasswordError,
 )
-from rag_core.ingest import IngestProgress, IngestResult
-from rag_core.ingest_queue import IngestJob, IngestQueue
-from rag_core.knowledge_base import KnowledgeBase, reindex_into_new_collection
-from rag_core.loaders import SUPPORTED_SUFFIXES
+from rag_core.index.collections import reindex_into_new_collection
+from rag_core.ingestion.loaders import SUPPORTED_SUFFIXES
+from rag_core.ingestion.progress import IngestProgress, IngestResult
+from rag_core.ingestion.queue import IngestJob, IngestQueue
+from rag_core.knowledge_base import KnowledgeBase
 from ui.i18n import MESSAGES, t, ui_language
 from ui.resources import forget_knowledge_base, get_embeddings
 from ui.text import escape_markdown
@@ -123,7 +124,7 @@ def progress_text(event: IngestProgress, shown: str) -> str:
         e.g. ``"intro.pdf: reading pages 3/30, about 4 s left"``.
     """
     key = f"docs.stage.{event.stage}"
-    stage = t(key) if key in MESSAGES else event.stage
+    stage = t(key) if key in MESSAGES else escape_markdown(event.stage)
     detail = f" {event.done}/{event.total}" if event.total > 1 else ""
     eta = event.eta_s
     left = t("docs.eta", seconds=eta) if eta is not None and 0 < event.fraction < 1 else ""
@@ -283,7 +284,7 @@ def render_delete_control(kb: KnowledgeBase) -> None:
         listed = ", ".join(escape_markdown(n) for n in pending)
         st.warning(t("docs.delete_confirm", names=listed))
         yes, no = st.columns(2)
-        if yes.button("Yes, delete", type="primary", key="delete_confirm"):
+        if yes.button(t("docs.delete_yes"), type="primary", key="delete_confirm"):
             del st.session_state[DELETE_PENDING_KEY]
             try:
                 removed = [r for name in pending for r in kb.delete(name)]
@@ -309,7 +310,8 @@ def render_reindex_offer(settings: Settings, error: EmbeddingModelMismatchError)
     """Explain the embedding model mismatch and offer to re-index into a new collection."""
     st.error(escape_markdown(str(error)))
     model = settings.embedding_model
-    if not st.button(t("docs.reindex", model=model), type="primary", key="reindex_button"):
+    label = t("docs.reindex", model=escape_markdown(model))
+    if not st.button(label, type="primary", key="reindex_button"):
         return
     bar = st.progress(0.0, text=t("docs.reindex_loading"))
 

@@ -9,7 +9,7 @@ import streamlit as st
 from rag_core.errors import RagError
 from rag_core.evaluation import evaluate, metric_rows, parse_qa_lines
 from rag_core.knowledge_base import KnowledgeBase
-from rag_core.retrieval import RETRIEVAL_MODES
+from rag_core.retrieval.retrievers import RETRIEVAL_MODES
 from ui.i18n import t
 
 RESULTS_KEY = "evaluation_rows"
@@ -44,11 +44,20 @@ def render_results(rows: list[dict], k: int) -> None:
     """Show the metrics as a table and recall@k per mode and document as a bar chart."""
     if not rows:
         return
-    st.dataframe(rows, hide_index=True, width="stretch")
-    chart = [
-        {"mode": r["mode"], "scope": r["scope"], f"recall@{k}": r[f"recall@{k}"]} for r in rows
+    mode, scope = t("eval.col_mode"), t("eval.col_scope")
+    headers = {"mode": mode, "scope": scope, "questions": t("eval.col_questions")}
+    shown = [
+        {
+            headers.get(key, key): t("eval.overall")
+            if key == "scope" and value == "overall"
+            else value
+            for key, value in row.items()
+        }
+        for row in rows
     ]
-    st.bar_chart(chart, x="scope", y=f"recall@{k}", color="mode", stack=False)
+    st.dataframe(shown, hide_index=True, width="stretch")
+    chart = [{mode: r[mode], scope: r[scope], f"recall@{k}": r[f"recall@{k}"]} for r in shown]
+    st.bar_chart(chart, x=scope, y=f"recall@{k}", color=mode, stack=False)
 
 
 def default_modes() -> list[str]:

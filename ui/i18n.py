@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rag_core.generation.llm import OLLAMA_MESSAGES
+
 LANGUAGES = {"en": "English", "ko": "한국어"}
 LANGUAGE_KEY = "ui_language"
 
@@ -61,6 +63,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": " Meanwhile, here are the passages that match.",
         "ko": " 대신 질문과 맞는 구절을 보여 드립니다.",
     },
+    "res.opening_store": {"en": "Opening the document store...", "ko": "문서 저장소를 여는 중..."},
+    "res.rendering_page": {"en": "Rendering the page...", "ko": "페이지를 그리는 중..."},
+    "app.title": {"en": "Chat with your PDFs", "ko": "PDF와 대화하기"},
     "sidebar.language": {"en": "Language", "ko": "언어"},
     "sidebar.host": {"en": "Host: `{host}`", "ko": "호스트: `{host}`"},
     "sidebar.connected": {"en": "Connected - Ollama {version}", "ko": "연결됨 - Ollama {version}"},
@@ -72,13 +77,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "sidebar.top_k": {"en": "Passages per answer (top-k)", "ko": "답변당 구절 수 (top-k)"},
     "ollama.unreachable": {
-        "en": "Ollama is not reachable at {host}. Start it with `ollama serve` (or the Ollama "
-        "app), or set OLLAMA_HOST / RAG_OLLAMA_HOST to the right address.",
+        "en": OLLAMA_MESSAGES["unreachable"],
         "ko": "{host}에서 Ollama에 연결할 수 없습니다. `ollama serve`(또는 Ollama 앱)로 "
         "시작하거나 OLLAMA_HOST / RAG_OLLAMA_HOST를 올바른 주소로 설정하세요.",
     },
     "ollama.missing_model": {
-        "en": "The model '{model}' is not available on {host}. Run `ollama pull {model}`.",
+        "en": OLLAMA_MESSAGES["missing_model"],
         "ko": "{host}에 '{model}' 모델이 없습니다. `ollama pull {model}`을 실행하세요.",
     },
     "auth.title": {"en": "Sign in", "ko": "로그인"},
@@ -156,6 +160,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Evaluating {mode} ({n} questions)",
         "ko": "{mode} 평가 중 (질문 {n}개)",
     },
+    "eval.col_mode": {"en": "mode", "ko": "검색 방식"},
+    "eval.col_scope": {"en": "scope", "ko": "범위"},
+    "eval.col_questions": {"en": "questions", "ko": "질문 수"},
+    "eval.overall": {"en": "overall", "ko": "전체"},
     "docs.title": {"en": "Documents", "ko": "문서"},
     "docs.uploader": {
         "en": "Drop PDFs or text files here",

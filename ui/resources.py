@@ -14,12 +14,14 @@ import streamlit as st
 from langchain_core.embeddings import Embeddings
 
 from rag_core.config import Settings, build_settings
-from rag_core.embeddings import build_embeddings
+from rag_core.generation.llm import OllamaStatus, check_ollama
 from rag_core.history import ChatHistory
-from rag_core.ingest_queue import IngestQueue
-from rag_core.knowledge_base import KnowledgeBase, list_collections
-from rag_core.llm import OllamaStatus, check_ollama
+from rag_core.index.collections import list_collections
+from rag_core.index.embeddings import LazyEmbeddings, build_embeddings
+from rag_core.ingestion.queue import IngestQueue
+from rag_core.knowledge_base import KnowledgeBase
 from rag_core.page_view import render_cited_page
+from ui.i18n import t
 
 STATUS_TTL_S = 10
 """Seconds an Ollama status answer is reused."""
@@ -30,13 +32,20 @@ def get_settings() -> Settings:
     return build_settings()
 
 
-@st.cache_resource(show_spinner="Loading the embedding model...")
+@st.cache_resource(show_spinner=False)
 def get_embeddings(model_name: str, batch_size: int, backend: str = "torch") -> Embeddings:
-    """Load the sentence-transformers model once per process (per backend)."""
-    return build_embeddings(model_name, batch_size=batch_size, backend=backend)  # type: ignore[arg-type]
+    """The sentence-transformers model, once per process (per backend), loaded on first use.
+
+    Opening the store and listing documents need no model; the first upload or question
+    loads it (see :class:`rag_core.index.embeddings.LazyEmbeddings`).
+    """
+    return LazyEmbeddings(
+        model_name,
+        lambda: build_embeddings(model_name, batch_size=batch_size, backend=backend),  # type: ignore[arg-type]
+    )
 
 
-@st.cache_resource(show_spinner="Opening the document store...")
+@st.cache_resource(show_spinner=False)
 def _knowledge_base(settings_json: str) -> KnowledgeBase:
     settings = Settings.model_validate_json(settings_json)
     embeddings = get_embeddings(
@@ -56,7 +65,10 @@ def get_knowledge_base(settings: Settings) -> KnowledgeBase:
         EmbeddingModelMismatchError: the store was built with another embedding model.
         RagError: the store cannot be opened.
     """
-    return _knowledge_base(settings.model_dump_json())
+    # the spinner (shown after 0.5 s, so only while the store is really being opened)
+    # rather than ``show_spinner=``, whose text is fixed at import, before the UI language
+    with st.spinner(t("res.opening_store")):
+        return _knowledge_base(settings.model_dump_json())
 
 
 @st.cache_resource
@@ -106,13 +118,18 @@ def get_chat_history(path: str) -> ChatHistory:
     return ChatHistory(Path(path))
 
 
-@st.cache_data(max_entries=32, show_spinner="Rendering the page...")
 def get_page_image(path: str, page: int, passage: str) -> tuple[bytes, bool]:
     """Render a cited page with the passage highlighted; return (PNG bytes, found).
 
     Raises:
         DocumentError: the stored file cannot be opened or has no such page.
     """
+    with st.spinner(t("res.rendering_page")):
+        return _page_image(path, page, passage)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _page_image(path: str, page: int, passage: str) -> tuple[bytes, bool]:
     view = render_cited_page(Path(path), page, passage)
     out = io.BytesIO()
     view.image.save(out, format="PNG")

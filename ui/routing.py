@@ -43,9 +43,7 @@ def build_navigation(*, show_menu: bool = True) -> StreamlitPage:
     Returns:
         The ``StreamlitPage`` the URL asks for (``st.navigation``'s return value).
     """
-    st.set_page_config(
-        page_title="Chat with your PDFs", page_icon=":material/description:", layout="wide"
-    )
+    st.set_page_config(page_title=t("app.title"), page_icon=":material/description:", layout="wide")
     return st.navigation(
         [
             st.Page("pages/chat.py", title=t("nav.chat"), icon=":material/chat:", default=True),

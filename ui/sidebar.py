@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from rag_core.config import Settings
-from rag_core.llm import OllamaStatus
+from rag_core.generation.llm import OllamaStatus, with_default_tag
 from ui.collections import ALSO_SEARCH_KEY, COLLECTION_KEY, render_collection_picker
 from ui.i18n import LANGUAGE_KEY, render_language_picker, t
 from ui.resources import get_ollama_status
@@ -62,7 +62,8 @@ def render_sidebar(settings: Settings) -> ChatOptions:
         st.caption(t("sidebar.host", host=settings.ollama_host))
         if status.reachable:
             st.success(
-                t("sidebar.connected", version=status.version), icon=":material/check_circle:"
+                t("sidebar.connected", version=status.version),
+                icon=":material/check_circle:",
             )
         else:
             st.error(t("ollama.unreachable", host=status.host), icon=":material/error:")
@@ -71,8 +72,8 @@ def render_sidebar(settings: Settings) -> ChatOptions:
             st.rerun()
         choices = list(status.models)
         default = settings.ollama_model
-        if ":" not in default and f"{default}:latest" in choices:
-            default = f"{default}:latest"
+        if with_default_tag(default) in choices:
+            default = with_default_tag(default)
         if default not in choices:
             choices.insert(0, default)
         if st.session_state.get(MODEL_KEY) not in choices:
