@@ -1,4 +1,4 @@
-"""A fake Ollama server that speaks enough of Ollama's REST API for real clients.
+r"""A fake Ollama server that speaks enough of Ollama's REST API for real clients.
 
 The server is a real HTTP server (stdlib ``ThreadingHTTPServer``) bound to
 127.0.0.1 on a free port and run in a daemon thread. The real ``ollama`` Python
@@ -17,7 +17,131 @@ It can also be run by hand (for browser tests or manual runs of the app)::
 
     python tests/ollama_server.py --port 11435
 
-which prints the server URL on one line and serves until Ctrl-C or SIGTERM.
+which prints the server URL on one line and serves until Ctrl-C or SIGTERM
+(``--mode M`` picks a quirk mode, see below).
+
+Request kinds
+-------------
+Every ``/api/chat`` (and ``/api/generate``) request is one of three kinds:
+
+* **rewrite**: the first message is a system message containing ``"standalone question"``
+  (the chain's follow-up rewriter). The rewritten question is ``rewrite_template``
+  formatted with ``question`` (the latest user message) and ``previous`` (the user
+  message before it, "" if none); the default template ``"{question}"`` gives the
+  question unchanged.
+* **translate**: a system message contains ``"Translate"`` (case-sensitive) and no
+  numbered passages. Answered from ``translations`` (key: the latest user message,
+  stripped; missing keys give the input back unchanged) in mode ``translate``, and in every
+  other mode too as soon as ``translations`` is non-empty.
+* **answer**: everything else. Passages are the ``[n] ...`` lines of the latest
+  user/system message that has any (see :func:`extract_passages`); the chain's
+  ``(file, p. N)`` header in front of a passage is not part of its text. A *sentence* of
+  a passage is, in order, the first (second ...) sentence of at least four words (split
+  after ``. ! ? 。 ！ ？``; all sentences if none has four words), cut to its first 60
+  words; ``cite(s, m)`` writes it verbatim with the marker before its end punctuation:
+  ``"<sentence without end punctuation> [1]."``. Without any passage every mode answers
+  ``NOT_FOUND_ANSWER``.
+
+Quirk modes
+-----------
+``FakeOllamaServer(mode=...)``, the settable ``server.mode`` attribute or ``--mode``.
+All modes keep the rest of the API (NDJSON stream, final ``done: true`` chunk with
+``done_reason``, ``eval_count``, ``prompt_eval_count`` and the durations;
+``options.num_predict`` cuts any reply, thinking tokens included, with
+``done_reason: "length"``). ``P1`` is the lowest-numbered passage, ``P2`` the next one
+(``P1`` if there is only one), ``Plast`` the highest-numbered one; ``[1]`` below stands
+for P1's number (always 1 with the chain's prompts), except in ``wrong-citation`` and
+``odd-citations`` where the numbers are literal.
+
+``default``
+    The historical behaviour: ``responder`` (default :func:`default_responder`) builds the
+    text. ``rewrite_template`` does not apply here.
+``honest``
+    ``cite(sentence 1 of P1, "[1]")``: a well-behaved instruction model that quotes and
+    cites correctly (the answer-quality benchmark's "honest" reference).
+``wrong-citation``
+    ``cite(sentence 1 of Plast, "[1]")``: copies the last passage but cites [1]: a model
+    that cites by habit rather than by source (small models often put [1] on whatever
+    they wrote). The benchmark must tell it from ``honest``.
+``think-inline``
+    ``"<think>\n" + REASONING + "\n</think>\n\n" + honest`` (REASONING mentions
+    passages [2] and [3] and [1]); rewrite replies are wrapped the same way with
+    REWRITE_REASONING. Streamed in pieces of at most 3 characters, so tags arrive split
+    (``"<th"``, ``"ink"``, ``">\n"``). Reasoning models (qwen3, deepseek-r1, QwQ, EXAONE
+    Deep) through Ollama before 0.9 (no ``think`` support), or when ``think`` is left unset
+    and the model / version returns the reasoning inline. The request's ``think`` is
+    ignored here.
+``think-multi``
+    Two blocks: ``"<think>\n" + REASONING + "\n</think>\n<think>\n" + REASONING_2 +
+    "\n</think>\n\n" + honest`` (REASONING_2 mentions [3] and [2]); rewrites likewise
+    with REWRITE_REASONING twice. 3-character pieces. A model that closes and reopens
+    its reasoning; the splitter must handle any number of blocks.
+``think-lone-close``
+    ``REASONING + "\n</think>\n\n" + honest``: no opening tag, as the distilled
+    DeepSeek-R1 models (deepseek-r1:1.5b ... 70b) often do through Ollama: their chat
+    template ends the prompt with ``<think>``, so only the closing tag is generated. Rewrites likewise. 3-character pieces.
+``think-field``
+    With ``"think": true`` (or ``"low"``/``"medium"``/``"high"``) in the request, as
+    current Ollama (>= 0.9) does for thinking models (qwen3, deepseek-r1, gpt-oss): the
+    reasoning is streamed first in ``message.thinking`` chunks (``content`` "") and then the
+    answer in ``message.content`` (for ``/api/generate``: ``thinking`` and ``response``);
+    the non-streamed reply carries both fields. Rewrites get REWRITE_REASONING. With
+    ``think`` false or absent: honest, no reasoning.
+``rewrite-preamble-en``
+    Rewrites answered like llama3.2 does: ``'Here is the standalone question:\n\n"<q>"'``
+    (``q`` from ``rewrite_template``); answers are honest.
+``rewrite-preamble-ko``
+    Rewrites: ``'다음은 독립적인 질문입니다:\n\n"<q>"'`` (llama3.2 / EXAONE answering a
+    Korean prompt); answers are honest.
+``length``
+    Answers are the honest text cut after ``length_limit`` tokens (default 8) with
+    ``done_reason: "length"``; ``options.num_predict`` wins when set. Rewrites are not cut
+    (unless ``num_predict`` says so). Any model that hits ``num_predict``; reasoning models
+    hit it often because thinking consumes the same budget.
+``odd-citations``
+    ``cite(sentence 1 of P1, "[1-2]") + " " + cite(sentence 1 of P2, "[1, 2]") + " " +
+    cite(sentence 2 of P2, "[^2]") + " " + cite(sentence 2 of P1, "【1】")`` (sentence 2 is
+    sentence 1 again when the passage has only one): ranges, lists, Markdown footnotes
+    and full-width lenticular brackets (ChatGPT's file-search style, which models trained
+    on its output, qwen among them, reproduce). The numbers are literal; the cited set is
+    {1, 2}.
+``out-of-range``
+    ``cite(sentence 1 of P1, "[1]") + " " + cite(sentence 1 of P2, "[N]")`` with
+    ``N = max(9, highest passage number + 1)``: a number beyond the sources, as small models
+    invent.
+``no-citations``
+    ``sentence 1 of P1`` with no marker: small models often ignore the citation
+    instruction.
+``wrong-language``
+    A Korean question (the latest user message; Korean when Hangul syllables are at least
+    a quarter of its letters) is answered in English: ``cite(first sentence of P1 without
+    any Hangul, "[1]")``, or ``WRONG_LANGUAGE_FALLBACK`` if P1 has none (English-centred
+    models such as llama3.2 answering a Korean question over English passages). English questions get the
+    honest answer. With a language reminder (below) the answer is correct: ``cite(first
+    Korean sentence of the lowest-numbered passage that has one, "[n]")``, or
+    ``KOREAN_FALLBACK``.
+``chinese``
+    A Korean question is answered with ``CHINESE_ANSWER`` (a fixed Chinese sentence citing
+    [1]): the known qwen2.5 / qwen3 habit of switching to Chinese, especially with Hanja
+    (Chinese characters) in the Korean context. With
+    a language reminder: the correct Korean answer as in ``wrong-language``.
+``slow-first-token``
+    Honest, but the stream (headers and chunked body) starts at once and the first chunk
+    comes ``first_token_delay`` seconds later (default 2.0; rewrites too): a reasoning
+    model thinking silently, or a large model loading.
+``translate``
+    Translation requests answered from ``translations`` (see Request kinds); everything
+    else honest. Not a quirk: a helper for cross-lingual search.
+
+A *language reminder* is ``"answer in Korean"`` (also ``respond``/``reply``, optionally
+``only``: ``"Answer only in Korean"``; case-insensitive) or ``"한국어로 답"`` (as in
+``"한국어로 답하세요"``), found in the last user message or in a system message outside its
+``<passages> ... </passages>`` block (passages may contain anything). The chain's normal
+rule ("Answer in the language of the question ...") is not one.
+
+``requests`` records every request, ``chat_requests`` the ``/api/chat`` bodies,
+``chat_count`` their number and ``replies`` what each completion sent (mode, kind, content,
+thinking, done_reason, whether a language reminder was seen).
 
 This module deliberately imports only the standard library (no pytest).
 """
@@ -36,7 +160,8 @@ import socketserver
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,6 +182,47 @@ BUSY_ERROR = "server busy, please try again"
 NOT_FOUND_ANSWER = "I could not find this in the documents."
 SNIPPET_WORDS = 12
 
+MODES: tuple[str, ...] = (
+    "default",
+    "honest",
+    "wrong-citation",
+    "think-inline",
+    "think-multi",
+    "think-lone-close",
+    "think-field",
+    "rewrite-preamble-en",
+    "rewrite-preamble-ko",
+    "length",
+    "odd-citations",
+    "out-of-range",
+    "no-citations",
+    "wrong-language",
+    "chinese",
+    "slow-first-token",
+    "translate",
+)
+"""The quirk modes (see the module docstring)."""
+THINK_MODES = frozenset({"think-inline", "think-multi", "think-lone-close", "think-field"})
+REASONING = (
+    "Okay, the user asks about the documents. Passage [2] and passage [3] mention "
+    "related points, but passage [1] answers the question directly, so I will quote it."
+)
+REASONING_2 = "Wait, let me check passage [3] against passage [2] once more. Neither changes it."
+REWRITE_REASONING = (
+    "The latest question depends on the earlier turn, so I restate it as one standalone "
+    "question without answering it."
+)
+PREAMBLE_EN = "Here is the standalone question:\n\n"
+PREAMBLE_KO = "다음은 독립적인 질문입니다:\n\n"
+WRONG_LANGUAGE_FALLBACK = "The documents answer this in the first passage [1]."
+KOREAN_FALLBACK = "첫 번째 구절에 답이 있습니다 [1]."
+CHINESE_ANSWER = "根据文件内容，这个问题的答案在第一段中有说明 [1]。"
+DEFAULT_LENGTH_LIMIT = 8
+DEFAULT_FIRST_TOKEN_DELAY = 2.0
+FINE_TOKEN_CHARS = 3
+SENTENCE_MIN_WORDS = 4
+SENTENCE_MAX_WORDS = 60
+
 _MODIFIED_AT = "2025-09-18T10:21:33.123456789+00:00"
 _LLAMA32_DIGEST = "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72"
 _TEMPLATE = (
@@ -75,6 +241,16 @@ _LINE_PASSAGE_RE = re.compile(
 )
 _INLINE_PASSAGE_RE = re.compile(r"\[(\d+)\]\s*(.*?)(?=\[\d+\]|\Z)", re.DOTALL)
 _TOKEN_RE = re.compile(r"\s*\S+\s*")
+_HEADER_RE = re.compile(r"^\((?:[^()]|\([^()]*\))*\)\s*")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?。！？])\s+")
+_END_PUNCT_RE = re.compile(r"[.!?。！？]+$")
+_HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
+_LATIN_RE = re.compile(r"[A-Za-z]")
+_PASSAGES_BLOCK_RE = re.compile(r"<passages>.*?(?:</passages>|\Z)", re.DOTALL)
+LANGUAGE_REMINDER_RE = re.compile(
+    r"\b(?:answer|respond|reply)\s+(?:only\s+)?in\s+korean\b|한국어로\s*답", re.IGNORECASE
+)
+"""What counts as a language reminder (see the module docstring)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -200,6 +376,266 @@ def _rewrite_request_question(body: dict[str, Any]) -> str | None:
     return str(users[-1].get("content", "")) if users else ""
 
 
+# --------------------------------------------------------------------------- #
+# Quirk modes
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class Reply:
+    """What a completion sends.
+
+    Attributes:
+        content: The answer text (``message.content`` / ``response``).
+        thinking: Reasoning sent in the separate ``thinking`` field ("" for none).
+        kind: ``"answer"``, ``"rewrite"`` or ``"translate"``.
+        fine: Stream ``content`` in pieces of at most ``FINE_TOKEN_CHARS`` characters.
+        language_reminder: Whether the request carried a language reminder.
+        mode: The mode that made the reply.
+    """
+
+    content: str
+    thinking: str = ""
+    kind: str = "answer"
+    fine: bool = False
+    language_reminder: bool = False
+    mode: str = "default"
+
+
+def split_fine_tokens(text: str, size: int = FINE_TOKEN_CHARS) -> list[str]:
+    """Split text into word tokens cut into pieces of at most ``size`` characters.
+
+    Args:
+        text: The full text.
+        size: Longest piece, in characters.
+
+    Returns:
+        Pieces whose concatenation equals ``text``; ``"<think>"`` becomes ``"<th"``,
+        ``"ink"``, ``">"``.
+    """
+    return [tok[i : i + size] for tok in split_tokens(text) for i in range(0, len(tok), size)]
+
+
+def is_korean(text: str) -> bool:
+    """Whether Hangul syllables are at least a quarter of the letters of ``text``."""
+    hangul = len(_HANGUL_RE.findall(text))
+    latin = len(_LATIN_RE.findall(text))
+    return hangul > 0 and hangul * 4 >= hangul + latin
+
+
+def passage_text(passage: str) -> str:
+    """A passage without the chain's ``(file, p. N)`` header or a closing ``</passages>``."""
+    passage = passage.split("</passages>", 1)[0]  # the last passage runs to the fence
+    match = _HEADER_RE.match(passage)
+    if match and ", p. " in match.group(0):
+        return passage[match.end() :].strip()
+    return passage.strip()
+
+
+def passage_sentences(passage: str) -> list[str]:
+    """Sentences of a passage (header removed) as a quirk mode picks them.
+
+    Sentences of at least ``SENTENCE_MIN_WORDS`` words, in order (all sentences if none is
+    that long), each cut to its first ``SENTENCE_MAX_WORDS`` words.
+    """
+    text = " ".join(passage_text(passage).split())
+    sentences = [part for part in _SENTENCE_END_RE.split(text) if part.strip()]
+    long_ones = [x for x in sentences if len(x.split()) >= SENTENCE_MIN_WORDS]
+    return [" ".join(x.split()[:SENTENCE_MAX_WORDS]) for x in long_ones or sentences]
+
+
+def pick_sentence(passage: str, index: int = 0) -> str:
+    """Sentence ``index`` (0-based) of a passage, the last one if there are fewer."""
+    sentences = passage_sentences(passage) or [passage_text(passage)]
+    return sentences[min(index, len(sentences) - 1)]
+
+
+def cite(sentence: str, marker: str) -> str:
+    """``"<sentence without end punctuation> <marker><end punctuation or '.'>"``."""
+    match = _END_PUNCT_RE.search(sentence)
+    end = match.group(0) if match else "."
+    body = sentence[: match.start()] if match else sentence
+    return f"{body.rstrip()} {marker}{end}"
+
+
+def answer_passages(body: dict[str, Any]) -> dict[int, str]:
+    """The numbered passages an answer is built from (see :func:`default_responder`)."""
+    for text in _prompt_texts(body):
+        passages = extract_passages(text)
+        if passages:
+            return passages
+    return {}
+
+
+def latest_question(body: dict[str, Any]) -> str:
+    """The latest user message (or the ``prompt`` of ``/api/generate``)."""
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for message in reversed(messages):
+            if isinstance(message, dict) and message.get("role") == "user":
+                return str(message.get("content") or "")
+        return ""
+    return str(body.get("prompt") or "")
+
+
+def _system_texts(body: dict[str, Any]) -> list[str]:
+    texts = [
+        str(m.get("content") or "")
+        for m in body.get("messages") or []
+        if isinstance(m, dict) and m.get("role") == "system"
+    ]
+    if isinstance(body.get("system"), str):
+        texts.append(body["system"])
+    return texts
+
+
+def has_language_reminder(body: dict[str, Any]) -> bool:
+    """Whether a request carries a language reminder (see the module docstring)."""
+    texts = [_PASSAGES_BLOCK_RE.sub(" ", text) for text in _system_texts(body)]
+    texts.append(latest_question(body))
+    return any(LANGUAGE_REMINDER_RE.search(text) for text in texts)
+
+
+def translation_source(body: dict[str, Any]) -> str | None:
+    """For a translation request, the text to translate (stripped); else None."""
+    for text in _system_texts(body):
+        if "Translate" in text and not extract_passages(text):
+            return latest_question(body).strip()
+    return None
+
+
+def think_requested(body: dict[str, Any]) -> bool:
+    """Whether the request asks for separate reasoning (``think`` true or a level)."""
+    think = body.get("think")
+    return think is True or (isinstance(think, str) and think in ("low", "medium", "high"))
+
+
+def rewritten_question(body: dict[str, Any], template: str = "{question}") -> str | None:
+    """For a rewrite request, ``template`` filled with ``question`` and ``previous``.
+
+    Args:
+        body: The request body.
+        template: ``str.format`` template with ``{question}`` (latest user message) and
+            ``{previous}`` (the user message before it, "" if none).
+
+    Returns:
+        The rewritten question, or None if this is not a rewrite request.
+    """
+    question = _rewrite_request_question(body)
+    if question is None:
+        return None
+    users = [
+        str(m.get("content") or "")
+        for m in body.get("messages") or []
+        if isinstance(m, dict) and m.get("role") == "user"
+    ]
+    previous = users[-2] if len(users) >= 2 else ""
+    return template.format(question=question, previous=previous)
+
+
+def _korean_answer(passages: dict[int, str]) -> str:
+    for number in sorted(passages):
+        for sentence in passage_sentences(passages[number]):
+            if is_korean(sentence):
+                return cite(sentence, f"[{number}]")
+    return KOREAN_FALLBACK
+
+
+def _english_answer(passages: dict[int, str]) -> str:
+    first = passages[min(passages)]
+    for sentence in passage_sentences(first):
+        if not _HANGUL_RE.search(sentence):
+            return cite(sentence, f"[{min(passages)}]")
+    return WRONG_LANGUAGE_FALLBACK
+
+
+def _answer_text(mode: str, body: dict[str, Any], passages: dict[int, str]) -> str:
+    """The answer (no reasoning) of ``mode`` for an answer request with passages."""
+    numbers = sorted(passages)
+    p1 = passages[numbers[0]]
+    p2 = passages[numbers[1]] if len(numbers) > 1 else p1
+    honest = cite(pick_sentence(p1), f"[{numbers[0]}]")
+    if mode == "wrong-citation":
+        return cite(pick_sentence(passages[numbers[-1]]), "[1]")
+    if mode == "odd-citations":
+        return " ".join(
+            (
+                cite(pick_sentence(p1, 0), "[1-2]"),
+                cite(pick_sentence(p2, 0), "[1, 2]"),
+                cite(pick_sentence(p2, 1), "[^2]"),
+                cite(pick_sentence(p1, 1), "【1】"),
+            )
+        )
+    if mode == "out-of-range":
+        bad = max(9, numbers[-1] + 1)
+        return f"{honest} {cite(pick_sentence(p2), f'[{bad}]')}"
+    if mode == "no-citations":
+        sentence = pick_sentence(p1)
+        return sentence if _END_PUNCT_RE.search(sentence) else f"{sentence}."
+    if mode in ("wrong-language", "chinese") and is_korean(latest_question(body)):
+        if has_language_reminder(body):
+            return _korean_answer(passages)
+        return CHINESE_ANSWER if mode == "chinese" else _english_answer(passages)
+    return honest
+
+
+def _wrap_reasoning(mode: str, text: str, reasoning: str, second: str) -> str:
+    if mode == "think-inline":
+        return f"<think>\n{reasoning}\n</think>\n\n{text}"
+    if mode == "think-multi":
+        return f"<think>\n{reasoning}\n</think>\n<think>\n{second}\n</think>\n\n{text}"
+    return f"{reasoning}\n</think>\n\n{text}"  # think-lone-close
+
+
+def mode_reply(
+    mode: str,
+    body: dict[str, Any],
+    *,
+    translations: Mapping[str, str] | None = None,
+    rewrite_template: str = "{question}",
+) -> Reply:
+    """What ``mode`` answers to a request (pure; the server streams the result).
+
+    Args:
+        mode: One of ``MODES`` other than ``"default"``.
+        body: The parsed ``/api/chat`` or ``/api/generate`` body.
+        translations: Lookup table for translation requests.
+        rewrite_template: Template of rewritten questions (see :func:`rewritten_question`).
+
+    Returns:
+        The reply (see the module docstring for each mode).
+
+    Raises:
+        ValueError: For an unknown mode.
+    """
+    if mode not in MODES:
+        msg = f"unknown mode {mode!r}; choose one of {', '.join(MODES)}"
+        raise ValueError(msg)
+    reminder = has_language_reminder(body)
+    source = translation_source(body)
+    if source is not None and (mode == "translate" or translations):
+        text = (translations or {}).get(source, source)
+        return Reply(text, kind="translate", language_reminder=reminder, mode=mode)
+
+    rewrite = rewritten_question(body, rewrite_template)
+    if rewrite is not None:
+        kind, text, reasoning, second = "rewrite", rewrite, REWRITE_REASONING, REWRITE_REASONING
+        if mode == "rewrite-preamble-en":
+            text = f'{PREAMBLE_EN}"{rewrite}"'
+        elif mode == "rewrite-preamble-ko":
+            text = f'{PREAMBLE_KO}"{rewrite}"'
+    else:
+        passages = answer_passages(body)
+        kind, reasoning, second = "answer", REASONING, REASONING_2
+        text = _answer_text(mode, body, passages) if passages else NOT_FOUND_ANSWER
+
+    if mode == "think-field":
+        thinking = reasoning if think_requested(body) else ""
+        return Reply(text, thinking=thinking, kind=kind, language_reminder=reminder, mode=mode)
+    if mode in THINK_MODES:
+        text = _wrap_reasoning(mode, text, reasoning, second)
+        return Reply(text, kind=kind, fine=True, language_reminder=reminder, mode=mode)
+    return Reply(text, kind=kind, language_reminder=reminder, mode=mode)
+
+
 def closed_port_url() -> str:
     """Return a 127.0.0.1 URL on which nothing listens (the "Ollama down" case).
 
@@ -218,11 +654,14 @@ def _now() -> str:
     return stamp.replace("+00:00", "Z")
 
 
-def _content(text: str, *, chat: bool) -> dict[str, Any]:
+def _content(text: str, *, chat: bool, thinking: str = "") -> dict[str, Any]:
     """The answer part of a chat (``message``) or generate (``response``) line."""
     if chat:
-        return {"message": {"role": "assistant", "content": text}}
-    return {"response": text}
+        message = {"role": "assistant", "content": text}
+        if thinking:
+            message["thinking"] = thinking
+        return {"message": message}
+    return {"response": text, "thinking": thinking} if thinking else {"response": text}
 
 
 def _family(model: str) -> str:
@@ -454,12 +893,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         try:
-            answer = owner.responder(body)
+            reply = owner._reply(body)
         except Exception as exc:  # report any responder bug as a 500
             logger.exception("responder failed")
             self._send_error(HTTPStatus.INTERNAL_SERVER_ERROR, str(exc))
             return
-        self._emit_answer(body, answer, chat=chat, stream=stream)
+        self._emit_reply(body, reply, chat=chat, stream=stream)
 
     def _send_single(self, payload: dict[str, Any], *, stream: bool) -> None:
         """Send one response object, as a one-line NDJSON stream or plain JSON."""
@@ -470,36 +909,58 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(HTTPStatus.OK, payload)
 
-    def _emit_answer(self, body: dict[str, Any], answer: str, *, chat: bool, stream: bool) -> None:
-        """Send ``answer`` token by token (or at once) plus the final stats."""
+    def _emit_reply(self, body: dict[str, Any], reply: Reply, *, chat: bool, stream: bool) -> None:
+        """Send the reply token by token (or at once) plus the final stats.
+
+        Thinking tokens (``reply.thinking``) go first in the ``thinking`` field, then the
+        content tokens; ``num_predict`` (or the ``length`` mode's limit) counts both.
+        """
         owner = self.server.owner
         started = time.monotonic_ns()
         base = {"model": str(body["model"]), "created_at": _now()}
-        tokens = split_tokens(answer)
+        split = split_fine_tokens if reply.fine else split_tokens
+        tokens = [("thinking", t) for t in split_tokens(reply.thinking)] if reply.thinking else []
+        tokens += [("content", t) for t in split(reply.content)]
         done_reason = "stop"
         options = body.get("options")
         num_predict = options.get("num_predict") if isinstance(options, dict) else None
-        if isinstance(num_predict, int) and 0 < num_predict < len(tokens):
-            tokens = tokens[:num_predict]
+        limit = num_predict if isinstance(num_predict, int) and num_predict > 0 else None
+        if limit is None and reply.mode == "length" and reply.kind == "answer":
+            limit = owner.length_limit
+        if limit is not None and limit < len(tokens):
+            tokens = tokens[:limit]
             done_reason = "length"
+        content = "".join(t for field, t in tokens if field == "content")
+        thinking = "".join(t for field, t in tokens if field == "thinking")
 
+        first_delay = owner.first_token_delay if reply.mode == "slow-first-token" else 0.0
         delay = owner.token_delay
         if stream:
             self._start_stream()
-            for token in tokens:
+            if first_delay > 0 and owner._stop_event.wait(first_delay):
+                raise _ClientGoneError
+            for field, token in tokens:
                 if delay > 0 and owner._stop_event.wait(delay):
                     raise _ClientGoneError
-                self._write_line({**base, **_content(token, chat=chat), "done": False})
-        elif delay > 0 and owner._stop_event.wait(delay * len(tokens)):
+                if field == "content":
+                    part = _content(token, chat=chat)
+                else:
+                    part = _content("", chat=chat, thinking=token)
+                self._write_line({**base, **part, "done": False})
+        elif (pause := first_delay + delay * len(tokens)) > 0 and owner._stop_event.wait(pause):
             raise _ClientGoneError
         eval_duration = max(time.monotonic_ns() - started, 1)
 
         prompt_eval_count = estimate_tokens(owner._prompt_text(body))
         load_duration = 1_234_567
+        # A streamed reply's last line carries no text, a single reply all of it.
+        answer_part = _content("", chat=chat)
+        if not stream:
+            answer_part = _content(content, chat=chat, thinking=thinking)
         final: dict[str, Any] = {
             **base,
             "created_at": _now(),
-            **_content("" if stream else "".join(tokens), chat=chat),
+            **answer_part,
             "done_reason": done_reason,
             "done": True,
             "total_duration": time.monotonic_ns() - started + load_duration,
@@ -511,6 +972,17 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if not chat:
             final["context"] = list(range(1, prompt_eval_count + len(tokens) + 1))
+        owner._record_reply(
+            {
+                "path": "/api/chat" if chat else "/api/generate",
+                "mode": reply.mode,
+                "kind": reply.kind,
+                "content": content,
+                "thinking": thinking,
+                "done_reason": done_reason,
+                "language_reminder": reply.language_reminder,
+            }
+        )
         if stream:
             self._write_line(final)
             self._end_stream()
@@ -540,6 +1012,16 @@ class FakeOllamaServer:
             and never answer until the server is stopped.
         requests: Every request received, as ``{"method", "path", "body"}``
             (``body`` is the parsed JSON or None).
+        mode: The quirk mode (one of ``MODES``, see the module docstring); setting an
+            unknown one raises ValueError.
+        first_token_delay: Seconds before the first chunk in mode ``slow-first-token``.
+        length_limit: Tokens after which mode ``length`` cuts answers.
+        translations: Lookup table for translation requests.
+        rewrite_template: ``str.format`` template of rewritten questions, with
+            ``{question}`` and ``{previous}`` (not used in mode ``default``).
+        replies: What each completion sent, oldest first, as ``{"path", "mode", "kind",
+            "content", "thinking", "done_reason", "language_reminder"}`` (after any
+            ``num_predict`` cut).
     """
 
     def __init__(
@@ -552,6 +1034,11 @@ class FakeOllamaServer:
         token_delay: float = 0.0,
         status_override: int | None = None,
         hang: bool = False,
+        mode: str = "default",
+        first_token_delay: float = DEFAULT_FIRST_TOKEN_DELAY,
+        length_limit: int = DEFAULT_LENGTH_LIMIT,
+        translations: Mapping[str, str] | None = None,
+        rewrite_template: str = "{question}",
     ) -> None:
         """Create the server (call ``start()`` or use ``with`` to run it).
 
@@ -563,6 +1050,14 @@ class FakeOllamaServer:
             token_delay: Seconds to wait before each streamed token.
             status_override: HTTP status to answer every ``/api/*`` request with.
             hang: Never answer ``/api/chat`` / ``/api/generate``.
+            mode: Quirk mode (one of ``MODES``).
+            first_token_delay: Seconds before the first chunk in ``slow-first-token``.
+            length_limit: Answer tokens kept by mode ``length``.
+            translations: Lookup table for translation requests.
+            rewrite_template: Template of rewritten questions.
+
+        Raises:
+            ValueError: For an unknown mode.
         """
         self.host = host
         self._port = port
@@ -571,7 +1066,13 @@ class FakeOllamaServer:
         self.token_delay = token_delay
         self.status_override = status_override
         self.hang = hang
+        self.mode = mode
+        self.first_token_delay = first_token_delay
+        self.length_limit = length_limit
+        self.translations: dict[str, str] = dict(translations or {})
+        self.rewrite_template = rewrite_template
         self.requests: list[dict[str, Any]] = []
+        self.replies: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -660,15 +1161,33 @@ class FakeOllamaServer:
         return f"http://{self.host}:{self._port}"
 
     @property
+    def mode(self) -> str:
+        """The quirk mode used for the next request."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        if value not in MODES:
+            msg = f"unknown mode {value!r}; choose one of {', '.join(MODES)}"
+            raise ValueError(msg)
+        self._mode = value
+
+    @property
+    def chat_count(self) -> int:
+        """How many ``/api/chat`` requests were received."""
+        return len(self.chat_requests)
+
+    @property
     def chat_requests(self) -> list[dict[str, Any]]:
         """Bodies of the ``/api/chat`` requests received, oldest first."""
         with self._lock:
             return [r["body"] for r in self.requests if r["path"] == "/api/chat"]
 
     def clear_requests(self) -> None:
-        """Forget the recorded requests."""
+        """Forget the recorded requests and replies."""
         with self._lock:
             self.requests.clear()
+            self.replies.clear()
 
     def resolve_model(self, name: str) -> str | None:
         """Map a requested model name to a pulled model.
@@ -691,6 +1210,28 @@ class FakeOllamaServer:
     def _record(self, method: str, path: str, body: object) -> None:
         with self._lock:
             self.requests.append({"method": method, "path": path, "body": body})
+
+    def _record_reply(self, reply: dict[str, Any]) -> None:
+        with self._lock:
+            self.replies.append(reply)
+
+    def _reply(self, body: dict[str, Any]) -> Reply:
+        """What the current mode answers to ``body``."""
+        mode = self.mode
+        if mode != "default":
+            return mode_reply(
+                mode,
+                body,
+                translations=self.translations,
+                rewrite_template=self.rewrite_template,
+            )
+        reminder = has_language_reminder(body)
+        source = translation_source(body)
+        if source is not None and self.translations:
+            text = self.translations.get(source, source)
+            return Reply(text, kind="translate", language_reminder=reminder)
+        kind = "answer" if _rewrite_request_question(body) is None else "rewrite"
+        return Reply(self.responder(body), kind=kind, language_reminder=reminder)
 
     def _track(self, conn: socket.socket, *, add: bool) -> None:
         with self._lock:
@@ -747,7 +1288,8 @@ class FakeOllamaServer:
                 f"{family}.rope.freq_base": 500_000,
                 f"{family}.vocab_size": 128_256,
             },
-            "capabilities": ["completion", "tools"],
+            "capabilities": ["completion", "tools"]
+            + (["thinking"] if self.mode in THINK_MODES else []),
             "modified_at": _MODIFIED_AT,
         }
 
@@ -784,6 +1326,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token-delay", type=float, default=0.0, help="seconds before each token")
     parser.add_argument("--answer", help="always answer this text")
     parser.add_argument("--status", type=int, help="answer every /api/* request with this status")
+    parser.add_argument("--mode", default="default", choices=MODES, help="quirk mode")
+    parser.add_argument(
+        "--first-token-delay",
+        type=float,
+        default=DEFAULT_FIRST_TOKEN_DELAY,
+        help="seconds before the first chunk in mode slow-first-token",
+    )
+    parser.add_argument(
+        "--length-limit",
+        type=int,
+        default=DEFAULT_LENGTH_LIMIT,
+        help="answer tokens kept in mode length",
+    )
+    parser.add_argument(
+        "--translations", help="JSON file: an object mapping texts to their translations"
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -791,6 +1349,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     fixed_answer: str | None = args.answer
+    translations: dict[str, str] = {}
+    if args.translations:
+        with open(args.translations, encoding="utf-8") as handle:
+            translations = {str(k): str(v) for k, v in json.load(handle).items()}
     server = FakeOllamaServer(
         host=args.host,
         port=args.port,
@@ -798,6 +1360,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         responder=(lambda _body: fixed_answer) if fixed_answer is not None else None,
         token_delay=args.token_delay,
         status_override=args.status,
+        mode=args.mode,
+        first_token_delay=args.first_token_delay,
+        length_limit=args.length_limit,
+        translations=translations,
     )
     done = threading.Event()
 

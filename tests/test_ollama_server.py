@@ -19,13 +19,21 @@ from langchain_ollama import ChatOllama
 
 from tests.ollama_server import (
     BUSY_ERROR,
+    CHINESE_ANSWER,
+    MODES,
     NOT_FOUND_ANSWER,
+    REASONING,
+    REASONING_2,
+    REWRITE_REASONING,
     FakeOllamaServer,
     closed_port_url,
     default_responder,
     estimate_tokens,
     extract_passages,
+    mode_reply,
     normalize_model_name,
+    passage_sentences,
+    split_fine_tokens,
     split_tokens,
 )
 
@@ -472,6 +480,463 @@ def test_command_line_prints_url_and_serves(stop_signal: signal.Signals) -> None
         assert reply.message.content == "Fixed answer."
     finally:
         proc.send_signal(stop_signal)
+        try:
+            returncode = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - cleanup only
+            proc.kill()
+            raise
+    assert returncode == 0
+
+
+# --------------------------------------------------------------------------- #
+# Quirk modes
+# --------------------------------------------------------------------------- #
+CHAIN_SYSTEM = (
+    "You answer questions about the user's documents. Cite passages like [1].\n"
+    "Answer in the language of the question (for example Korean for a Korean question).\n\n"
+    "<passages>\n"
+    "[1] (manual.pdf, p. 3 (printed 1)) The pump must be serviced every six months by a "
+    "certified technician. Otherwise the warranty of the pump ends early.\n\n"
+    "[2] (faq.pdf, p. 1) Replacement filters are sold separately in every store. They "
+    "cost ten dollars each and last a year.\n\n"
+    "[3] (guide.pdf, p. 9) Drain the tank completely before the winter frost arrives. "
+    "Frozen water can crack the housing.\n"
+    "</passages>"
+)
+KO_SYSTEM = (
+    "You answer questions about the user's documents. Cite passages like [1].\n"
+    "Answer in the language of the question (for example Korean for a Korean question).\n\n"
+    "<passages>\n"
+    "[1] (manual.pdf, p. 3) The pump must be serviced every six months by a certified "
+    "technician. Otherwise the warranty of the pump ends early.\n\n"
+    "[2] (pump-ko.pdf, p. 2) 펌프는 여섯 달마다 공인 기술자가 점검해야 합니다. 그렇지 않으면 "
+    "보증이 일찍 끝납니다.\n"
+    "</passages>"
+)
+KO_QUESTION = "펌프는 얼마나 자주 점검해야 하나요?"
+HONEST = "The pump must be serviced every six months by a certified technician [1]."
+WRONG_CITATION = "Drain the tank completely before the winter frost arrives [1]."
+KO_CORRECT = "펌프는 여섯 달마다 공인 기술자가 점검해야 합니다 [2]."
+REWRITE_SYSTEM = (
+    "Given the conversation and the user's latest question, write a standalone question "
+    "that can be understood without the conversation. Reply with the standalone question only."
+)
+FOLLOW_UP = "And the filters?"
+FIRST_QUESTION = "How often must the pump be serviced?"
+
+
+def _chain_messages(system: str = CHAIN_SYSTEM, question: str = QUESTION) -> list[dict[str, str]]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": question}]
+
+
+def _rewrite_messages() -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": REWRITE_SYSTEM},
+        {"role": "user", "content": FIRST_QUESTION},
+        {"role": "assistant", "content": HONEST},
+        {"role": "user", "content": FOLLOW_UP},
+    ]
+
+
+def _lc(messages: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """Messages as LangChain (role, content) tuples."""
+    roles = {"system": "system", "user": "human", "assistant": "ai"}
+    return [(roles[m["role"]], m["content"]) for m in messages]
+
+
+def _stream_texts(url: str, messages: list[dict[str, str]], **kwargs: Any) -> list[str]:
+    """Content pieces of a streamed ``ollama`` chat, the final chunk checked."""
+    parts = list(
+        ollama.Client(host=url).chat(model="llama3.2", messages=messages, stream=True, **kwargs)
+    )
+    final = parts[-1]
+    assert final.done is True
+    assert final.done_reason in ("stop", "length")
+    assert final.eval_count == len(parts) - 1
+    assert final.prompt_eval_count
+    assert final.total_duration
+    assert final.load_duration
+    assert all(p.done is False for p in parts[:-1])
+    return [p.message.content or "" for p in parts[:-1]]
+
+
+def _done_metadata(chunks: list[Any]) -> dict[str, Any]:
+    """``response_metadata`` of the streamed chunk carrying Ollama's ``done`` line.
+
+    langchain-core appends an empty chunk (``chunk_position="last"``) after it, so the
+    stats are on the last chunk that has them, or on the sum of all chunks.
+    """
+    done = [c.response_metadata for c in chunks if c.response_metadata.get("done")]
+    assert len(done) == 1
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total = total + chunk
+    assert total.response_metadata["done_reason"] == done[0]["done_reason"]
+    return done[0]
+
+
+def test_modes_are_validated_and_switchable(server: FakeOllamaServer) -> None:
+    """Unknown modes are refused; ``mode`` can change between requests."""
+    assert MODES[0] == "default"
+    with pytest.raises(ValueError, match="unknown mode"):
+        FakeOllamaServer(mode="nope")
+    with pytest.raises(ValueError, match="unknown mode"):
+        server.mode = "nope"
+    assert server.mode == "default"
+    client = ollama.Client(host=server.url)
+    server.mode = "honest"
+    assert client.chat(model="llama3.2", messages=_chain_messages()).message.content == HONEST
+    server.mode = "wrong-citation"
+    reply = client.chat(model="llama3.2", messages=_chain_messages()).message.content
+    assert reply == WRONG_CITATION
+    server.mode = "default"
+    assert client.chat(model="llama3.2", messages=_messages()).message.content == EXPECTED_ANSWER
+    assert server.chat_count == 3
+    assert [r["mode"] for r in server.replies] == ["honest", "wrong-citation", "default"]
+
+
+def test_passage_sentences_drop_header_and_fence() -> None:
+    """Sentences come without the ``(file, p. N)`` header or ``</passages>``."""
+    passages = extract_passages(CHAIN_SYSTEM)
+    assert passage_sentences(passages[1]) == [
+        "The pump must be serviced every six months by a certified technician.",
+        "Otherwise the warranty of the pump ends early.",
+    ]
+    assert passage_sentences(passages[3])[-1] == "Frozen water can crack the housing."
+
+
+def test_honest_copies_a_sentence_of_passage_one(server: FakeOllamaServer) -> None:
+    """``honest`` streams one verbatim sentence of [1], cited [1], with full stats."""
+    server.mode = "honest"
+    texts = _stream_texts(server.url, _chain_messages())
+    assert texts == split_tokens(HONEST)
+    assert "".join(texts) == HONEST
+    assert server.replies[-1]["kind"] == "answer"
+    assert server.replies[-1]["done_reason"] == "stop"
+
+
+def test_wrong_citation_copies_the_last_passage(server: FakeOllamaServer) -> None:
+    """``wrong-citation`` quotes the last passage but cites [1] (ChatOllama)."""
+    server.mode = "wrong-citation"
+    llm = ChatOllama(model="llama3.2", base_url=server.url)
+    chunks = list(llm.stream(_lc(_chain_messages())))
+    assert "".join(c.text for c in chunks) == WRONG_CITATION
+    assert _done_metadata(chunks)["done_reason"] == "stop"
+
+
+def test_no_passages_means_not_found_in_every_mode(server: FakeOllamaServer) -> None:
+    """Without numbered passages each mode says it found nothing."""
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "Hi"}]}
+    for mode in ("honest", "wrong-citation", "odd-citations", "out-of-range", "no-citations"):
+        assert mode_reply(mode, body).content == NOT_FOUND_ANSWER
+
+
+def test_think_inline_splits_tags_across_chunks(server: FakeOllamaServer) -> None:
+    """``think-inline``: a ``<think>`` block with [2]/[3], then the answer; tags split."""
+    server.mode = "think-inline"
+    llm = ChatOllama(model="llama3.2", base_url=server.url)
+    texts = [c.text for c in llm.stream(_lc(_chain_messages())) if c.text]
+    full = "".join(texts)
+    assert full == f"<think>\n{REASONING}\n</think>\n\n{HONEST}"
+    assert "[2]" in REASONING
+    assert "[3]" in REASONING
+    assert texts[:3] == ["<th", "ink", ">\n"]
+    assert not any("<think>" in t or "</think>" in t for t in texts)
+    assert max(len(t) for t in texts) <= 3
+    assert full.split("</think>")[-1].strip() == HONEST
+    # Rewrites are wrapped too.
+    rewrite = "".join(c.text for c in llm.stream(_lc(_rewrite_messages())))
+    assert rewrite == f"<think>\n{REWRITE_REASONING}\n</think>\n\n{FOLLOW_UP}"
+    assert [r["kind"] for r in server.replies] == ["answer", "rewrite"]
+
+
+def test_think_inline_ignores_the_think_flag(server: FakeOllamaServer) -> None:
+    """Even with ``think=True`` the reasoning stays inline (old Ollama / templates)."""
+    server.mode = "think-inline"
+    parts = list(
+        ollama.Client(host=server.url).chat(
+            model="llama3.2", messages=_chain_messages(), stream=True, think=True
+        )
+    )
+    assert not any(p.message.thinking for p in parts)
+    assert "".join(p.message.content or "" for p in parts).startswith("<think>\n")
+
+
+def test_think_multi_sends_two_blocks(server: FakeOllamaServer) -> None:
+    """``think-multi``: two think blocks, then the answer."""
+    server.mode = "think-multi"
+    full = "".join(_stream_texts(server.url, _chain_messages()))
+    assert full == (f"<think>\n{REASONING}\n</think>\n<think>\n{REASONING_2}\n</think>\n\n{HONEST}")
+    assert full.count("<think>") == 2
+    assert full.count("</think>") == 2
+    rewrite = "".join(_stream_texts(server.url, _rewrite_messages()))
+    assert rewrite.count("<think>") == 2
+    assert rewrite.endswith(f"</think>\n\n{FOLLOW_UP}")
+
+
+def test_think_lone_close_has_no_opening_tag(server: FakeOllamaServer) -> None:
+    """``think-lone-close``: reasoning, a lone ``</think>``, then the answer."""
+    server.mode = "think-lone-close"
+    texts = _stream_texts(server.url, _chain_messages())
+    full = "".join(texts)
+    assert full == f"{REASONING}\n</think>\n\n{HONEST}"
+    assert "<think>" not in full
+    assert "</think>" not in texts
+    assert texts == split_fine_tokens(full)
+    rewrite = "".join(_stream_texts(server.url, _rewrite_messages()))
+    assert rewrite == f"{REWRITE_REASONING}\n</think>\n\n{FOLLOW_UP}"
+
+
+def test_think_field_streams_thinking_first_with_ollama_client(
+    server: FakeOllamaServer,
+) -> None:
+    """``think-field`` with ``think=True``: ``message.thinking`` chunks, then content."""
+    server.mode = "think-field"
+    client = ollama.Client(host=server.url)
+    parts = list(client.chat(model="llama3.2", messages=_chain_messages(), stream=True, think=True))
+    thinking = [p.message.thinking for p in parts if p.message.thinking]
+    content = [p.message.content for p in parts if p.message.content]
+    assert "".join(thinking) == REASONING
+    assert "".join(content) == HONEST
+    first_content = next(i for i, p in enumerate(parts) if p.message.content)
+    assert all(p.message.thinking for p in parts[:first_content])
+    assert not any(p.message.thinking for p in parts[first_content:])
+    assert parts[-1].done is True
+    assert parts[-1].eval_count == len(thinking) + len(content)
+    assert server.chat_requests[-1]["think"] is True
+
+    single = client.chat(model="llama3.2", messages=_chain_messages(), think=True)
+    assert single.message.thinking == REASONING
+    assert single.message.content == HONEST
+
+    plain = client.chat(model="llama3.2", messages=_chain_messages(), think=False)
+    assert not plain.message.thinking
+    assert plain.message.content == HONEST
+    absent = client.chat(model="llama3.2", messages=_chain_messages())
+    assert not absent.message.thinking
+    assert absent.message.content == HONEST
+
+    rewrite = client.chat(model="llama3.2", messages=_rewrite_messages(), think=True)
+    assert rewrite.message.thinking == REWRITE_REASONING
+    assert rewrite.message.content == FOLLOW_UP
+
+    generated = client.generate(model="llama3.2", prompt="[1] Short passage here now.", think=True)
+    assert generated.thinking == REASONING
+    assert generated.response == "Short passage here now [1]."
+    shown = client.show("llama3.2")
+    assert shown.capabilities is not None
+    assert "thinking" in shown.capabilities
+
+
+def test_think_field_through_chat_ollama_reasoning(server: FakeOllamaServer) -> None:
+    """``ChatOllama(reasoning=True)`` gets ``reasoning_content``; ``None`` gets none."""
+    server.mode = "think-field"
+    llm = ChatOllama(model="llama3.2", base_url=server.url, reasoning=True)
+    chunks = list(llm.stream(_lc(_chain_messages())))
+    reasoning = "".join(c.additional_kwargs.get("reasoning_content", "") for c in chunks)
+    assert reasoning == REASONING
+    assert "".join(c.text for c in chunks) == HONEST
+    assert server.chat_requests[-1]["think"] is True
+
+    plain = ChatOllama(model="llama3.2", base_url=server.url, reasoning=None)
+    chunks = list(plain.stream(_lc(_chain_messages())))
+    assert not any(c.additional_kwargs.get("reasoning_content") for c in chunks)
+    assert "".join(c.text for c in chunks) == HONEST
+    assert "think" not in server.chat_requests[-1] or server.chat_requests[-1]["think"] is None
+
+
+@pytest.mark.parametrize(
+    ("mode", "preamble"),
+    [
+        ("rewrite-preamble-en", "Here is the standalone question:\n\n"),
+        ("rewrite-preamble-ko", "다음은 독립적인 질문입니다:\n\n"),
+    ],
+)
+def test_rewrite_preambles(server: FakeOllamaServer, mode: str, preamble: str) -> None:
+    """Rewrites come with llama3.2's preamble and quotes; answers stay honest."""
+    server.mode = mode
+    llm = ChatOllama(model="llama3.2", base_url=server.url)
+    rewrite = "".join(c.text for c in llm.stream(_lc(_rewrite_messages())))
+    assert rewrite == f'{preamble}"{FOLLOW_UP}"'
+    server.rewrite_template = "{question} ({previous})"
+    rewrite = llm.invoke(_lc(_rewrite_messages())).content
+    assert rewrite == f'{preamble}"{FOLLOW_UP} ({FIRST_QUESTION})"'
+    assert llm.invoke(_lc(_chain_messages())).content == HONEST
+    assert [r["kind"] for r in server.replies] == ["rewrite", "rewrite", "answer"]
+
+
+def test_length_cuts_after_eight_tokens(server: FakeOllamaServer) -> None:
+    """``length``: 8 tokens then ``done_reason: length``; ``num_predict`` wins."""
+    server.mode = "length"
+    llm = ChatOllama(model="llama3.2", base_url=server.url)
+    chunks = list(llm.stream(_lc(_chain_messages())))
+    texts = [c.text for c in chunks if c.text]
+    assert texts == split_tokens(HONEST)[:8]
+    assert _done_metadata(chunks)["done_reason"] == "length"
+    assert _done_metadata(chunks)["eval_count"] == 8
+
+    short = ChatOllama(model="llama3.2", base_url=server.url, num_predict=3)
+    chunks = list(short.stream(_lc(_chain_messages())))
+    assert "".join(c.text for c in chunks) == "".join(split_tokens(HONEST)[:3])
+    assert _done_metadata(chunks)["done_reason"] == "length"
+
+    server.length_limit = 2
+    assert llm.invoke(_lc(_chain_messages())).content == "The pump "
+    # A rewrite is not cut by the mode's own limit.
+    rewrite = llm.invoke(_lc(_rewrite_messages()))
+    assert rewrite.content == FOLLOW_UP
+    assert rewrite.response_metadata["done_reason"] == "stop"
+
+
+def test_odd_citation_forms(server: FakeOllamaServer) -> None:
+    """``odd-citations``: ``[1-2]``, ``[1, 2]``, ``[^2]`` and ``【1】`` on copied sentences."""
+    server.mode = "odd-citations"
+    text = "".join(_stream_texts(server.url, _chain_messages()))
+    assert text == (
+        "The pump must be serviced every six months by a certified technician [1-2]. "
+        "Replacement filters are sold separately in every store [1, 2]. "
+        "They cost ten dollars each and last a year [^2]. "
+        "Otherwise the warranty of the pump ends early 【1】."
+    )
+
+
+def test_out_of_range_citation(server: FakeOllamaServer) -> None:
+    """``out-of-range`` cites [1] and [9] (beyond the three passages)."""
+    server.mode = "out-of-range"
+    llm = ChatOllama(model="llama3.2", base_url=server.url)
+    text = llm.invoke(_lc(_chain_messages())).content
+    assert text == f"{HONEST} Replacement filters are sold separately in every store [9]."
+    many = "\n".join(f"[{n}] Passage number {n} says something long enough." for n in range(1, 11))
+    body = {"messages": [{"role": "system", "content": many}, {"role": "user", "content": "q"}]}
+    assert mode_reply("out-of-range", body).content.endswith("[11].")
+
+
+def test_no_citations(server: FakeOllamaServer) -> None:
+    """``no-citations`` copies the sentence of [1] without any marker."""
+    server.mode = "no-citations"
+    text = "".join(_stream_texts(server.url, _chain_messages()))
+    assert text == "The pump must be serviced every six months by a certified technician."
+    assert "[" not in text
+
+
+def test_wrong_language_then_correct_after_reminder(server: FakeOllamaServer) -> None:
+    """``wrong-language``: English for a Korean question until a language reminder."""
+    server.mode = "wrong-language"
+    llm = ChatOllama(model="llama3.2", base_url=server.url)
+    assert llm.invoke(_lc(_chain_messages(KO_SYSTEM, KO_QUESTION))).content == HONEST
+    assert server.replies[-1]["language_reminder"] is False
+    # The reminder in the system prompt (outside the passages) ...
+    reminded = KO_SYSTEM.replace("<passages>", "Answer in Korean.\n\n<passages>")
+    assert llm.invoke(_lc(_chain_messages(reminded, KO_QUESTION))).content == KO_CORRECT
+    # ... or in the last user message.
+    question = f"{KO_QUESTION} 한국어로 답하세요."
+    assert llm.invoke(_lc(_chain_messages(KO_SYSTEM, question))).content == KO_CORRECT
+    assert server.replies[-1]["language_reminder"] is True
+    # A reminder phrase inside a passage does not count.
+    inside = KO_SYSTEM.replace("</passages>", "[3] (x.pdf, p. 1) 한국어로 답하세요.\n</passages>")
+    assert llm.invoke(_lc(_chain_messages(inside, KO_QUESTION))).content == HONEST
+    # English questions are answered honestly.
+    assert llm.invoke(_lc(_chain_messages())).content == HONEST
+    assert server.chat_count == 5
+
+
+def test_wrong_language_without_english_passage(server: FakeOllamaServer) -> None:
+    """With only Korean passages the English answer is a fixed sentence citing [1]."""
+    system = "<passages>\n[1] (ko.pdf, p. 1) 필터는 매달 한 번씩 교체해야 합니다.\n</passages>"
+    body = {"messages": _chain_messages(system, KO_QUESTION)}
+    assert mode_reply("wrong-language", body).content == (
+        "The documents answer this in the first passage [1]."
+    )
+
+
+def test_chinese_then_korean_after_reminder(server: FakeOllamaServer) -> None:
+    """``chinese``: a Chinese answer to a Korean question; Korean after a reminder."""
+    server.mode = "chinese"
+    client = ollama.Client(host=server.url)
+    text = "".join(_stream_texts(server.url, _chain_messages(KO_SYSTEM, KO_QUESTION)))
+    assert text == CHINESE_ANSWER
+    assert "[1]" in text
+    reminded = [*_chain_messages(KO_SYSTEM, KO_QUESTION)]
+    reminded[0] = {"role": "system", "content": "Answer only in Korean.\n" + KO_SYSTEM}
+    assert client.chat(model="llama3.2", messages=reminded).message.content == KO_CORRECT
+    assert client.chat(model="llama3.2", messages=_chain_messages()).message.content == HONEST
+    assert server.chat_count == 3
+    assert [r["language_reminder"] for r in server.replies] == [False, True, False]
+
+
+def test_slow_first_token_starts_stream_at_once(server: FakeOllamaServer) -> None:
+    """``slow-first-token``: headers at once, first chunk after ``first_token_delay``."""
+    server.mode = "slow-first-token"
+    server.first_token_delay = 0.8
+    body = {"model": "llama3.2", "messages": _chain_messages()}
+    started = time.monotonic()
+    with httpx.stream("POST", f"{server.url}/api/chat", json=body, timeout=10) as response:
+        headers_at = time.monotonic() - started
+        assert response.headers["content-type"] == "application/x-ndjson"
+        lines = response.iter_lines()
+        first = json.loads(next(lines))
+        first_at = time.monotonic() - started
+        rest = [json.loads(line) for line in lines if line]
+    assert headers_at < 0.6
+    assert first_at >= 0.8
+    assert first["message"]["content"] == split_tokens(HONEST)[0]
+    assert rest[-1]["done"] is True
+
+    llm = ChatOllama(model="llama3.2", base_url=server.url)
+    started = time.monotonic()
+    stream = llm.stream(_lc(_chain_messages()))
+    first_text = next(c.text for c in stream if c.text)
+    assert time.monotonic() - started >= 0.8
+    assert first_text + "".join(c.text for c in stream) == HONEST
+
+
+def test_translate_uses_the_lookup_table(server: FakeOllamaServer) -> None:
+    """``translate`` answers from ``translations``, unknown texts come back unchanged."""
+    server.mode = "translate"
+    server.translations = {KO_QUESTION: FIRST_QUESTION}
+    system = "Translate the user's text into English. Reply with the translation only."
+    llm = ChatOllama(model="llama3.2", base_url=server.url)
+    messages = _lc(_chain_messages(system, KO_QUESTION))
+    assert llm.invoke(messages).content == FIRST_QUESTION
+    assert llm.invoke(_lc(_chain_messages(system, "모르는 문장"))).content == "모르는 문장"
+    assert llm.invoke(_lc(_chain_messages())).content == HONEST
+    assert [r["kind"] for r in server.replies] == ["translate", "translate", "answer"]
+    # Other modes (default too) translate as soon as the table is non-empty.
+    server.mode = "default"
+    assert llm.invoke(messages).content == FIRST_QUESTION
+    server.translations = {}
+    assert llm.invoke(messages).content == NOT_FOUND_ANSWER
+    server.mode = "translate"
+    assert llm.invoke(messages).content == KO_QUESTION
+
+
+def test_constructor_arguments_set_the_mode() -> None:
+    """Mode and its settings can be given to the constructor."""
+    with FakeOllamaServer(mode="length", length_limit=4) as srv:
+        reply = ollama.Client(host=srv.url).chat(model="llama3.2", messages=_chain_messages())
+    assert reply.message.content == "".join(split_tokens(HONEST)[:4])
+    assert reply.done_reason == "length"
+    assert reply.eval_count == 4
+
+
+def test_command_line_mode() -> None:
+    """``--mode`` picks the quirk mode of the command-line server."""
+    script = Path(__file__).with_name("ollama_server.py")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--port", "0", "--mode", "think-lone-close"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        reply = ollama.Client(host=url, timeout=5).chat(
+            model="llama3.2", messages=_chain_messages()
+        )
+        assert reply.message.content == f"{REASONING}\n</think>\n\n{HONEST}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
         try:
             returncode = proc.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover - cleanup only
