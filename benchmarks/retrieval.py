@@ -229,6 +229,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     for backend, n, mode, clients, p50, p95, size in rows:
         print(f"{backend:<9}{n:>8} {mode:<7}{clients:>8}{p50:>9.1f}{p95:>9.1f}{size:>7.0f}")
+    print()
+    for backend in backends:
+        for mode in args.modes:
+            for clients in args.clients:
+                p50s = {
+                    n: p50
+                    for b, n, m, c, p50, _, _ in rows
+                    if (b, m, c) == (backend, mode, clients)
+                }
+                if len(p50s) > 1:
+                    small, large = min(p50s), max(p50s)
+                    print(
+                        f"growth {backend} {mode} {clients} client(s): "
+                        f"{large // small}x the chunks, "
+                        f"{p50s[large] / p50s[small]:.2f}x the p50 latency"
+                    )
     return 0
 
 

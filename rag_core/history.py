@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rag_core.generation.citations import Citation
 from rag_core.index.registry import now_iso
@@ -119,6 +120,11 @@ class ChatHistory:
         finally:
             db.close()
 
+    def _select(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        """Run one SELECT and return all its rows."""
+        with self._connect() as db:
+            return db.execute(sql, params).fetchall()
+
     @staticmethod
     def _has_owner_column(db: sqlite3.Connection) -> bool:
         return any(row[1] == "owner" for row in db.execute("PRAGMA table_info(chats)"))
@@ -195,13 +201,12 @@ class ChatHistory:
         Returns:
             The messages, oldest first; empty for an unknown chat or another owner's.
         """
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT m.role, m.content, m.error, m.query, m.relevant, m.dropped, "
-                "m.citations FROM messages m JOIN chats c ON c.id = m.chat_id "
-                "WHERE m.chat_id = ? AND c.owner = ? ORDER BY m.position",
-                (chat_id, owner),
-            ).fetchall()
+        rows = self._select(
+            "SELECT m.role, m.content, m.error, m.query, m.relevant, m.dropped, "
+            "m.citations FROM messages m JOIN chats c ON c.id = m.chat_id "
+            "WHERE m.chat_id = ? AND c.owner = ? ORDER BY m.position",
+            (chat_id, owner),
+        )
         return [
             ChatMessage(
                 role=role, content=content, error=error, query=query,
@@ -221,13 +226,12 @@ class ChatHistory:
         Returns:
             The chats' summaries; never a chat of another owner.
         """
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT c.id, c.title, c.updated_at, COUNT(m.position) FROM chats c "
-                "JOIN messages m ON m.chat_id = c.id WHERE c.owner = ? GROUP BY c.id "
-                "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?",
-                (owner, limit),
-            ).fetchall()
+        rows = self._select(
+            "SELECT c.id, c.title, c.updated_at, COUNT(m.position) FROM chats c "
+            "JOIN messages m ON m.chat_id = c.id WHERE c.owner = ? GROUP BY c.id "
+            "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?",
+            (owner, limit),
+        )
         return [ChatSummary(*row) for row in rows]
 
     def title(self, chat_id: str, *, owner: str = LOCAL_OWNER) -> str:

@@ -162,19 +162,23 @@ class KnowledgeBase:
             return IngestResult(name, "", "failed", error=f"{name}: cannot read ({exc.strerror})")
         return self.ingest_bytes(path.name, data, password=password, progress=progress)
 
-    def ingest_bytes(
-        self,
-        name: str,
-        data: bytes,
-        *,
-        password: str | None = None,
-        progress: ProgressCallback | None = None,
-        lock_timeout_s: float = 0.0,
-    ) -> IngestResult:
-        """Ingest one file through :meth:`IngestPipeline.ingest` (same arguments, raises)."""
-        return self.pipeline.ingest(
-            name, data, password=password, progress=progress, lock_timeout_s=lock_timeout_s
-        )
+    def ingest_bytes(self, name: str, data: bytes, **options: Any) -> IngestResult:
+        """Ingest one file through THE pipeline.
+
+        Args:
+            name: the file's name (display only; never used as a path).
+            data: its bytes.
+            **options: ``password``, ``progress``, ``lock_timeout_s`` of
+                :meth:`~rag_core.ingestion.pipeline.IngestPipeline.ingest`.
+
+        Returns:
+            The result, with ``status`` "indexed", "unchanged" or "failed".
+
+        Raises:
+            StoreBusyError, PasswordRequiredError, WrongPasswordError: see
+                :meth:`~rag_core.ingestion.pipeline.IngestPipeline.ingest`.
+        """
+        return self.pipeline.ingest(name, data, **options)
 
     def delete(self, name_or_sha: str, *, lock_timeout_s: float = 0.0) -> list[DocumentRecord]:
         """Delete documents by display name or sha256 (chunks, keyword terms, registry row).

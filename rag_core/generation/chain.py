@@ -293,17 +293,18 @@ def stream_rag_answer(
 
 
 def answer_question(
-    chain: Runnable[dict[str, Any], dict[str, Any]],
-    question: str,
-    *,
-    history: Sequence[ChatTurn] = (),
-    host: str = "",
-    model: str = "",
+    chain: Runnable[dict[str, Any], dict[str, Any]], question: str, **options: Any
 ) -> RagAnswer:
-    """Run :func:`stream_rag_answer` to the end and collect a :class:`RagAnswer`."""
+    """Run :func:`stream_rag_answer` to the end and collect a :class:`RagAnswer`.
+
+    Args:
+        chain: from :func:`build_rag_chain`.
+        question: the user's question.
+        **options: ``history``, ``host``, ``model`` of :func:`stream_rag_answer`.
+    """
     result = RagAnswer(question=question, query=question)
     parts: list[str] = []
-    for kind, value in stream_rag_answer(chain, question, history=history, host=host, model=model):
+    for kind, value in stream_rag_answer(chain, question, **options):
         if kind == "token":
             parts.append(value)
         elif kind == "citations":

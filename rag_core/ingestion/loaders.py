@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from langchain_core.documents import Document
 
@@ -201,22 +202,13 @@ class PageStream:
         self.close()
 
 
-def load_bytes(
-    name: str,
-    data: bytes,
-    *,
-    password: str | None = None,
-    timeout_s: float = 120.0,
-    on_page: Callable[[int, int], None] | None = None,
-) -> LoadedFile:
+def load_bytes(name: str, data: bytes, **options: Any) -> LoadedFile:
     """Read a file's bytes into page Documents (all pages; see :class:`PageStream`).
 
     Args:
         name: the file's name as uploaded; used for display and to pick the format.
         data: the file's content.
-        password: password of an encrypted PDF, if the user gave one.
-        timeout_s: wall-clock limit for parsing a PDF, in seconds.
-        on_page: called with ``(pages_read, n_pages)`` as PDF pages arrive.
+        **options: ``password``, ``timeout_s``, ``on_page`` of :class:`PageStream`.
 
     Returns:
         The loaded file with its non-empty pages.
@@ -227,7 +219,7 @@ def load_bytes(
         WrongPasswordError: the password does not open the PDF.
         NoTextError: no page has extractable text (scanned document).
     """
-    with PageStream(name, data, password=password, timeout_s=timeout_s, on_page=on_page) as stream:
+    with PageStream(name, data, **options) as stream:
         pages = list(stream)
         return LoadedFile(
             name=stream.name,

@@ -1,0 +1,282 @@
+"""Does a cited passage support a claim? A lexical check, optionally with embeddings.
+
+Design (measured by ``benchmarks/support.py`` on ``tests/data/support_labels.jsonl``):
+
+1. Terms. The claim (citation markers removed) and every sentence of the passage go
+   through the project's BM25 analyzer (:class:`rag_core.index.keyword.KiwiAnalyzer`):
+   Kiwi morphemes for Korean (particles and endings dropped, so ``패키지를`` and
+   ``패키지가`` meet as ``패키지``), Snowball-stemmed English words, numbers, Latin
+   identifiers. Question words and generic verbs (:data:`FUNCTION_WORDS`) are dropped.
+   Using the retriever's own analyzer means a claim is "supported" by the same notion of
+   a matching term that found the passage.
+2. Coverage. For each window of one or two consecutive passage sentences, the share of
+   the claim's distinct terms found in it; the best window wins. Two sentences because
+   an answer sentence often merges two source sentences; not the whole passage, because
+   a 500-character chunk shares common words with almost any claim on its topic.
+   Identifier-like terms (ASCII with a digit, package and command names: ``10pt``,
+   ``hyperref``) weigh :data:`IDENTIFIER_WEIGHT` in Korean claims, where they are the
+   facts the Korean words are about.
+3. Changed facts. Coverage alone misses a changed number or negation ("up to 9
+   arguments" vs "up to 3 arguments" share every other term). The score is multiplied
+   by :data:`NUMBER_PENALTY` when a number of the claim appears nowhere in the passage,
+   and by :data:`NEGATION_PENALTY` when exactly one of claim and best window is negated
+   ("not", "never", "cannot", "n't"; Korean 않-, 못, 없-, 아니-).
+4. Optional semantics. With ``embed`` (texts -> vectors; e.g. the store's embedding
+   model), the score becomes ``(lexical + cosine) / 2`` where ``cosine`` is the claim's
+   best cosine similarity to a window; its threshold is :data:`EMBED_THRESHOLD`. The
+   default model (all-MiniLM-L6-v2) is English-only, so callers should pass ``embed``
+   only for English claims (:func:`rag_core.retrieval.language.embedding_covers`).
+
+Lexical overlap as an entailment proxy is the classic baseline of the RTE challenges
+(Dagan et al., 2006, "The PASCAL Recognising Textual Entailment Challenge"); the number
+and negation rules target the two contradiction types it misses most (de Marneffe et al.,
+2008, "Finding Contradictions in Text").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+from rag_core.generation.claims import Claim, sentence_spans, strip_citations
+
+SUPPORT_THRESHOLD = 0.6
+"""Lexical score at or above which a claim counts as supported. Source: the threshold
+sweep of ``benchmarks/support.py`` on ``tests/data/support_labels.jsonl``."""
+
+EMBED_THRESHOLD = 0.6
+"""Threshold for the combined lexical + embedding score (``embed`` given); same source."""
+
+NUMBER_PENALTY = 0.5
+"""Score factor when a number in the claim is missing from the passage."""
+
+NEGATION_PENALTY = 0.5
+"""Score factor when claim and best window disagree on negation."""
+
+IDENTIFIER_WEIGHT = 2.0
+"""Weight of an ASCII term with a digit or a Latin identifier in a Korean claim."""
+
+FUNCTION_WORDS = (
+    "what which how why when where who whom whose does do did doing done can could should "
+    "would may might must shall you your yours we our ours us my me mine he him his she her "
+    "its they them their here there also about above after again all am any because been "
+    "before being below between both each few from further had has have having just more "
+    "most nor now off once only other out over own same so some than too under until up "
+    "very were while get gets make makes use uses used 어떻 어떤 무엇 뭐 왜 언제 어디 누구 "
+    "몇 것 수 있 하 되 이 그 저 등 때 알리 알 좋 경우"
+)
+"""Question words, English function words beyond the BM25 stop list, generic verbs and
+Korean generic morphemes; dropped from claims after analysis (so "does" is dropped as its
+stem "doe")."""
+
+_NEGATION_RE = re.compile(
+    r"\b(?:not(?! only)|never|cannot|no longer|none)\b|n't\b|않|못\s*하|못한|없|아니(?!라)",
+    re.IGNORECASE,
+)
+_SENTENCE_DOT_RE = re.compile(r"(?<=[A-Za-z])([.!?])(?=\s|$)")
+_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+_HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
+
+
+class TermAnalyzer(Protocol):
+    """Text -> terms, like :meth:`rag_core.index.keyword.KiwiAnalyzer.analyze`."""
+
+    def analyze(self, texts: Sequence[str]) -> list[list[str]]:
+        """Return the terms of each text."""
+        ...
+
+
+Embed = Callable[[list[str]], list[list[float]]]
+"""n texts -> n vectors (e.g. ``Embeddings.embed_documents``)."""
+
+
+@dataclass(frozen=True)
+class Support:
+    """The verdict of :func:`supports` for one claim and one passage.
+
+    Attributes:
+        supported: the decision (``score >= threshold``).
+        score: the final score in [0, 1].
+        lexical: the best window's weighted term coverage in [0, 1], before penalties.
+        semantic: the best window's cosine similarity, or None without ``embed``.
+        spans: ``(start, end)`` character offsets in the passage of the supporting
+            sentence(s), to highlight; empty when not supported.
+        best_spans: the same offsets for the best-matching window, whatever the decision.
+    """
+
+    supported: bool
+    score: float
+    lexical: float
+    semantic: float | None
+    spans: tuple[tuple[int, int], ...]
+    best_spans: tuple[tuple[int, int], ...]
+
+
+@lru_cache(maxsize=4)
+def _generic_terms(analyzer: TermAnalyzer) -> frozenset[str]:
+    return frozenset(analyzer.analyze([FUNCTION_WORDS])[0])
+
+
+def _analyze(texts: Sequence[str], analyzer: TermAnalyzer) -> list[set[str]]:
+    """Analyze texts; a sentence-final period is split off Latin words first.
+
+    Kiwi 0.24 reads "package." at a sentence end as the two Latin tokens "pa" + "ckage."
+    (so it never meets "package"); a space before the period avoids that.
+    """
+    generic = _generic_terms(analyzer)
+    prepared = [_SENTENCE_DOT_RE.sub(r" \1", text) for text in texts]
+    return [set(terms) - generic for terms in analyzer.analyze(prepared)]
+
+
+def content_terms(text: str, analyzer: TermAnalyzer) -> set[str]:
+    """Return the content terms of ``text``: analyzer terms without :data:`FUNCTION_WORDS`.
+
+    Args:
+        text: a claim or a question (citation markers are removed here).
+        analyzer: e.g. :func:`rag_core.index.keyword.shared_analyzer`.
+
+    Returns:
+        Distinct terms, e.g. ``{"default", "paper", "size"}``.
+    """
+    return _analyze([strip_citations(text)], analyzer)[0]
+
+
+def _weights(terms: set[str], korean: bool) -> dict[str, float]:
+    def weight(term: str) -> float:
+        identifier = term.isascii() and (korean or any(c.isdigit() for c in term))
+        return IDENTIFIER_WEIGHT if identifier else 1.0
+
+    return {term: weight(term) for term in terms}
+
+
+def _windows(n: int) -> list[tuple[int, int]]:
+    return [(i, i + 1) for i in range(n)] + [(i, i + 2) for i in range(n - 1)]
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def _penalty(claim: str, window: str, passage: str) -> float:
+    factor = 1.0
+    if set(_NUMBER_RE.findall(claim)) - set(_NUMBER_RE.findall(passage)):
+        factor *= NUMBER_PENALTY
+    if bool(_NEGATION_RE.search(claim)) != bool(_NEGATION_RE.search(window)):
+        factor *= NEGATION_PENALTY
+    return factor
+
+
+def supports(
+    claim: str,
+    passage: str,
+    *,
+    analyzer: TermAnalyzer,
+    embed: Embed | None = None,
+    threshold: float | None = None,
+) -> Support:
+    """Decide whether ``passage`` supports ``claim`` (design in the module docstring).
+
+    Args:
+        claim: one answer sentence; citation markers may be left in.
+        passage: the cited passage (a chunk's text, as shown to the model).
+        analyzer: the BM25 analyzer (``shared_analyzer()``), or anything with its
+            ``analyze`` method.
+        embed: optional texts -> vectors for the semantic part (English claims with the
+            default model).
+        threshold: override :data:`SUPPORT_THRESHOLD` / :data:`EMBED_THRESHOLD`
+            (the benchmark's sweep).
+
+    Returns:
+        The :class:`Support`. A claim without content terms ("Yes.") is not supported.
+
+    Raises:
+        Whatever ``analyzer`` or ``embed`` raise (nothing is caught here).
+    """
+    plain = strip_citations(claim)
+    claim_terms = content_terms(plain, analyzer)
+    spans = sentence_spans(passage)
+    if not claim_terms or not spans:
+        return Support(False, 0.0, 0.0, None, (), ())
+    weights = _weights(claim_terms, bool(_HANGUL_RE.search(plain)))
+    total = sum(weights.values())
+    sentence_terms = _analyze([passage[s:e] for s, e in spans], analyzer)
+    windows = _windows(len(spans))
+    coverage = [
+        sum(w for t, w in weights.items() if t in set().union(*sentence_terms[a:b])) / total
+        for a, b in windows
+    ]
+    cosines: list[float] | None = None
+    if embed is not None:
+        texts = [plain, *(passage[spans[a][0] : spans[b - 1][1]] for a, b in windows)]
+        vectors = embed(texts)
+        cosines = [_cosine(vectors[0], v) for v in vectors[1:]]
+    combined = [
+        c if cosines is None else (c + max(0.0, cosines[i])) / 2 for i, c in enumerate(coverage)
+    ]
+    best = max(range(len(windows)), key=lambda i: (combined[i], -(windows[i][1] - windows[i][0])))
+    a, b = windows[best]
+    window_text = passage[spans[a][0] : spans[b - 1][1]]
+    score = combined[best] * _penalty(plain, window_text, passage)
+    if threshold is None:
+        threshold = SUPPORT_THRESHOLD if embed is None else EMBED_THRESHOLD
+    best_spans = tuple(spans[a:b])
+    supported = score >= threshold
+    return Support(
+        supported=supported,
+        score=score,
+        lexical=coverage[best],
+        semantic=None if cosines is None else cosines[best],
+        spans=best_spans if supported else (),
+        best_spans=best_spans,
+    )
+
+
+def claim_support(
+    claim: Claim,
+    passages: Sequence[str],
+    *,
+    analyzer: TermAnalyzer,
+    embed: Embed | None = None,
+) -> tuple[int, Support] | None:
+    """Check a claim against each passage it cites and keep the best verdict.
+
+    Args:
+        claim: from :func:`rag_core.generation.claims.parse_citations`.
+        passages: the numbered passages' texts; ``passages[n - 1]`` is passage ``[n]``.
+        analyzer: as in :func:`supports`.
+        embed: as in :func:`supports`.
+
+    Returns:
+        ``(number, support)`` for the cited passage with the highest score (a supporting
+        one if any), or None when the claim cites no valid number.
+    """
+    verdicts = [
+        (n, supports(claim.plain, passages[n - 1], analyzer=analyzer, embed=embed))
+        for n in claim.citations
+        if 1 <= n <= len(passages)
+    ]
+    if not verdicts:
+        return None
+    return max(verdicts, key=lambda pair: (pair[1].supported, pair[1].score))
+
+
+__all__ = [
+    "EMBED_THRESHOLD",
+    "FUNCTION_WORDS",
+    "IDENTIFIER_WEIGHT",
+    "NEGATION_PENALTY",
+    "NUMBER_PENALTY",
+    "SUPPORT_THRESHOLD",
+    "Embed",
+    "Support",
+    "TermAnalyzer",
+    "claim_support",
+    "content_terms",
+    "supports",
+]
