@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,12 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import REPO
 from tests.ollama_server import FakeOllamaServer
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -32,7 +33,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = REPO / "docs"
+NO_CHROMIUM = (
+    "no Chromium for the browser tests: install it with `apt-get install chromium` "
+    "(Debian/Ubuntu) or `python -m playwright install chromium`"
+)
 # Assertions wait as long as actions: a cold CI machine loads the embedding model and
 # embeds a chapter before the first "indexed" message appears.
 expect.set_options(timeout=120_000)
@@ -127,10 +131,55 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         yield RunningApp(url=url, ollama=ollama, data_dir=data_dir)
 
 
+def system_chromium() -> str | None:
+    """Debian's ``/usr/bin/chromium`` or a ``chromium`` on PATH; None if neither exists."""
+    for candidate in (
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Headless Chromium: the system one, else a Playwright-managed one.
+
+    Raises:
+        playwright.sync_api.Error: neither can be started.
+    """
+    path = system_chromium()
+    if path is not None:
+        return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    return playwright.chromium.launch(args=CHROMIUM_ARGS)
+
+
+def chromium_available() -> bool:
+    """True when :func:`launch_chromium` can start a browser (a quick trial launch)."""
+    if system_chromium() is not None:
+        return True
+    try:
+        with sync_playwright() as playwright:
+            launch_chromium(playwright).close()
+    except PlaywrightError:
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the browser tests, with one reason naming the install command, without Chromium."""
+    here = Path(__file__).parent
+    browser_tests = [item for item in items if item.path.is_relative_to(here)]
+    if browser_tests and not chromium_available():
+        for item in browser_tests:
+            item.add_marker(pytest.mark.skip(reason=NO_CHROMIUM))
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 

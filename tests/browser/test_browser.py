@@ -1,5 +1,6 @@
 """The app in a real browser: upload, progress, streamed answer, sources, the cited page,
-refresh, export, and a rendering attack. Saves the README's screenshots to docs/."""
+refresh, export. Rendering attacks: test_inert.py. README screenshots:
+``python -m tests.browser.screenshots`` (the tests write nothing into the repository)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREENSHOTS, Listener, RunningApp
-from tests.conftest import LSHORT, pdf_pages, text_pdf
+from tests.browser.conftest import RunningApp
+from tests.conftest import LSHORT, pdf_pages
 
 QUESTION = "When did Knuth start writing TeX?"
 ASK = "Ask a question about your documents"
@@ -19,7 +20,7 @@ def _upload(page: Page, app: RunningApp, files: list[dict]) -> None:
     page.locator("input[type=file]").first.set_input_files(files)
 
 
-def test_upload_ask_open_the_page_refresh_and_export(page: Page, running_app: RunningApp, tmp_path):
+def test_upload_ask_open_the_page_refresh_and_export(page: Page, running_app: RunningApp):
     _upload(page, running_app, [
         {"name": "lshort-ch1.pdf", "mimeType": "application/pdf",
          "buffer": pdf_pages(LSHORT, 13, 20)},
@@ -33,7 +34,6 @@ def test_upload_ask_open_the_page_refresh_and_export(page: Page, running_app: Ru
     expect(nav.get_by_text("app", exact=True)).to_have_count(0)
     table = page.locator("[data-testid='stDataFrame']")
     expect(table).to_be_visible()
-    page.screenshot(path=str(SCREENSHOTS / "documents.png"), full_page=True)
 
     page.goto(running_app.url)
     box = page.get_by_placeholder(ASK)
@@ -46,14 +46,11 @@ def test_upload_ask_open_the_page_refresh_and_export(page: Page, running_app: Ru
     expect(first).to_contain_text("lshort-ch1.pdf, p. 3")
     first.locator("summary").click()
     expect(first).to_contain_text("Knuth started writing")
-    page.screenshot(path=str(SCREENSHOTS / "chat.png"), full_page=True)
 
     first.get_by_text("Show on the page").click()
     image = first.locator("[data-testid='stImage'] img")
     expect(image).to_be_visible()
     assert image.evaluate("img => img.naturalWidth") > 500
-    first.scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / "cited-page.png"), full_page=True)
 
     # a refresh keeps the chat (its id is in the URL)
     assert "chat=" in page.url
@@ -65,39 +62,3 @@ def test_upload_ask_open_the_page_refresh_and_export(page: Page, running_app: Ru
     markdown = download.value.path().read_text(encoding="utf-8")
     assert f"## Q: {QUESTION}" in markdown
     assert '- [1] lshort-ch1.pdf, p. 3: "' in markdown
-
-
-def test_hostile_text_and_answers_render_inert(
-    page: Page, running_app: RunningApp, listener: Listener
-):
-    leak = f"{listener.url}/leak"
-    hostile = (
-        f"Walrus facts: walruses eat clams. ![x]({leak}/chunk) "
-        f"<img src={leak}/img onerror=alert(1)> [click](javascript:alert(2))"
-    )
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    _upload(page, running_app, [
-        {"name": "walrus.pdf", "mimeType": "application/pdf", "buffer": text_pdf([hostile])},
-    ])  # fmt: skip
-    expect(page.get_by_text(re.compile(r"walrus\.pdf: 1 page, 1 chunk indexed"))).to_be_visible()
-
-    previous = running_app.ollama.responder
-    running_app.ollama.responder = lambda body: f"Walruses eat clams [1]. ![pixel]({leak}/answer)"
-    try:
-        page.goto(running_app.url)
-        box = page.get_by_placeholder(ASK)
-        box.fill("What do walruses eat?")
-        box.press("Enter")
-        answer = page.locator("[data-testid='stChatMessage']").nth(1)
-        expect(answer).to_contain_text("Walruses eat clams [1]")
-        source = answer.locator("[data-testid='stExpander']").first
-        source.locator("summary").click()
-        expect(source).to_contain_text("<img src=")  # shown as text, not as an element
-        page.wait_for_timeout(1500)
-    finally:
-        running_app.ollama.responder = previous
-    assert answer.locator("img[src*='leak']").count() == 0
-    assert page.locator("a[href^='javascript:']").count() == 0
-    assert listener.hits == []
-    assert dialogs == []

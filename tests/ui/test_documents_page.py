@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag_core.embeddings import embedding_identity
-from rag_core.ingest import IngestProgress
+from rag_core.index.embeddings import embedding_identity
+from rag_core.ingestion.progress import IngestProgress
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import LSHORT, pdf_pages, settings_for, text_pdf
 from tests.ollama_server import FakeOllamaServer
 from tests.ui.conftest import settle
 from ui.documents import progress_text
+from ui.text import escape_markdown
 
 
 def test_upload_indexes_good_files_and_reports_the_bad_one(
@@ -151,7 +152,9 @@ def test_hostile_file_names_are_shown_as_plain_text(
     names = sorted(app.dataframe[0].value["Name"])  # a dataframe shows plain text
     assert names == ["<img src=x onerror=alert(1)>.pdf", "evilfdp.exe.pdf", "x.pdf"]
     raw = [s.value for s in app.main.success]
-    assert any(r.startswith("\\<img src=x onerror=alert\\(1\\)\\>\\.pdf:") for r in raw), raw
+    shown = escape_markdown("<img src=x onerror=alert(1)>.pdf")
+    assert shown == "\\<img src\\=x onerror\\=alert\\(1\\)\\>\\.pdf"
+    assert any(r.startswith(shown + ":") for r in raw), raw
     assert not any("\u202e" in r for r in raw)
     written = set(tmp_path.rglob("*")) - before
     assert written and all(p.is_relative_to(tmp_path / "data") for p in written)
@@ -172,7 +175,7 @@ def test_model_switch_offers_a_reindex_button(
     assert list(app.dataframe[0].value["Name"]) == ["otter.txt"]
     configured = settings_for(data_dir)
     reopened = KnowledgeBase(configured, embeddings)  # the configured model
-    assert reopened.store._collection.metadata["embedding_model"] == embedding_identity(
+    assert reopened.store.collection.metadata["embedding_model"] == embedding_identity(
         configured.embedding_model, configured.embedding_backend
     )
     assert reopened.retrieve("otters sleeping", k=1)[0].metadata["source"] == "otter.txt"

@@ -6,6 +6,7 @@ from rag_core.evaluation import evaluate, load_qa
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import QA_SAMPLE
 from tests.ollama_server import FakeOllamaServer
+from ui.text import escape_markdown
 
 
 def test_evaluation_table_per_mode_and_document(
@@ -37,5 +38,5 @@ def test_a_bad_question_file_gets_a_clear_error(
         ("qa.jsonl", b'{"question": "no doc or pages"}\n', "application/json")
     ).run()
     app.button(key="run_eval").click().run()
-    assert any("qa.jsonl, line 1" in e.value for e in app.error)
+    assert any(escape_markdown("qa.jsonl, line 1") in e.value for e in app.error)
     assert not app.dataframe

@@ -15,6 +15,7 @@ from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import REPO
 from tests.ollama_server import FakeOllamaServer
 from ui.auth import MIN_COOKIE_KEY_CHARS, SAMPLE_COOKIE_KEYS, AuthConfigError, check_cookie_key
+from ui.text import escape_markdown
 
 QUESTION = "When did Knuth start writing TeX?"
 PASSWORDS = {"alice": "alice-secret-1", "bob": "bob-secret-2"}
@@ -136,13 +137,13 @@ def test_signed_in_users_see_only_their_own_chats(
     assert fake_ollama.chat_requests
     alice_chat = _chat_id(alice)
     alice.run()  # the sidebar's list was drawn before the question was asked
-    assert any(QUESTION[:40] in b.label for b in alice.sidebar.button)
+    assert any(escape_markdown(QUESTION[:40]) in b.label for b in alice.sidebar.button)
 
     # bob, in another session on the same data directory
     bob = sign_in(make_app(data_dir, fake_ollama.url), "bob", PASSWORDS["bob"])
     assert any(c.value == "Signed in as Bob Lee" for c in bob.sidebar.caption)
     assert len(bob.chat_input) == 1
-    assert not any(QUESTION[:40] in b.label for b in bob.sidebar.button)
+    assert not any(escape_markdown(QUESTION[:40]) in b.label for b in bob.sidebar.button)
     assert not [b for b in bob.sidebar.button if b.key == f"chat_{alice_chat}"]
 
     # bob opens alice's chat by its id (?chat=...): nothing of it shows
@@ -161,7 +162,7 @@ def test_signed_in_users_see_only_their_own_chats(
     # alice, signing in again later, finds her chat and opens it
     again = sign_in(make_app(data_dir, fake_ollama.url), "alice", PASSWORDS["alice"])
     [listed] = [b for b in again.sidebar.button if b.key == f"chat_{alice_chat}"]
-    assert QUESTION[:40] in listed.label
+    assert escape_markdown(QUESTION[:40]) in listed.label
     assert not any("book layout" in b.label for b in again.sidebar.button)
     listed.click().run()
     assert _user_texts(again) == [QUESTION]

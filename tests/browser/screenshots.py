@@ -1,0 +1,86 @@
+"""Refresh the README's screenshots: ``python -m tests.browser.screenshots``.
+
+Starts the app the way the browser tests do (``streamlit run app.py`` on a free port with
+a fresh data directory in a temporary folder, the test Ollama server, headless Chromium),
+uploads a few pages of tests/data/lshort.pdf, asks a question, opens the first source on
+its page, and writes docs/documents.png, docs/chat.png and docs/cited-page.png. The tests
+never write into the repository; this command is the only thing that does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+from tests.browser.conftest import launch_chromium, serve_app
+from tests.conftest import LSHORT, REPO, pdf_pages
+from tests.ollama_server import FakeOllamaServer
+
+QUESTION = "When did Knuth start writing TeX?"
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def take_screenshots(out_dir: Path) -> list[Path]:
+    """Run the app once and save the three screenshots into ``out_dir``; return their paths.
+
+    Raises:
+        RuntimeError: the app did not start.
+        playwright.sync_api.Error: Chromium cannot be started or a step timed out.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / name for name in ("documents.png", "chat.png", "cited-page.png")]
+    with (
+        tempfile.TemporaryDirectory(prefix="rag-screenshots-") as data_dir,
+        FakeOllamaServer(token_delay=0.01) as ollama,
+        serve_app(Path(data_dir), ollama) as url,
+        sync_playwright() as playwright,
+    ):
+        browser = launch_chromium(playwright)
+        page = browser.new_context(viewport=VIEWPORT).new_page()
+        page.set_default_timeout(180_000)
+        expect.set_options(timeout=180_000)
+
+        page.goto(f"{url}/documents")
+        page.locator("input[type=file]").first.set_input_files(
+            [{"name": "lshort-ch1.pdf", "mimeType": "application/pdf",
+              "buffer": pdf_pages(LSHORT, 13, 20)}]
+        )  # fmt: skip
+        expect(page.get_by_text(re.compile(r"lshort-ch1\.pdf: 8 pages"))).to_be_visible()
+        expect(page.locator("[data-testid='stDataFrame']")).to_be_visible()
+        page.screenshot(path=str(paths[0]), full_page=True)
+
+        page.goto(url)
+        box = page.get_by_placeholder("Ask a question about your documents")
+        box.fill(QUESTION)
+        box.press("Enter")
+        answer = page.locator("[data-testid='stChatMessage']").nth(1)
+        expect(answer).to_contain_text("Sources (")
+        first = answer.locator("[data-testid='stExpander']").first
+        first.locator("summary").click()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(paths[1]), full_page=True)
+
+        first.get_by_text("Show on the page").click()
+        expect(first.locator("[data-testid='stImage'] img")).to_be_visible()
+        page.wait_for_timeout(500)
+        first.scroll_into_view_if_needed()
+        page.screenshot(path=str(paths[2]), full_page=True)
+        browser.close()
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``python -m tests.browser.screenshots [--out DIR]`` (default docs/)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs", help="where to write")
+    args = parser.parse_args(argv)
+    for path in take_screenshots(args.out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
