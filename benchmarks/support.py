@@ -8,8 +8,8 @@ For each threshold (0.30 .. 0.90, step 0.05) and for the chosen one
 (``rag_core.generation.support.SUPPORT_THRESHOLD``, or ``EMBED_THRESHOLD`` with
 ``--embed``), prints agreement (accuracy), precision and recall of "supported", overall
 and per language (en / ko). With ``--embed`` the English pairs use the default embedding
-model (all-MiniLM-L6-v2 on the default backend, English-only), the Korean ones stay
-lexical, as the chain would call it. ``--json`` prints one JSON object as the last line.
+model (all-MiniLM-L6-v2 on the default backend) and only the English pairs are scored,
+as the model is English-only. ``--json`` prints one JSON object as the last line.
 """
 
 from __future__ import annotations
@@ -98,6 +98,8 @@ def main() -> None:
         embed = default_embeddings().embed_documents
         chosen = support_mod.EMBED_THRESHOLD
     rows = load_labels(args.labels)
+    if embed is not None:
+        rows = [row for row in rows if row["lang"] == "en"]  # the model is English-only
     scores = score_pairs(rows, embed)
     sweep = [evaluate(rows, scores, t) for t in THRESHOLDS]
     print(f"{len(rows)} labelled pairs, {'lexical + embeddings' if embed else 'lexical'}")

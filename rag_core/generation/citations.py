@@ -6,13 +6,12 @@ beside the answer, so a citation in the answer always points at the listed sourc
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from langchain_core.documents import Document
 
-_CITE_RE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+from rag_core.generation import claims
 
 
 @dataclass(frozen=True)
@@ -112,21 +111,16 @@ def format_context(docs: list[Document]) -> str:
 def cited_numbers(answer: str) -> list[int]:
     """Return the source numbers an answer cites, in order of first appearance.
 
-    Recognises ``[1]``, ``[1, 2]`` and ``[1][3]``.
+    Delegates to :func:`rag_core.generation.claims.cited_numbers`, which reads every
+    common form (``[1]``, ``[1, 2]``, ``[1-3]``, ``[^2]``, ``【1】``, ``[Source 1]`` ...).
 
     Args:
         answer: the model's answer text.
 
     Returns:
-        Distinct numbers, e.g. ``[1, 3]``.
+        Distinct numbers, valid or not, e.g. ``[1, 3]``.
     """
-    seen: list[int] = []
-    for group in _CITE_RE.findall(answer):
-        for part in re.split(r"[,;]", group):
-            number = int(part.strip())
-            if number not in seen:
-                seen.append(number)
-    return seen
+    return claims.cited_numbers(answer)
 
 
 __all__ = ["Citation", "build_citations", "cited_numbers", "format_context"]

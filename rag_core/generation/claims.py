@@ -1,4 +1,4 @@
-"""Citation markers in an answer, and the answer split into claims (sentences).
+r"""Citation markers in an answer, and the answer split into claims (sentences).
 
 Models cite the numbered passages of the prompt in many ways; all of these are read as
 citations (any case, optional spaces):
@@ -11,7 +11,7 @@ citations (any case, optional spaces):
 
 Not citations: parentheses ``(1)`` (lists, equation numbers), Markdown links
 ``[1](https://...)``, numbered list items ``1.``, anything inside code spans, LaTeX
-optional arguments such as ``\\sqrt[3]{x}`` (the test documents are about LaTeX), and
+optional arguments such as ``\sqrt[3]{x}`` (the test documents are about LaTeX), and
 numbers of four digits or more (``[2019]`` is a year, not one of top-k passages).
 
 Sentences come from Kiwi's ``split_into_sents`` (https://github.com/bab2min/kiwipiepy),
@@ -23,6 +23,7 @@ abbreviations and initials.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Iterator
@@ -32,7 +33,8 @@ from typing import Any
 MAX_RANGE = 20
 """A range ``[a-b]`` spanning more numbers than this is read as its two ends only."""
 
-_LABEL = r"(?:\^|(?:sources?|src|refs?|references?|passages?|docs?|documents?|출처|참고|문서|자료|근거)\s*:?\s*)"
+_LABEL_WORDS = "sources?|src|refs?|references?|passages?|docs?|documents?|출처|참고|문서|자료|근거"
+_LABEL = rf"(?:\^|(?:{_LABEL_WORDS})\s*:?\s*)"
 _NUM = r"\d{1,3}(?!\d)"
 _SEP = r"\s*(?:[,;]|[-–—~])\s*"
 _MARKER_RE = re.compile(
@@ -47,7 +49,32 @@ _LINE_BREAK_RE = re.compile(r"\n")
 _PARAGRAPH_RE = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d{1,2}[.)])\s)")
 _SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[A-Z0-9\"“‘(\[\\\uac00-\ud7a3])")
 _ABBREVIATIONS = frozenset(
-    "e.g i.e etc cf vs mr mrs ms dr prof fig figs no nos eq eqs sec ch p pp vol approx ca st".split()
+    [
+        "e.g",
+        "i.e",
+        "etc",
+        "cf",
+        "vs",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "fig",
+        "figs",
+        "no",
+        "nos",
+        "eq",
+        "eqs",
+        "sec",
+        "ch",
+        "p",
+        "pp",
+        "vol",
+        "approx",
+        "ca",
+        "st",
+    ]
 )
 
 
@@ -139,7 +166,9 @@ def find_citations(text: str) -> list[CitationMarker]:
     masked = _masked_code(text)
     markers = []
     for match in _MARKER_RE.finditer(masked):
-        if _LATEX_ARG_RE.search(masked, max(0, match.start() - 40), match.start()) or masked.startswith("{", match.end()):
+        if _LATEX_ARG_RE.search(
+            masked, max(0, match.start() - 40), match.start()
+        ) or masked.startswith("{", match.end()):
             continue  # \sqrt[3]{x}, \\[5pt]: a LaTeX optional argument
         markers.append(CitationMarker(match.start(), match.end(), _numbers(match.group("body"))))
     return markers
@@ -191,7 +220,9 @@ def _get_kiwi() -> Any:
 def _english_ends(text: str, start: int, end: int) -> Iterator[int]:
     for match in _SENTENCE_END_RE.finditer(text, start, end):
         word = re.search(r"([A-Za-z.]+)\.$", text[start : match.start() + 1])
-        if word and (word.group(1).lower() in _ABBREVIATIONS or re.fullmatch(r"[A-Z]", word.group(1))):
+        if word and (
+            word.group(1).lower() in _ABBREVIATIONS or re.fullmatch(r"[A-Z]", word.group(1))
+        ):
             continue
         yield match.start() + 1
 
@@ -215,7 +246,7 @@ def sentence_spans(text: str, *, lines: bool = False) -> list[tuple[int, int]]:
     cuts = [0, *(m.end() for m in breaks.finditer(text)), len(text)]
     spans: list[tuple[int, int]] = []
     kiwi = _get_kiwi()
-    for block_start, block_end in zip(cuts, cuts[1:], strict=False):
+    for block_start, block_end in itertools.pairwise(cuts):
         block = text[block_start:block_end]
         if not block.strip():
             continue
@@ -224,7 +255,7 @@ def sentence_spans(text: str, *, lines: bool = False) -> list[tuple[int, int]]:
         for sent in sents:
             start, end = block_start + sent.start, block_start + sent.end
             edges = [start, *_english_ends(text, start, end), end]
-            spans.extend(zip(edges, edges[1:], strict=False))
+            spans.extend(itertools.pairwise(edges))
     result = []
     for start, end in spans:
         piece = text[start:end]

@@ -74,7 +74,7 @@ def _partial_tag_start(buffer: str) -> int:
 
 
 class ReasoningSplitter:
-    """Split a streamed reply into answer and reasoning, one piece at a time.
+    r"""Split a streamed reply into answer and reasoning, one piece at a time.
 
     Rules, in stream order:
 
@@ -96,7 +96,7 @@ class ReasoningSplitter:
 
     Example:
         >>> s = ReasoningSplitter()
-        >>> s.feed("<th") + s.feed("ink>plan</think>\\n\\nParis [1].") + s.finish()
+        >>> s.feed("<th") + s.feed("ink>plan</think>\n\nParis [1].") + s.finish()
         [ThinkingDelta(text='plan'), AnswerDelta(text='Paris [1].')]
     """
 
