@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         num_ctx: context window in tokens sent to Ollama with every request.
         num_predict: at most this many tokens are generated per answer.
         ollama_timeout: seconds the HTTP client waits for Ollama before giving up.
+        ollama_think: reasoning models (qwen3, deepseek-r1, gpt-oss, EXAONE Deep ...):
+            "auto" (the default) lets the model decide and separates whatever reasoning
+            comes (a ``thinking`` field or inline ``<think>`` blocks); "on" asks Ollama for
+            reasoning in its own field; "off" asks the model not to reason. Passed as
+            ChatOllama's ``reasoning`` (None / True / False), which Ollama sends as
+            ``think`` (https://ollama.com/blog/thinking).
         auth_config: a streamlit-authenticator YAML file that turns sign-in on for a shared
             deployment: ``credentials: usernames:`` with each user's name and bcrypt-hashed
             password, and ``cookie:`` ``name``, ``key`` (the secret that signs the sign-in
@@ -152,6 +158,7 @@ class Settings(BaseSettings):
     num_ctx: int = Field(default=8192, ge=512)
     num_predict: int = Field(default=768, ge=16)
     ollama_timeout: float = Field(default=120.0, gt=0)
+    ollama_think: Literal["auto", "on", "off"] = "auto"
     auth_config: Path | None = None
 
     @field_validator("ollama_host")

@@ -105,6 +105,10 @@ def check_ollama(host: str, *, timeout_s: float = STATUS_TIMEOUT_S) -> OllamaSta
     return OllamaStatus(host=host, reachable=True, version=version, models=models)
 
 
+THINK_MODES: dict[str, bool | None] = {"auto": None, "on": True, "off": False}
+"""``RAG_OLLAMA_THINK`` -> ChatOllama's ``reasoning`` (Ollama's ``think`` request field)."""
+
+
 def build_chat_model(settings: Settings, *, model: str | None = None) -> ChatOllama:
     """Build the chat model for the configured Ollama server.
 
@@ -116,7 +120,8 @@ def build_chat_model(settings: Settings, *, model: str | None = None) -> ChatOll
         model: model tag; ``settings.ollama_model`` if None.
 
     Returns:
-        A ``langchain_ollama.ChatOllama`` (temperature 0.1 for grounded answers).
+        A ``langchain_ollama.ChatOllama`` (temperature 0.1 for grounded answers;
+        ``reasoning`` from ``settings.ollama_think``, see :data:`THINK_MODES`).
     """
     return ChatOllama(
         model=model or settings.ollama_model,
@@ -124,6 +129,7 @@ def build_chat_model(settings: Settings, *, model: str | None = None) -> ChatOll
         num_ctx=settings.num_ctx,
         num_predict=settings.num_predict,
         temperature=0.1,
+        reasoning=THINK_MODES[settings.ollama_think],
         client_kwargs={"timeout": settings.ollama_timeout},
     )
 
