@@ -167,13 +167,14 @@ def chromium_available() -> bool:
     return True
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the browser tests, with one reason naming the install command, without Chromium."""
-    here = Path(__file__).parent
-    browser_tests = [item for item in items if item.path.is_relative_to(here)]
-    if browser_tests and not chromium_available():
-        for item in browser_tests:
-            item.add_marker(pytest.mark.skip(reason=NO_CHROMIUM))
+@pytest.fixture(scope="session", autouse=True)
+def _require_chromium() -> None:
+    """Skip every browser test, with one reason naming the install command, without Chromium.
+
+    Autouse and session-scoped, so it runs before the app is started, once.
+    """
+    if not chromium_available():
+        pytest.skip(NO_CHROMIUM)
 
 
 @pytest.fixture(scope="session")

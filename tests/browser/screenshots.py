@@ -14,7 +14,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.browser.conftest import launch_chromium, serve_app
 from tests.conftest import LSHORT, REPO, pdf_pages
@@ -22,6 +22,13 @@ from tests.ollama_server import FakeOllamaServer
 
 QUESTION = "When did Knuth start writing TeX?"
 VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def _wait_until_idle(page: Page) -> None:
+    """Wait until the script run has finished (no "Running..." / "Stop" status widget)."""
+    page.wait_for_timeout(300)
+    expect(page.locator("[data-testid='stStatusWidget']")).to_have_count(0)
+    page.wait_for_timeout(300)
 
 
 def take_screenshots(out_dir: Path) -> list[Path]:
@@ -51,6 +58,7 @@ def take_screenshots(out_dir: Path) -> list[Path]:
         )  # fmt: skip
         expect(page.get_by_text(re.compile(r"lshort-ch1\.pdf: 8 pages"))).to_be_visible()
         expect(page.locator("[data-testid='stDataFrame']")).to_be_visible()
+        _wait_until_idle(page)
         page.screenshot(path=str(paths[0]), full_page=True)
 
         page.goto(url)
@@ -60,14 +68,18 @@ def take_screenshots(out_dir: Path) -> list[Path]:
         answer = page.locator("[data-testid='stChatMessage']").nth(1)
         expect(answer).to_contain_text("Sources (")
         first = answer.locator("[data-testid='stExpander']").first
+        expect(page.get_by_text("Export chat as Markdown")).to_be_visible()  # the run's end
+        _wait_until_idle(page)
         first.locator("summary").click()
-        page.wait_for_timeout(500)
+        _wait_until_idle(page)
         page.screenshot(path=str(paths[1]), full_page=True)
 
         first.get_by_text("Show on the page").click()
-        expect(first.locator("[data-testid='stImage'] img")).to_be_visible()
-        page.wait_for_timeout(500)
-        first.scroll_into_view_if_needed()
+        image = first.locator("[data-testid='stImage'] img")
+        expect(image).to_be_visible()
+        _wait_until_idle(page)
+        image.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
         page.screenshot(path=str(paths[2]), full_page=True)
         browser.close()
     return paths
