@@ -12,7 +12,11 @@ Commands:
 * ``reindex``: re-embed every stored chunk with the configured embedding model, into a new
   collection that replaces the old one (after switching models).
 * ``retrieve QUESTION [--k 5] [--mode M] [--json]``: show the top-k chunks.
-* ``ask QUESTION [--k 5] [--model M]``: stream an answer from Ollama, then its sources.
+* ``ask QUESTION [--k 5] [--model M] [--json]``: stream an answer from Ollama (reasoning
+  to stderr), then notices (no citation, invalid numbers, unsupported statements, cut off,
+  wrong language) and the sources; ``--json`` prints one JSON object as the last line.
+* ``chat [--json]``: questions from stdin, one per line, as one conversation (follow-ups
+  are rewritten into standalone queries); one JSON object per answer with ``--json``.
 * ``eval QA.jsonl [--k 5] [--mode M] [--json]``: recall@k, MRR@k, nDCG@k, overall and per
   document; the last line of ``--json`` output is one JSON object.
 
@@ -34,6 +38,7 @@ from typing import Any
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from rag_core.cli_answers import add_answer_arguments, answer_questions
 from rag_core.config import Settings, build_settings
 from rag_core.errors import PasswordRequiredError, RagError, WrongPasswordError
 from rag_core.evaluation import evaluate, load_qa, named_metrics
@@ -107,14 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(after switching models)",
     )
 
-    for name in ("retrieve", "ask"):
-        cmd = sub.add_parser(name, help=f"{name} for a question")
-        cmd.add_argument("question")
-        cmd.add_argument("--k", type=int, help="top-k chunks")
+    retrieve = sub.add_parser("retrieve", help="the top-k passages for a question")
+    retrieve.add_argument("question")
+    retrieve.add_argument("--k", type=int, help="top-k chunks")
+    retrieve.add_argument("--mode", choices=RETRIEVAL_MODES, help="retrieval mode")
+    retrieve.add_argument("--json", action="store_true")
+    ask = sub.add_parser("ask", help="answer a question from the documents (Ollama)")
+    ask.add_argument("question")
+    chat = sub.add_parser(
+        "chat", help="answer questions read from stdin, one per line, as one conversation"
+    )
+    for cmd in (ask, chat):
         cmd.add_argument("--mode", choices=RETRIEVAL_MODES, help="retrieval mode")
-        cmd.add_argument("--json", action="store_true")
-        if name == "ask":
-            cmd.add_argument("--model", help="Ollama model tag")
+        add_answer_arguments(cmd)
 
     ev = sub.add_parser("eval", help="evaluate retrieval on a JSONL question set")
     ev.add_argument("qa", type=Path)
@@ -256,49 +266,15 @@ def _cmd_retrieve(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    from rag_core.generation.chain import ChainOptions, build_rag_chain, stream_rag_answer
-    from rag_core.generation.llm import build_chat_model
-
-    settings = kb.settings
-    chain = build_rag_chain(
-        kb.retriever(k=args.k), build_chat_model(settings), ChainOptions.from_settings(settings)
+    return answer_questions(
+        kb, [args.question], k=args.k, model=args.model, as_json=args.json, keep_history=False
     )
-    citations: list[Any] = []
-    error = ""
-    answer: list[str] = []
-    for kind, value in stream_rag_answer(
-        chain, args.question, host=settings.ollama_host, model=settings.ollama_model
-    ):
-        if kind == "citations":
-            citations = value
-        elif kind == "token":
-            answer.append(value)
-            if not args.json:
-                sys.stdout.write(value)
-                sys.stdout.flush()
-        elif kind == "error":
-            error = value
-        elif kind == "query" and value != args.question and not args.json:
-            _err(f"(searched for: {value})")
-    if args.json:
-        _out(
-            json.dumps(
-                {
-                    "answer": "".join(answer),
-                    "error": error,
-                    "citations": [c.to_dict() for c in citations],
-                },
-                ensure_ascii=False,
-            )
-        )
-        return 1 if error else 0
-    _out()
-    if error:
-        _err(error)
-    _out("\nSources:")
-    for c in citations:
-        _out(f"[{c.number}] {c.source} {c.page_display}: " + " ".join(c.text.split())[:200])
-    return 1 if error else 0
+
+
+def _cmd_chat(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+    return answer_questions(
+        kb, sys.stdin, k=args.k, model=args.model, as_json=args.json, keep_history=True
+    )
 
 
 def _cmd_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
@@ -344,6 +320,7 @@ COMMANDS = {
     "delete": _cmd_delete,
     "retrieve": _cmd_retrieve,
     "ask": _cmd_ask,
+    "chat": _cmd_chat,
     "eval": _cmd_eval,
 }
 

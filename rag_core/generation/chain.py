@@ -1,27 +1,29 @@
-"""The LCEL answer chain: question -> {question, history, query, docs, answer}.
+"""The LCEL answer chain, in two runnables: retrieve, then answer.
 
 Built as in LangChain's "return sources" recipe::
 
-    RunnablePassthrough.assign(query=rewrite follow-up | question)
+    retrieve = RunnablePassthrough.assign(query=rewrite follow-up | question)
         .assign(retrieved=query | retriever)
         .assign(relevant=scores, docs=retrieved within the context budget)
-        .assign(answer=not relevant ? fixed answer : context | prompt | llm | parser)
+    answer = context | prompt | llm            (AIMessageChunks: content, thinking,
+                                                done_reason)
 
-so the retrieved chunks travel next to the answer. Streaming the chain yields the rewritten
-query, then the chunks, then the answer token by token, each on its own key.
+so the retrieved chunks travel next to the answer. The answer runnable is separate so a
+reply in the wrong language can be asked again with the same passages
+(:mod:`rag_core.generation.respond` drives both and post-processes the reply).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, BaseMessageChunk, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import (
@@ -31,18 +33,18 @@ from langchain_core.runnables import (
     RunnablePassthrough,
 )
 
-from rag_core.errors import OllamaError, RagError
-from rag_core.generation.citations import Citation, build_citations, format_context
-from rag_core.generation.llm import OLLAMA_EXCEPTIONS, explain_ollama_error
+from rag_core.generation.answer import clean_rewrite
+from rag_core.generation.citations import format_context
+from rag_core.generation.llm import OLLAMA_EXCEPTIONS
 from rag_core.generation.prompts import (
     NOT_FOUND_ANSWERS,
     PROMPT_MARGIN_TOKENS,
     SYSTEM_PROMPT,
     build_answer_prompt,
     build_condense_prompt,
-    clean_standalone_question,
     estimate_tokens,
 )
+from rag_core.index.keyword import shared_analyzer
 from rag_core.retrieval.language import question_language
 from rag_core.retrieval.relevance import is_relevant
 
@@ -93,31 +95,6 @@ class ChatTurn:
 
     question: str
     answer: str
-
-
-@dataclass
-class RagAnswer:
-    """The answer to one question with the sources it was given.
-
-    Attributes:
-        question: the question.
-        query: the standalone query used for retrieval (differs from the question when a
-            follow-up was rewritten).
-        answer: the full answer text ("" when the model failed).
-        citations: the numbered sources (what the model saw), best first.
-        relevant: False when no passage was relevant enough: the answer then says the
-            documents do not contain it and the citations are only the closest matches.
-        dropped: passages left out to fit the context window.
-        error: an actionable message when the model could not answer ("" otherwise).
-    """
-
-    question: str
-    query: str = ""
-    answer: str = ""
-    citations: list[Citation] = field(default_factory=list)
-    relevant: bool = True
-    dropped: int = 0
-    error: str = ""
 
 
 def history_messages(history: Sequence[ChatTurn], turns: int = HISTORY_TURNS) -> list[BaseMessage]:
@@ -175,23 +152,39 @@ def not_found_answer(question: str) -> str:
     return NOT_FOUND_ANSWERS[question_language(question)]
 
 
+@dataclass(frozen=True)
+class RagChain:
+    """The two runnables of the answer chain.
+
+    Attributes:
+        retrieve: takes ``{"question": str, "history": list[BaseMessage]}`` (history
+            optional) and returns ``{"question", "history", "raw_query", "query": str,
+            "retrieved": list[Document], "relevant": bool, "docs": list[Document]}``;
+            ``docs`` are the chunks shown to the model (``retrieved`` cut to the context
+            budget). ``.stream()`` yields ``query`` before the chunks.
+        answer: takes ``{"question", "history", "docs", "reminder": str}`` and streams
+            the model's ``AIMessageChunk`` s (``content``; reasoning in
+            ``additional_kwargs["reasoning_content"]``; ``done_reason`` in the last
+            chunk's ``response_metadata``).
+    """
+
+    retrieve: Runnable[dict[str, Any], dict[str, Any]]
+    answer: Runnable[dict[str, Any], BaseMessageChunk]
+
+
 def build_rag_chain(
     retriever: BaseRetriever, llm: BaseChatModel, options: ChainOptions | None = None
-) -> Runnable[dict[str, Any], dict[str, Any]]:
+) -> RagChain:
     """Build the answer chain.
 
     Args:
         retriever: returns the top-k chunks for a query string, with the scores
-            :func:`rag_core.retrieval.is_relevant` reads.
+            :func:`rag_core.retrieval.relevance.is_relevant` reads.
         llm: the chat model (``ChatOllama`` in the app).
         options: budget, relevance thresholds, follow-up rewriting.
 
     Returns:
-        A Runnable taking ``{"question": str, "history": list[BaseMessage]}`` (history
-        optional) and returning ``{"question", "history", "query": str, "retrieved":
-        list[Document], "relevant": bool, "docs": list[Document], "answer": str}``.
-        ``docs`` are the chunks shown to the model (``retrieved`` cut to the context
-        budget). ``.stream()`` yields ``query`` and ``docs`` before the answer tokens.
+        The retrieve and answer runnables (see :class:`RagChain`).
     """
     opts = options or ChainOptions()
     condense = (build_condense_prompt() | llm | StrOutputParser()).with_fallbacks(
@@ -201,20 +194,10 @@ def build_rag_chain(
         (lambda x: bool(opts.rewrite_followups and x["history"]), condense),
         itemgetter("question"),
     )
-    answer = (
-        RunnablePassthrough.assign(context=lambda x: format_context(x["docs"]))
-        | build_answer_prompt()
-        | llm
-        | StrOutputParser()
-    )
-    respond: Runnable[dict[str, Any], str] = RunnableBranch(
-        (lambda x: not x["relevant"], RunnableLambda(lambda x: not_found_answer(x["question"]))),
-        answer,
-    )
-    return (
+    retrieve = (
         RunnablePassthrough.assign(history=lambda x: x.get("history") or [])
         .assign(raw_query=query)
-        .assign(query=lambda x: clean_standalone_question(x["raw_query"], x["question"]))
+        .assign(query=lambda x: rewrite_to_query(x["raw_query"], x["question"], x["history"]))
         .assign(retrieved=itemgetter("query") | retriever)
         .assign(
             relevant=lambda x: is_relevant(
@@ -228,107 +211,35 @@ def build_rag_chain(
                 x["retrieved"], question=x["question"], history=x["history"], options=opts
             )
         )
-        .assign(answer=respond)
     )
+    answer = (
+        RunnablePassthrough.assign(context=lambda x: format_context(x["docs"]))
+        | build_answer_prompt()
+        | llm
+    )
+    return RagChain(retrieve=retrieve, answer=answer)
 
 
-def stream_rag_answer(
-    chain: Runnable[dict[str, Any], dict[str, Any]],
-    question: str,
-    *,
-    history: Sequence[ChatTurn] = (),
-    host: str = "",
-    model: str = "",
-) -> Iterator[tuple[str, Any]]:
-    """Run the chain and yield its events as they come.
+def rewrite_to_query(raw: str, question: str, history: Sequence[BaseMessage]) -> str:
+    """The search query from the model's rewrite of a follow-up (the question if none).
 
-    Events, in order: ``("query", str)`` the (standalone) query used for retrieval;
-    ``("citations", list[Citation])`` as soon as retrieval is done; ``("relevant", bool)``;
-    ``("dropped", int)`` passages left out for the context budget; then ``("token", str)``
-    for every piece of the answer. When the model cannot be reached, the events above
-    still come (the rewrite falls back to the question as asked), then
-    ``("error", str)``, and the iteration ends normally, so the sources stay usable
-    without a model. When retrieval itself fails (:class:`RagError`: the collection was
-    deleted by another app instance, the Chroma server went away), ``("citations", [])``
-    and ``("error", str)`` come instead.
-
-    Args:
-        chain: from :func:`build_rag_chain`.
-        question: the user's question.
-        history: earlier exchanges of this chat, oldest first.
-        host: the Ollama base URL (for error messages).
-        model: the model tag (for error messages).
-
-    Yields:
-        ``(kind, value)`` pairs as described above.
+    Reasoning, preambles, quotes and labels are stripped; a rewrite that is empty, much
+    longer than the question or unrelated to the conversation falls back to the question
+    as asked (:func:`rag_core.generation.answer.clean_rewrite`).
     """
-    payload = {"question": question, "history": history_messages(history)}
-    state: dict[str, Any] = {}
-    try:
-        for chunk in chain.stream(payload):
-            if "query" in chunk:
-                yield "query", str(chunk["query"])
-            if "relevant" in chunk:
-                state["relevant"] = bool(chunk["relevant"])
-            if "retrieved" in chunk:
-                state["retrieved"] = len(chunk["retrieved"])
-            if "docs" in chunk:
-                state["citations"] = build_citations(list(chunk["docs"]))
-                yield "citations", state["citations"]
-                yield "relevant", state.get("relevant", True)
-                yield "dropped", state.get("retrieved", 0) - len(chunk["docs"])
-            if chunk.get("answer"):
-                yield "token", str(chunk["answer"])
-    except OLLAMA_EXCEPTIONS as exc:
-        error: OllamaError = explain_ollama_error(exc, host=host, model=model)
-        logger.warning("answer failed: %s", error)
-        if "citations" not in state:
-            yield "citations", []
-        yield "error", str(error)
-    except RagError as exc:  # the store: a deleted collection, a Chroma server gone away
-        logger.warning("retrieval failed: %s", exc)
-        if "citations" not in state:
-            yield "citations", []
-        yield "error", str(exc)
-
-
-def answer_question(
-    chain: Runnable[dict[str, Any], dict[str, Any]], question: str, **options: Any
-) -> RagAnswer:
-    """Run :func:`stream_rag_answer` to the end and collect a :class:`RagAnswer`.
-
-    Args:
-        chain: from :func:`build_rag_chain`.
-        question: the user's question.
-        **options: ``history``, ``host``, ``model`` of :func:`stream_rag_answer`.
-    """
-    result = RagAnswer(question=question, query=question)
-    parts: list[str] = []
-    for kind, value in stream_rag_answer(chain, question, **options):
-        if kind == "token":
-            parts.append(value)
-        elif kind == "citations":
-            result.citations = value
-        elif kind == "query":
-            result.query = value
-        elif kind == "relevant":
-            result.relevant = value
-        elif kind == "dropped":
-            result.dropped = value
-        else:
-            result.error = value
-    result.answer = "".join(parts)
-    return result
+    if raw.strip() == question.strip():
+        return question
+    history_text = "\n".join(str(m.content) for m in history)
+    return clean_rewrite(raw, question, history_text, analyzer=shared_analyzer())
 
 
 __all__ = [
     "ChainOptions",
     "ChatTurn",
-    "RagAnswer",
-    "answer_question",
+    "RagChain",
     "build_rag_chain",
     "fit_to_context",
     "history_messages",
     "not_found_answer",
-    "stream_rag_answer",
+    "rewrite_to_query",
 ]

@@ -237,3 +237,57 @@ def test_unchanged_file_and_listing_load_no_embedding_model(
     assert "unchanged: chapter.pdf" in capsys.readouterr().out
     assert main([*base, "documents", "--json"]) == 0
     assert '"chapter.pdf"' in capsys.readouterr().out
+
+
+ASK_KEYS = {
+    "question", "query", "answer", "thinking", "error", "truncated", "citations", "cited",
+    "invalid_citations", "claims", "answer_language", "language_match",
+}  # fmt: skip
+
+
+def test_ask_json_separates_reasoning_and_reports_citations(corpus_kb: KnowledgeBase):
+    """Plumbing: the test server sends an inline <think> block that names [2] and [3]."""
+    with FakeOllamaServer(mode="think-inline", token_delay=0.0) as server:
+        done = run_cli(
+            "ask", "When did Knuth start writing TeX?", "--json",
+            data_dir=corpus_kb.settings.data_dir, ollama=server.url,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(result) >= ASK_KEYS
+    assert "<think>" not in result["answer"] and result["thinking"].startswith("Okay")
+    assert result["cited"] == [1] and result["invalid_citations"] == []
+    assert result["truncated"] is False and result["language_match"] is True
+    assert [c["cited"] for c in result["citations"]][:2] == [True, False]
+    assert {"number", "source", "page", "page_label", "text"} <= set(result["citations"][0])
+    assert result["claims"][0]["citations"] == [1] and result["claims"][0]["supported"] is True
+
+
+def test_chat_keeps_the_conversation_and_rewrites_follow_ups(corpus_kb: KnowledgeBase):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    with FakeOllamaServer(mode="rewrite-preamble-en", token_delay=0.0) as server:
+        server.rewrite_template = "{question} ({previous})"
+        env["RAG_OLLAMA_HOST"] = server.url
+        done = subprocess.run(
+            [sys.executable, "-m", "rag_core", "--data-dir", str(corpus_kb.settings.data_dir),
+             "chat", "--json"],
+            input="When did Knuth start writing TeX?\n\nAnd when was it released?\n",
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        requests = server.chat_requests
+    assert done.returncode == 0, done.stderr
+    first, second = (json.loads(line) for line in done.stdout.strip().splitlines())
+    assert first["query"] == first["question"]
+    assert second["query"] == "And when was it released? (When did Knuth start writing TeX?)"
+    assert any(m["role"] == "assistant" for m in requests[-1]["messages"])
+
+
+def test_ask_prints_notices_for_a_wrong_citation(corpus_kb: KnowledgeBase):
+    with FakeOllamaServer(mode="out-of-range", token_delay=0.0) as server:
+        done = run_cli(
+            "ask", "When did Knuth start writing TeX?",
+            data_dir=corpus_kb.settings.data_dir, ollama=server.url,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "note: The answer cites [9], which are not among the sources shown." in done.stdout
+    assert "(cited)" in done.stdout

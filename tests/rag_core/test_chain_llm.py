@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rag_core.generation.chain import ChatTurn, answer_question, build_rag_chain, stream_rag_answer
+from rag_core.generation.chain import ChatTurn, build_rag_chain
 from rag_core.generation.citations import cited_numbers
 from rag_core.generation.llm import build_chat_model, check_ollama
+from rag_core.generation.respond import answer_question, stream_rag_answer
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import settings_for
 from tests.ollama_server import FakeOllamaServer, closed_port_url
@@ -44,7 +45,7 @@ def test_answer_streams_after_the_sources(corpus_kb: KnowledgeBase, fake_ollama:
     events = list(stream_rag_answer(chain, QUESTION, host=settings.ollama_host))
     kinds = [kind for kind, _ in events]
     assert kinds[:4] == ["query", "citations", "relevant", "dropped"]
-    assert set(kinds[4:]) == {"token"} and len(kinds) > 8
+    assert set(kinds[4:-1]) == {"token"} and len(kinds) > 8 and kinds[-1] == "check"
     assert events[0][1] == QUESTION  # no history: no rewrite
     assert events[2][1] is True and events[3][1] == 0
     citations = events[1][1]

@@ -1,0 +1,184 @@
+"""The CLI's answer commands: ``ask`` (one question) and ``chat`` (questions from stdin).
+
+Both run the same chain and post-processing as the app
+(:func:`rag_core.generation.respond.stream_rag_answer`). In a terminal the answer streams
+to stdout, the reasoning (if any) to stderr, then the notices and the sources; with
+``--json`` each answer is one JSON object on its own line
+(:func:`rag_core.generation.report.answer_json`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
+
+from rag_core.generation.chain import ChainOptions, ChatTurn, RagChain, build_rag_chain
+from rag_core.generation.llm import build_chat_model
+from rag_core.generation.report import answer_json, answer_notices
+from rag_core.generation.respond import RagAnswer, stream_rag_answer
+from rag_core.knowledge_base import KnowledgeBase
+
+
+def build_cli_chain(kb: KnowledgeBase, k: int | None, model: str | None) -> RagChain:
+    """The answer chain over ``kb`` with the configured Ollama model (or ``model``)."""
+    settings = kb.settings
+    llm = build_chat_model(settings, model=model)
+    return build_rag_chain(kb.retriever(k=k), llm, ChainOptions.from_settings(settings))
+
+
+def run_answer(
+    chain: RagChain,
+    question: str,
+    *,
+    history: list[ChatTurn],
+    host: str,
+    model: str,
+    show: Callable[[str, str], None] | None = None,
+) -> RagAnswer:
+    """Answer one question, calling ``show(kind, text)`` for what a terminal should print.
+
+    ``show`` gets ``("token", text)``, ``("thinking", text)``, ``("retract", text)``,
+    ``("retry", reason)`` and ``("query", text)`` as they come.
+
+    Returns:
+        The collected answer (see :class:`~rag_core.generation.respond.RagAnswer`).
+    """
+    result = RagAnswer(question=question, query=question)
+    answer: list[str] = []
+    thinking: list[str] = []
+    started = time.monotonic()
+    for kind, value in stream_rag_answer(chain, question, history=history, host=host, model=model):
+        if kind == "token":
+            if not answer:
+                result.ttft_s = result.ttft_s or time.monotonic() - started
+            answer.append(value)
+        elif kind == "thinking":
+            thinking.append(value)
+        elif kind in ("retract", "retry"):
+            answer.clear()
+            result.retried |= kind == "retry"
+            if kind == "retry":
+                thinking.clear()
+        elif kind == "check":
+            result.check = value
+        else:
+            setattr(result, kind, value)
+        if show is not None and kind in ("token", "thinking", "retract", "retry", "query"):
+            show(kind, str(value))
+    result.answer, result.thinking = "".join(answer), "".join(thinking)
+    return result
+
+
+def _terminal(out: TextIO, err: TextIO, question: str) -> Callable[[str, str], None]:
+    state = {"thinking": False}
+
+    def show(kind: str, text: str) -> None:
+        if kind == "query" and text != question:
+            err.write(f"(searched for: {text})\n")
+        elif kind == "thinking":
+            if not state["thinking"]:
+                err.write("(thinking) ")
+                state["thinking"] = True
+            err.write(text)
+        elif kind == "retract":
+            out.write("\n(the text above was the model's reasoning, not the answer)\n")
+        elif kind == "retry":
+            out.write("\n(answer in another language than the question: asking again)\n")
+        elif kind == "token":
+            if state["thinking"]:
+                err.write("\n")
+                state["thinking"] = False
+            out.write(text)
+        out.flush()
+        err.flush()
+
+    return show
+
+
+def print_answer(result: RagAnswer, out: TextIO, err: TextIO, *, num_predict: int) -> None:
+    """After a streamed answer: the error, the notices, unsupported sentences, the sources."""
+    out.write("\n")
+    if result.error:
+        err.write(result.error + "\n")
+    check = result.check
+    for notice in answer_notices(
+        check, answer=result.answer, relevant=result.relevant, num_predict=num_predict
+    ):
+        out.write(f"note: {notice.text}\n")
+    for claim in check.unsupported:
+        out.write(f"  not supported by [{claim.source}]: {' '.join(claim.text.split())}\n")
+    cited = set(check.cited)
+    title = "Sources" if result.relevant else "Closest matches"
+    out.write(f"\n{title}:\n")
+    for c in result.citations:
+        mark = " (cited)" if c.number in cited else ""
+        passage = " ".join(c.text.split())[:200]
+        out.write(f"[{c.number}] {c.source} {c.page_display}{mark}: {passage}\n")
+
+
+def answer_questions(
+    kb: KnowledgeBase,
+    questions: Iterable[str],
+    *,
+    k: int | None,
+    model: str | None,
+    as_json: bool,
+    keep_history: bool,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Answer questions one after another (a conversation when ``keep_history``).
+
+    Args:
+        kb: the knowledge base to search.
+        questions: the questions; blank ones are skipped.
+        k: top-k passages (the setting if None).
+        model: the Ollama model tag (the setting if None).
+        as_json: print one JSON object per answer instead of streaming text.
+        keep_history: send earlier turns with each question (follow-ups are rewritten).
+        out: where answers go.
+        err: where reasoning, searched-for queries and errors go.
+
+    Returns:
+        The exit status: 1 if any answer failed with an error, else 0.
+    """
+    settings = kb.settings
+    model_tag = model or settings.ollama_model
+    chain = build_cli_chain(kb, k, model)
+    history: list[ChatTurn] = []
+    failed = False
+    for line in questions:
+        question = line.strip()
+        if not question:
+            continue
+        show = None if as_json else _terminal(out, err, question)
+        result = run_answer(
+            chain,
+            question,
+            history=history if keep_history else [],
+            host=settings.ollama_host,
+            model=model_tag,
+            show=show,
+        )
+        failed |= bool(result.error)
+        if as_json:
+            payload = answer_json(result, num_predict=settings.num_predict)
+            out.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        else:
+            print_answer(result, out, err, num_predict=settings.num_predict)
+        out.flush()
+        history.append(ChatTurn(question, result.answer))
+    return 1 if failed else 0
+
+
+def add_answer_arguments(cmd: Any) -> None:
+    """The options ``ask`` and ``chat`` share."""
+    cmd.add_argument("--k", type=int, help="top-k passages")
+    cmd.add_argument("--model", help="Ollama model tag")
+    cmd.add_argument("--json", action="store_true", help="one JSON object per answer")
+
+
+__all__ = ["add_answer_arguments", "answer_questions", "build_cli_chain", "run_answer"]
