@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from rag_core.generation.chain import ChainOptions, ChatTurn, RagChain, build_rag_chain
 from rag_core.generation.llm import build_chat_model
 from rag_core.generation.report import answer_json, answer_notices
-from rag_core.generation.respond import RagAnswer, stream_rag_answer
+from rag_core.generation.respond import RagAnswer, answer_question
 from rag_core.knowledge_base import KnowledgeBase
 
 
@@ -29,53 +28,11 @@ def build_cli_chain(kb: KnowledgeBase, k: int | None, model: str | None) -> RagC
     return build_rag_chain(kb.retriever(k=k), llm, ChainOptions.from_settings(settings))
 
 
-def run_answer(
-    chain: RagChain,
-    question: str,
-    *,
-    history: list[ChatTurn],
-    host: str,
-    model: str,
-    show: Callable[[str, str], None] | None = None,
-) -> RagAnswer:
-    """Answer one question, calling ``show(kind, text)`` for what a terminal should print.
-
-    ``show`` gets ``("token", text)``, ``("thinking", text)``, ``("retract", text)``,
-    ``("retry", reason)`` and ``("query", text)`` as they come.
-
-    Returns:
-        The collected answer (see :class:`~rag_core.generation.respond.RagAnswer`).
-    """
-    result = RagAnswer(question=question, query=question)
-    answer: list[str] = []
-    thinking: list[str] = []
-    started = time.monotonic()
-    for kind, value in stream_rag_answer(chain, question, history=history, host=host, model=model):
-        if kind == "token":
-            if not answer:
-                result.ttft_s = result.ttft_s or time.monotonic() - started
-            answer.append(value)
-        elif kind == "thinking":
-            thinking.append(value)
-        elif kind in ("retract", "retry"):
-            answer.clear()
-            result.retried |= kind == "retry"
-            if kind == "retry":
-                thinking.clear()
-        elif kind == "check":
-            result.check = value
-        else:
-            setattr(result, kind, value)
-        if show is not None and kind in ("token", "thinking", "retract", "retry", "query"):
-            show(kind, str(value))
-    result.answer, result.thinking = "".join(answer), "".join(thinking)
-    return result
-
-
-def _terminal(out: TextIO, err: TextIO, question: str) -> Callable[[str, str], None]:
+def _terminal(out: TextIO, err: TextIO, question: str) -> Callable[[str, Any], None]:
+    """An ``on_event`` that streams the answer to ``out`` and the reasoning to ``err``."""
     state = {"thinking": False}
 
-    def show(kind: str, text: str) -> None:
+    def show(kind: str, text: Any) -> None:
         if kind == "query" and text != question:
             err.write(f"(searched for: {text})\n")
         elif kind == "thinking":
@@ -155,13 +112,13 @@ def answer_questions(
         if not question:
             continue
         show = None if as_json else _terminal(out, err, question)
-        result = run_answer(
+        result = answer_question(
             chain,
             question,
             history=history if keep_history else [],
             host=settings.ollama_host,
             model=model_tag,
-            show=show,
+            on_event=show,
         )
         failed |= bool(result.error)
         if as_json:
@@ -181,4 +138,4 @@ def add_answer_arguments(cmd: Any) -> None:
     cmd.add_argument("--json", action="store_true", help="one JSON object per answer")
 
 
-__all__ = ["add_answer_arguments", "answer_questions", "build_cli_chain", "run_answer"]
+__all__ = ["add_answer_arguments", "answer_questions", "build_cli_chain"]

@@ -58,7 +58,19 @@ class EmbeddingModelMismatchError(RagError):
 
 
 class OllamaError(RagError):
-    """Base class of errors talking to the Ollama server."""
+    """Base class of errors talking to the Ollama server.
+
+    Attributes:
+        code: the kind of problem ("unreachable", "missing_model", "busy", "timeout", or
+            "" for others), so a UI can show it in its own language.
+        params: the values the message names (host, model, status ...).
+    """
+
+    def __init__(self, message: str, code: str = "", params: dict[str, object] | None = None):
+        """Keep the English ``message``, its ``code`` and ``params``."""
+        super().__init__(message)
+        self.code = code
+        self.params = dict(params or {})
 
 
 class OllamaUnreachableError(OllamaError):

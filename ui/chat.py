@@ -12,9 +12,10 @@ from langchain_core.retrievers import BaseRetriever
 
 from rag_core.config import Settings
 from rag_core.errors import DocumentError, RagError
-from rag_core.generation.chain import ChainOptions, ChatTurn, build_rag_chain, stream_rag_answer
+from rag_core.generation.chain import ChainOptions, ChatTurn, build_rag_chain
 from rag_core.generation.citations import Citation, build_citations, cited_numbers
 from rag_core.generation.llm import build_chat_model
+from rag_core.generation.respond import stream_rag_answer
 from rag_core.history import ChatHistory, ChatMessage, chat_to_markdown
 from rag_core.index.files import SourceFiles, SourceFileSet
 from rag_core.knowledge_base import KnowledgeBase
@@ -150,11 +151,10 @@ def render_sources(
 
 def page_label(citation: Citation) -> str:
     """The page as shown to the user: "p. 17 (printed 15)" / "17쪽 (인쇄 쪽번호 15)"."""
-    if citation.page_label and citation.page_label != str(citation.page):
+    if citation.printed_label:
         # the label is written by the PDF's author (/PageLabels): escaped like a file name
-        return t(
-            "chat.page_printed", page=citation.page, label=escape_markdown(citation.page_label)
-        )
+        label = escape_markdown(citation.printed_label)
+        return t("chat.page_printed", page=citation.page, label=label)
     return t("chat.page", page=citation.page)
 
 

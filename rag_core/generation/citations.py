@@ -45,10 +45,15 @@ class Citation:
     start_index: int = -1
 
     @property
+    def printed_label(self) -> str:
+        """The printed page label when it differs from the page number, else ""."""
+        return self.page_label if self.page_label not in ("", str(self.page)) else ""
+
+    @property
     def page_display(self) -> str:
         """Return "p. 15", or "p. 17 (printed 15)" when the printed label differs."""
-        if self.page_label and self.page_label != str(self.page):
-            return f"p. {self.page} (printed {self.page_label})"
+        if self.printed_label:
+            return f"p. {self.page} (printed {self.printed_label})"
         return f"p. {self.page}"
 
     def to_dict(self) -> dict[str, Any]:

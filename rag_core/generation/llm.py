@@ -134,6 +134,11 @@ def build_chat_model(settings: Settings, *, model: str | None = None) -> ChatOll
     )
 
 
+def _explained(kind: type[OllamaError], code: str, **params: object) -> OllamaError:
+    """An :class:`OllamaError` of ``kind`` with the text of :data:`OLLAMA_MESSAGES` ``code``."""
+    return kind(OLLAMA_MESSAGES[code].format(**params), code, params)
+
+
 def explain_ollama_error(exc: BaseException, *, host: str, model: str) -> OllamaError:
     """Turn an error raised while talking to Ollama into an actionable :class:`OllamaError`.
 
@@ -149,18 +154,15 @@ def explain_ollama_error(exc: BaseException, *, host: str, model: str) -> Ollama
     if isinstance(exc, OllamaError):
         return exc
     if isinstance(exc, httpx.TimeoutException):
-        return OllamaTimeoutError(
-            f"Ollama at {host} did not answer in time. The model may still be loading or the "
-            "machine is busy: try again, or raise RAG_OLLAMA_TIMEOUT."
-        )
+        return _explained(OllamaTimeoutError, "timeout", host=host)
     if isinstance(exc, ConnectionError | httpx.ConnectError | httpx.NetworkError):
-        return OllamaUnreachableError(unreachable_message(host))
+        return _explained(OllamaUnreachableError, "unreachable", host=host)
     if isinstance(exc, ollama.ResponseError):
         if exc.status_code == 404:
-            return OllamaModelNotFoundError(missing_model_message(model, host))
+            return _explained(OllamaModelNotFoundError, "missing_model", model=model, host=host)
         if exc.status_code in (429, 503):
-            return OllamaBusyError(
-                f"Ollama at {host} is busy ({exc.status_code}: {exc.error}). Try again shortly."
+            return _explained(
+                OllamaBusyError, "busy", host=host, status=exc.status_code, detail=exc.error
             )
         return OllamaError(f"Ollama at {host} answered {exc.status_code}: {exc.error}")
     if isinstance(exc, httpx.HTTPError):

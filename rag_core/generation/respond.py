@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -218,7 +218,8 @@ def stream_rag_answer(
     comes and a second answer streams (clear the first). Last, ``("check",
     AnswerCheck)``. When the model cannot be reached, the events before the answer still
     come (the rewrite falls back to the question as asked), then ``("error", str)``, and
-    the iteration ends normally, so the sources stay usable without a model. When
+    the iteration ends normally, so the sources stay usable without a model (before it,
+    ``("error_code", (code, params))`` names the problem for a translated message). When
     retrieval itself fails (:class:`RagError`: the collection was deleted by another app
     instance, the Chroma server went away), ``("citations", [])`` and ``("error", str)``
     come instead.
@@ -271,6 +272,8 @@ def stream_rag_answer(
         logger.warning("answer failed: %s", error)
         if "citations" not in state:
             yield "citations", []
+        if error.code:
+            yield "error_code", (error.code, error.params)
         yield "error", str(error)
     except RagError as exc:  # the store: a deleted collection, a Chroma server gone away
         logger.warning("retrieval failed: %s", exc)
@@ -279,12 +282,20 @@ def stream_rag_answer(
         yield "error", str(exc)
 
 
-def answer_question(chain: RagChain, question: str, **options: Any) -> RagAnswer:
+def answer_question(
+    chain: RagChain,
+    question: str,
+    *,
+    on_event: Callable[[str, Any], None] | None = None,
+    **options: Any,
+) -> RagAnswer:
     """Run :func:`stream_rag_answer` to the end and collect a :class:`RagAnswer`.
 
     Args:
         chain: from :func:`rag_core.generation.chain.build_rag_chain`.
         question: the user's question.
+        on_event: called with every ``(kind, value)`` event as it comes (e.g. to print
+            the tokens in a terminal).
         **options: ``history``, ``host``, ``model``, ``retry_language`` of
             :func:`stream_rag_answer`.
     """
@@ -293,6 +304,8 @@ def answer_question(chain: RagChain, question: str, **options: Any) -> RagAnswer
     thinking: list[str] = []
     started = time.monotonic()
     for kind, value in stream_rag_answer(chain, question, **options):
+        if on_event is not None:
+            on_event(kind, value)
         if kind == "token":
             if not answer and result.ttft_s is None:
                 result.ttft_s = time.monotonic() - started
@@ -308,7 +321,7 @@ def answer_question(chain: RagChain, question: str, **options: Any) -> RagAnswer
         elif kind == "check":
             result.check = value
         elif kind in ("query", "citations", "relevant", "dropped", "error"):
-            setattr(result, "answer" if kind == "token" else kind, value)
+            setattr(result, kind, value)
     result.answer = "".join(answer)
     result.thinking = "".join(thinking)
     return result

@@ -54,6 +54,28 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+"""Unicode bidirectional embedding, override and isolate characters (UAX #9): they can
+make a displayed name read differently from its bytes."""
+MAX_PAGE_LABEL_CHARS = 32
+"""A printed page label longer than this is cut (real ones are "xii", "A-3", "15")."""
+
+
+def printable(text: str) -> str:
+    """``text`` without control and bidirectional-control characters, stripped."""
+    return "".join(ch for ch in text if ch.isprintable() and ch not in BIDI_CONTROLS).strip()
+
+
+def page_label(label: str, number: int) -> str:
+    """A PDF's printed page label made safe to show: printable, at most 32 characters.
+
+    The label comes from the file's ``/PageLabels`` (written by its author); the UI also
+    escapes it. An empty result falls back to the physical page ``number``.
+    """
+    cleaned = printable(label)[:MAX_PAGE_LABEL_CHARS]
+    return cleaned or str(number)
+
+
 def display_name(name: str) -> str:
     """Reduce an uploaded or given file name to a safe display name.
 
@@ -68,11 +90,7 @@ def display_name(name: str) -> str:
         A non-empty display string.
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(
-        ch
-        for ch in base
-        if ch.isprintable() and ch not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-    ).strip()
+    cleaned = printable(base)
     if len(cleaned) > 200:
         stem, dot, suffix = cleaned.rpartition(".")
         cleaned = (stem[:190] + "…" + dot + suffix) if dot and len(suffix) <= 8 else cleaned[:200]
@@ -165,7 +183,8 @@ class PageStream:
                 self.empty_pages.append(number)
             else:
                 with_text += 1
-                label = self._labels[number - 1] if number <= len(self._labels) else str(number)
+                raw = self._labels[number - 1] if number <= len(self._labels) else ""
+                label = page_label(raw, number)
                 yield Document(
                     page_content=text,
                     metadata={

@@ -97,3 +97,12 @@ def test_parse_worker_goes_on_without_a_memory_cap_and_says_so_once(monkeypatch,
     warnings = [r for r in caplog.records if "cannot cap" in r.getMessage()]
     assert len(warnings) == 1
     worker.warn_if_memory_unlimited.cache_clear()
+
+
+def test_page_labels_are_made_printable_and_short():
+    from rag_core.ingestion.loaders import MAX_PAGE_LABEL_CHARS, page_label
+
+    assert page_label("xii", 12) == "xii"
+    assert page_label("A\u202e-3\x00", 5) == "A-3"  # bidi override and NUL removed
+    assert len(page_label("![x](http://h/i.png)" * 5, 1)) == MAX_PAGE_LABEL_CHARS
+    assert page_label("\u2066\x07", 7) == "7"  # nothing printable left: the page number

@@ -26,7 +26,7 @@ def test_sidebar_shows_host_version_and_models(
     assert app.sidebar.slider(key="top_k").value == 5
 
 
-def test_question_gets_a_streamed_answer_with_cited_sources(
+def test_question_streams_the_servers_echo_and_marks_its_source_cited(
     make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
 ):
     app = make_app(corpus_kb.settings.data_dir, fake_ollama.url)
