@@ -5,12 +5,15 @@ Rendering and character boxes come from PDFium through ``pypdfium2``
 page and character offsets in the pypdf text); PDFium extracts the page text on its own, so
 the passage is located in PDFium's characters by matching their non-space characters
 (whitespace and line breaks differ between the two extractors), falling back to the
-passage's opening and closing words when ligatures or hyphenation differ.
+passage's opening and closing words when ligatures or hyphenation differ. Given the
+sentences of the passage that support an answer, only those are highlighted (looked up
+within the passage first), with the whole passage as the fallback when none is found.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +52,14 @@ class PageView:
         boxes: one box per line of the passage, in PDF points.
         found: False when the passage could not be located (the page is shown without a
             highlight).
+        highlighted: what the boxes cover: "sentences" (the supporting sentences asked
+            for), "passage" (the whole passage) or "" (nothing located).
     """
 
     image: Image.Image
     boxes: list[Box]
     found: bool
+    highlighted: str = ""
 
 
 def _page_chars(textpage: pdfium.PdfTextPage) -> list[tuple[int, str]]:
@@ -95,6 +101,33 @@ def locate_passage(chars: list[tuple[int, str]], passage: str) -> tuple[int, int
     return None
 
 
+def locate_sentences(
+    chars: list[tuple[int, str]], passage: str, sentences: Sequence[str]
+) -> list[tuple[int, int]]:
+    """Find sentences of the passage on the page, within the passage when it is located.
+
+    Args:
+        chars: ``(char index, char)`` pairs of the page's non-space characters.
+        passage: the chunk text the sentences come from.
+        sentences: the sentences to find (e.g. those supporting an answer's claim).
+
+    Returns:
+        ``(first, last)`` PDFium char indices (inclusive) of each sentence found, in the
+        order given; empty when none is found.
+    """
+    region = chars
+    span = locate_passage(chars, passage)
+    if span is not None:
+        indices = [index for index, _ in chars]
+        region = chars[indices.index(span[0]) : indices.index(span[1]) + 1]
+    found = []
+    for sentence in sentences:
+        located = locate_passage(region, sentence) or locate_passage(chars, sentence)
+        if located is not None:
+            found.append(located)
+    return found
+
+
 def _line_boxes(textpage: pdfium.PdfTextPage, first: int, last: int) -> list[Box]:
     """Merge the char boxes of ``first..last`` into one box per text line."""
     boxes: list[Box] = []
@@ -113,13 +146,22 @@ def _line_boxes(textpage: pdfium.PdfTextPage, first: int, last: int) -> list[Box
     return boxes
 
 
-def render_cited_page(path: Path, page: int, passage: str, *, scale: float = 1.5) -> PageView:
+def render_cited_page(
+    path: Path,
+    page: int,
+    passage: str,
+    *,
+    sentences: Sequence[str] = (),
+    scale: float = 1.5,
+) -> PageView:
     """Render page ``page`` of the PDF at ``path`` with ``passage`` highlighted.
 
     Args:
         path: the stored PDF.
         page: 1-based physical page number.
         passage: the cited chunk text.
+        sentences: sentences of the passage to highlight instead of all of it (the ones
+            supporting an answer); the whole passage is highlighted when none is found.
         scale: pixels per PDF point (1.5 = 108 dpi).
 
     Returns:
@@ -137,8 +179,12 @@ def render_cited_page(path: Path, page: int, passage: str, *, scale: float = 1.5
             raise DocumentError(path.name, f"has no page {page}")
         pdf_page = pdf[page - 1]
         textpage = pdf_page.get_textpage()
-        span = locate_passage(_page_chars(textpage), passage)
-        boxes = _line_boxes(textpage, *span) if span else []
+        chars = _page_chars(textpage)
+        spans = locate_sentences(chars, passage, sentences) if sentences else []
+        highlighted = "sentences" if spans else ""
+        if not spans and (span := locate_passage(chars, passage)) is not None:
+            spans, highlighted = [span], "passage"
+        boxes = [box for first, last in spans for box in _line_boxes(textpage, first, last)]
         height = pdf_page.get_height()
         image = pdf_page.render(scale=scale).to_pil().convert("RGBA")
     finally:
@@ -157,7 +203,8 @@ def render_cited_page(path: Path, page: int, passage: str, *, scale: float = 1.5
         image = Image.alpha_composite(image, overlay)
     else:
         logger.info("passage not located on %s page %d", path.name, page)
-    return PageView(image=image.convert("RGB"), boxes=boxes, found=bool(boxes))
+    found = bool(boxes)
+    return PageView(image.convert("RGB"), boxes, found, highlighted if found else "")
 
 
-__all__ = ["Box", "PageView", "locate_passage", "render_cited_page"]
+__all__ = ["Box", "PageView", "locate_passage", "locate_sentences", "render_cited_page"]

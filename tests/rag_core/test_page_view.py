@@ -55,3 +55,34 @@ def test_passage_from_another_page_is_not_highlighted(tmp_path):
     assert not view.found and view.boxes == [] and view.image.size[0] > 0
     with pytest.raises(DocumentError, match="has no page 9"):
         render_cited_page(pdf, 9, other)
+
+
+def _covered(pdf, boxes) -> str:
+    document = pdfium.PdfDocument(str(pdf))
+    textpage = document[0].get_textpage()
+    text = " ".join(textpage.get_text_bounded(b.left, b.bottom, b.right, b.top) for b in boxes)
+    document.close()
+    return " ".join(text.split())
+
+
+def test_supporting_sentence_is_highlighted_instead_of_the_whole_passage(tmp_path):
+    pdf = tmp_path / "part.pdf"
+    pdf.write_bytes(pdf_pages(LSHORT, 15, 15))
+    chunk = next(c for c in _chunks(LSHORT, 15, 15) if "Knuth started writing" in c.page_content)
+    passage = chunk.page_content
+    start = passage.index("Knuth started writing")
+    sentence = passage[start : passage.index(".", start) + 1]
+    whole = render_cited_page(pdf, 1, passage, scale=1.0)
+    view = render_cited_page(pdf, 1, passage, sentences=[sentence], scale=1.0)
+    assert view.found and view.highlighted == "sentences"
+    assert whole.highlighted == "passage"
+    assert len(view.boxes) < len(whole.boxes)
+    covered = _covered(pdf, view.boxes)
+    assert "Knuth started writing" in covered
+    first_line_of_passage = " ".join(passage.split())[:30]
+    assert first_line_of_passage not in covered
+
+    # a sentence that is not on the page: the whole passage, as before
+    fallback = render_cited_page(pdf, 1, passage, sentences=["Not on this page at all."])
+    assert fallback.found and fallback.highlighted == "passage"
+    assert len(fallback.boxes) == len(whole.boxes)
