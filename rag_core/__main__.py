@@ -45,6 +45,7 @@ from rag_core.evaluation import evaluate, load_qa, named_metrics
 from rag_core.generation.citations import build_citations
 from rag_core.ingestion.progress import IngestProgress
 from rag_core.knowledge_base import KnowledgeBase, build_knowledge_base
+from rag_core.retrieval.relevance import is_relevant
 from rag_core.retrieval.retrievers import RETRIEVAL_MODES
 
 logger = logging.getLogger("rag_core.cli")
@@ -282,13 +283,23 @@ def _cmd_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     k = args.k
     modes = list(RETRIEVAL_MODES) if args.compare else [args.mode or kb.settings.retrieval_mode]
 
+    settings = kb.settings
+
+    def gate(docs: Any) -> bool:
+        return is_relevant(
+            docs,
+            min_similarity=settings.min_similarity,
+            min_keyword_coverage=settings.min_keyword_coverage,
+        )
+
     results: dict[str, Any] = {}
     for mode in modes:
-        report = evaluate(items, kb.retriever(mode=mode, k=k).retrieve, k)
+        report = evaluate(items, kb.retriever(mode=mode, k=k).retrieve, k, gate=gate)
         results[mode] = {
             "overall": named_metrics(report["overall"], k),
             "per_doc": {doc: named_metrics(m, k) for doc, m in report["per_doc"].items()},
             "misses": report["misses"],
+            "abstention": report["abstention"],
         }
     if not args.json:
         docs = sorted({doc for r in results.values() for doc in r["per_doc"]})
@@ -301,6 +312,13 @@ def _cmd_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
                 _out(
                     f"{mode:8s} {scope:16s} {m[f'recall@{k}']:9.3f} {m[f'mrr@{k}']:7.3f} "
                     f"{m[f'ndcg@{k}']:8.3f} {m['questions']:4d}{note}"
+                )
+            a = r["abstention"]
+            if a["unanswerable"]:
+                _out(
+                    f'{mode:8s} "not in the documents": caught {a["caught"]} of '
+                    f"{a['unanswerable']} unanswerable, wrongly refused {a['refused']} of "
+                    f"{a['answerable']} answerable"
                 )
     if args.compare:
         out: dict[str, Any] = {"k": k, "default_mode": kb.settings.retrieval_mode, "modes": results}

@@ -108,35 +108,69 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def evaluate(
-    items: Iterable[QAItem], retrieve: Callable[[str], Sequence[Document]], k: int
+    items: Iterable[QAItem],
+    retrieve: Callable[[str], Sequence[Document]],
+    k: int,
+    *,
+    gate: Callable[[Sequence[Document]], bool] | None = None,
 ) -> dict[str, Any]:
     """Run every question through ``retrieve`` and average the metrics.
+
+    Questions with no answer pages are unanswerable from the documents: they are kept out
+    of the retrieval metrics (they are not misses) and, with a ``gate``, count towards the
+    abstention figures instead.
 
     Args:
         items: the questions.
         retrieve: returns at least k chunks for a question, best first.
         k: cut-off of the metrics.
+        gate: the "not in the documents" decision on the retrieved chunks (True = answer,
+            e.g. :func:`rag_core.retrieval.relevance.is_relevant` with the settings'
+            thresholds); None leaves the abstention figures out.
 
     Returns:
         ``{"k": k, "overall": {"recall", "mrr", "ndcg", "questions"}, "per_doc": {doc:
-        {...}}, "misses": [question ids without a hit]}``. Metric names carry ``@k`` in
-        the CLI output.
+        {...}}, "misses": [answerable question ids without a hit]}``, plus with a gate
+        ``"abstention": {"unanswerable", "caught", "answerable", "refused",
+        "precision", "recall"}``: how many unanswerable questions the gate refused
+        (caught) and how many answerable ones it refused wrongly; abstention precision =
+        caught / all refusals, recall = caught / unanswerable (1.0 when there is nothing
+        to count). Metric names carry ``@k`` in the CLI output.
     """
     per_doc: dict[str, list[dict[str, float]]] = {}
     rows: list[dict[str, float]] = []
     misses: list[str] = []
+    refusals = {"unanswerable": 0, "caught": 0, "answerable": 0, "refused": 0}
     for item in items:
-        scores = score_ranking(item, retrieve(item.question), k)
+        docs = retrieve(item.question)
+        if gate is not None:
+            refused = not gate(docs)
+            kind = "answerable" if item.pages else "unanswerable"
+            refusals[kind] += 1
+            refusals["caught" if kind == "unanswerable" else "refused"] += int(refused)
+        if not item.pages:
+            continue
+        scores = score_ranking(item, docs, k)
         rows.append(scores)
         per_doc.setdefault(item.doc, []).append(scores)
         if not scores["recall"]:
             misses.append(item.id)
-    return {
+    report: dict[str, Any] = {
         "k": k,
         "overall": _mean(rows),
         "per_doc": {doc: _mean(doc_rows) for doc, doc_rows in sorted(per_doc.items())},
         "misses": misses,
     }
+    if gate is not None:
+        all_refused = refusals["caught"] + refusals["refused"]
+        report["abstention"] = {
+            **refusals,
+            "precision": round(refusals["caught"] / all_refused, 4) if all_refused else 1.0,
+            "recall": round(refusals["caught"] / refusals["unanswerable"], 4)
+            if refusals["unanswerable"]
+            else 1.0,
+        }
+    return report
 
 
 def parse_qa_lines(lines: Iterable[str], source: str = "question set") -> list[QAItem]:

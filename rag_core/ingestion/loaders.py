@@ -57,8 +57,9 @@ def sha256_hex(data: bytes) -> str:
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 """Unicode bidirectional embedding, override and isolate characters (UAX #9): they can
 make a displayed name read differently from its bytes."""
-MAX_PAGE_LABEL_CHARS = 32
-"""A printed page label longer than this is cut (real ones are "xii", "A-3", "15")."""
+MAX_PAGE_LABEL_CHARS = 240
+"""A printed page label longer than this is cut (real ones are "xii", "A-3", "15"; the UI
+escapes whatever is left, see the browser test of a hostile label)."""
 
 
 def printable(text: str) -> str:
@@ -67,7 +68,7 @@ def printable(text: str) -> str:
 
 
 def page_label(label: str, number: int) -> str:
-    """A PDF's printed page label made safe to show: printable, at most 32 characters.
+    """A PDF's printed page label made safe to show: printable, at most 240 characters.
 
     The label comes from the file's ``/PageLabels`` (written by its author); the UI also
     escapes it. An empty result falls back to the physical page ``number``.

@@ -27,6 +27,7 @@ from pypdf.generic import (
     TextStringObject,
 )
 
+from rag_core.ingestion.loaders import page_label
 from tests.browser.conftest import Listener, RunningApp
 from tests.conftest import text_pdf
 
@@ -161,7 +162,7 @@ def test_every_untrusted_text_renders_inert(
     sources = answer.locator("[data-testid='stExpander']")
     titles = sources.locator("summary").all_inner_texts()
     joined = " ".join(titles).replace(WJ, "")
-    printed = " ".join(f"p. 1 (printed {label}1)".split())
+    printed = " ".join(f"p. 1 (printed {page_label(label + '1', 1)})".split())
     assert printed in " ".join(joined.split()), titles
     assert hostile_name in joined, titles
     for index in range(sources.count()):

@@ -54,7 +54,36 @@ def test_hybrid_recall_at_5_on_the_development_set_stays_above_the_floor(corpus_
     assert corpus_kb.settings.retrieval_mode == "hybrid"  # the product default
     assert corpus_kb.settings.embedding_backend == "openvino-int8"
     items = load_qa(QA_DEV)
-    assert len(items) == 50 and {i.doc for i in items} == {"lshort.pdf", "lshort-ko.pdf"}
+    answerable = [i for i in items if i.pages]
+    assert len(answerable) == 50 and {i.doc for i in items} == {"lshort.pdf", "lshort-ko.pdf"}
     report = evaluate(items, corpus_kb.retriever(k=5).retrieve, 5)
+    assert report["overall"]["questions"] == 50  # the unanswerable ones are not misses
     recall = report["overall"]["recall"]
     assert recall >= RECALL_FLOOR, f"hybrid recall@5 {recall:.2f}; misses: {report['misses']}"
+
+
+def test_unanswerable_questions_count_as_abstention_not_as_misses(corpus_kb):
+    from rag_core.evaluation import evaluate, load_qa
+    from rag_core.retrieval.relevance import is_relevant
+    from tests.conftest import QA_DEV
+
+    items = load_qa(QA_DEV)
+    unanswerable = [i for i in items if not i.pages]
+    assert len(unanswerable) >= 10 and {i.doc for i in unanswerable} == {
+        "lshort.pdf",
+        "lshort-ko.pdf",
+    }
+    s = corpus_kb.settings
+
+    def gate(docs):
+        return is_relevant(
+            docs, min_similarity=s.min_similarity, min_keyword_coverage=s.min_keyword_coverage
+        )
+
+    report = evaluate(items, corpus_kb.retriever(k=5).retrieve, 5, gate=gate)
+    a = report["abstention"]
+    assert a["unanswerable"] == len(unanswerable) and a["answerable"] == 50
+    assert not set(report["misses"]) & {i.id for i in unanswerable}
+    assert a["caught"] >= len(unanswerable) - 2  # the gate refuses off-topic questions
+    assert a["refused"] <= 5  # and answers nearly every answerable one
+    assert a["recall"] == round(a["caught"] / a["unanswerable"], 4)

@@ -1,0 +1,102 @@
+"""Answer quality of the real chain on a question set, against the configured Ollama model.
+
+Run from the repository root on an already-ingested store::
+
+    python benchmarks/answers.py tests/data/qa_dev.jsonl --data-dir D [--k 5] [--json]
+        [--model M] [--limit N] [--test-server MODE]
+
+Each question goes through the same chain as the app and the CLI
+(:func:`rag_core.generation.respond.answer_question`: retrieval, the relevance gate, the
+model, reasoning split off, citations parsed and checked); the metrics are defined in
+:mod:`rag_core.answer_quality`. The last line of ``--json`` output is one JSON object.
+
+``--test-server MODE`` answers with the repository's test Ollama server
+(``tests/ollama_server.py``) instead of Ollama: it is not a model, so its figures check
+the plumbing (``honest`` copies a sentence of passage [1] and cites [1];
+``wrong-citation`` copies one from the last passage but cites [1]), not answer quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from rag_core.answer_quality import run_answers  # noqa: E402
+from rag_core.config import build_settings  # noqa: E402
+from rag_core.evaluation import load_qa  # noqa: E402
+from rag_core.generation.chain import ChainOptions, build_rag_chain  # noqa: E402
+from rag_core.generation.llm import build_chat_model  # noqa: E402
+from rag_core.generation.respond import answer_question  # noqa: E402
+from rag_core.knowledge_base import build_knowledge_base  # noqa: E402
+
+ROWS = (
+    ("citation_coverage", "answer sentences with a valid citation"),
+    ("citation_support", "cited sentences supported by the cited passage"),
+    ("invalid_citation_rate", "cited numbers beyond the sources"),
+    ("cited_page_hit", "answerable questions citing a gold page"),
+    ("abstention_precision", "abstentions that were on unanswerable questions"),
+    ("abstention_recall", "unanswerable questions abstained on"),
+    ("language_match", "answers in the question's language"),
+    ("ttft_ms_p50", "time to first answer token, p50 (ms)"),
+    ("ttft_ms_p95", "time to first answer token, p95 (ms)"),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Answer the questions, print the table (and the JSON line)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("qa", type=Path, help="question set (JSON Lines)")
+    parser.add_argument("--data-dir", type=Path, required=True, help="an ingested store")
+    parser.add_argument("--collection", help="collection name (default: documents)")
+    parser.add_argument("--k", type=int, default=5, help="passages per answer")
+    parser.add_argument("--model", help="Ollama model tag (default: RAG_OLLAMA_MODEL)")
+    parser.add_argument("--limit", type=int, help="only the first N questions")
+    parser.add_argument("--test-server", metavar="MODE", help="use tests/ollama_server.py")
+    parser.add_argument("--json", action="store_true", help="last line: one JSON object")
+    args = parser.parse_args(argv)
+    items = load_qa(args.qa)[: args.limit]
+    with contextlib.ExitStack() as stack:
+        overrides: dict[str, object] = {"data_dir": args.data_dir, "top_k": args.k}
+        if args.collection:
+            overrides["collection"] = args.collection
+        if args.test_server:
+            from tests.ollama_server import FakeOllamaServer
+
+            server = stack.enter_context(FakeOllamaServer(mode=args.test_server))
+            overrides["ollama_host"] = server.url
+        settings = build_settings(**overrides)
+        kb = build_knowledge_base(settings)
+        model = args.model or settings.ollama_model
+        chain = build_rag_chain(
+            kb.retriever(k=args.k),
+            build_chat_model(settings, model=model),
+            ChainOptions.from_settings(settings),
+        )
+        _, summary = run_answers(
+            items,
+            lambda q: answer_question(chain, q, host=settings.ollama_host, model=model),
+            progress=lambda done, total: print(f"\r{done}/{total}", end="", file=sys.stderr),
+        )
+    print(file=sys.stderr)
+    source = f"test server, mode {args.test_server}" if args.test_server else f"Ollama {model}"
+    print(f"{args.qa.name}: {summary['questions']} questions, {source}, top-k {args.k}")
+    for key, label in ROWS:
+        print(f"{label:<50} {summary[key]:>10}")
+    if summary["errors"]:
+        print(f"{'answers that failed (Ollama errors)':<50} {summary['errors']:>10}")
+    if args.json:
+        print(json.dumps({**summary, "model": source, "k": args.k}, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
