@@ -1,9 +1,11 @@
 """Chat history kept in a local SQLite file next to the store, and Markdown export.
 
 Chats survive a browser refresh and an app restart. One row per chat, one row per message;
-an answer's citations are stored with it as JSON, so a past answer shows the same sources
-it was given. Every chat has an owner, the signed-in username ("" for the single local user
-when sign-in is off); every read and write names the owner, and a chat of another owner
+an answer's citations, its reasoning and its check (cited numbers, claims, language,
+truncation: :class:`~rag_core.generation.respond.AnswerCheck`) are stored with it as JSON,
+so a past answer shows the same sources, thinking and notices without recomputing them.
+Every chat has an owner, the signed-in username ("" for the single local user when
+sign-in is off); every read and write names the owner, and a chat of another owner
 behaves as if it did not exist.
 """
 
@@ -14,12 +16,14 @@ import json
 import logging
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag_core.generation.citations import Citation
+from rag_core.generation.citations import Citation, cited_numbers
+from rag_core.generation.report import LANGUAGE_NAMES, NOTICE_TEXTS, Notice, answer_notices
+from rag_core.generation.respond import AnswerCheck, ClaimCheck
 from rag_core.index.registry import now_iso
 
 logger = logging.getLogger(__name__)
@@ -28,6 +32,18 @@ LOCAL_OWNER = ""
 """The owner of every chat when sign-in is off (and of chats made before owners existed)."""
 TITLE_CHARS = 60
 """A chat's title is the start of its first question, at most this many characters."""
+ADDED_COLUMNS = {
+    "thinking": "TEXT NOT NULL DEFAULT ''",
+    "answer_check": "TEXT NOT NULL DEFAULT ''",
+    "retry_language": "TEXT NOT NULL DEFAULT ''",
+    "num_predict": "INTEGER NOT NULL DEFAULT 0",
+}
+"""Message columns added after the first release (a migration adds them to old files).
+``answer_check`` holds :meth:`AnswerCheck.to_dict` as JSON ("" when there is no check)."""
+_MESSAGE_COLUMNS = (
+    "chat_id, position, role, content, error, query, relevant, dropped, citations, "
+    "thinking, answer_check, retry_language, num_predict"
+)
 
 
 @dataclass
@@ -42,6 +58,14 @@ class ChatMessage:
         query: the standalone query retrieval used, when a follow-up was rewritten.
         relevant: False when no passage was relevant: the sources are closest matches.
         dropped: passages left out to fit the model's context window.
+        thinking: the model's reasoning, shown apart ("" when none); never part of
+            ``content``, so never sent back to the model as history.
+        check: what was checked on the answer (None for questions, for answers stored
+            before checks existed, and when the model did not answer).
+        retry_language: the language code ("ko", "en") the answer was asked for again in,
+            after a first answer in another language ("" when there was no retry).
+        num_predict: the ``num_predict`` setting when the answer was generated (named by
+            the truncation notice; 0 when unknown).
     """
 
     role: str
@@ -51,6 +75,55 @@ class ChatMessage:
     query: str = ""
     relevant: bool = True
     dropped: int = 0
+    thinking: str = ""
+    check: AnswerCheck | None = None
+    retry_language: str = ""
+    num_predict: int = 0
+
+    @property
+    def cited(self) -> list[int]:
+        """The valid source numbers the answer cites (parsed again for old answers)."""
+        if self.check is not None:
+            return list(self.check.cited)
+        numbers = {c.number for c in self.citations}
+        return [n for n in cited_numbers(self.content) if n in numbers]
+
+    def notices(self) -> list[Notice]:
+        """The notices of the answer (:func:`~rag_core.generation.report.answer_notices`)."""
+        if self.role != "assistant" or self.check is None:
+            return []
+        return answer_notices(
+            self.check, answer=self.content, relevant=self.relevant, num_predict=self.num_predict
+        )
+
+
+def check_from_dict(data: Mapping[str, Any]) -> AnswerCheck:
+    """Rebuild an :class:`AnswerCheck` from :meth:`AnswerCheck.to_dict` (e.g. read as JSON).
+
+    Args:
+        data: the dict; unknown keys are ignored, missing ones take their defaults.
+
+    Returns:
+        The check, claims and their ``(start, end)`` spans included.
+    """
+    claims = [
+        ClaimCheck(
+            text=str(c.get("text", "")),
+            citations=[int(n) for n in c.get("citations", [])],
+            supported=c.get("supported"),
+            source=int(c.get("source", 0)),
+            spans=[(int(a), int(b)) for a, b in c.get("spans", [])],
+        )
+        for c in data.get("claims", [])
+    ]
+    return AnswerCheck(
+        cited=[int(n) for n in data.get("cited", [])],
+        invalid_citations=[int(n) for n in data.get("invalid_citations", [])],
+        claims=claims,
+        answer_language=str(data.get("answer_language", "")),
+        language_match=bool(data.get("language_match", True)),
+        truncated=bool(data.get("truncated", False)),
+    )
 
 
 @dataclass(frozen=True)
@@ -79,7 +152,9 @@ class ChatHistory:
 
     Args:
         path: the SQLite file (created with its tables if missing; a file made before chats
-            had owners gets an ``owner`` column, and its chats belong to ``LOCAL_OWNER``).
+            had owners gets an ``owner`` column, and its chats belong to ``LOCAL_OWNER``; one
+            made before answers were checked gets the columns of :data:`ADDED_COLUMNS`, and
+            its answers have no thinking and no check).
     """
 
     def __init__(self, path: Path) -> None:
@@ -98,9 +173,13 @@ class ChatHistory:
                     position INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
                     error TEXT NOT NULL, query TEXT NOT NULL, relevant INTEGER NOT NULL,
                     dropped INTEGER NOT NULL, citations TEXT NOT NULL,
+                    thinking TEXT NOT NULL DEFAULT '', answer_check TEXT NOT NULL DEFAULT '',
+                    retry_language TEXT NOT NULL DEFAULT '',
+                    num_predict INTEGER NOT NULL DEFAULT 0,
                     PRIMARY KEY (chat_id, position));
                 """
             )
+            self._add_message_columns(db)
             if not self._has_owner_column(db):
                 logger.info("Adding chat owners to %s (existing chats: the local user)", path)
                 try:
@@ -128,6 +207,21 @@ class ChatHistory:
     @staticmethod
     def _has_owner_column(db: sqlite3.Connection) -> bool:
         return any(row[1] == "owner" for row in db.execute("PRAGMA table_info(chats)"))
+
+    @staticmethod
+    def _add_message_columns(db: sqlite3.Connection) -> None:
+        """Add the :data:`ADDED_COLUMNS` a file made by an older version lacks."""
+        for name, declaration in ADDED_COLUMNS.items():
+            have = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+            if name in have:
+                continue
+            logger.info("Adding the %s column to the messages of %s", name, db)
+            try:
+                db.execute(f"ALTER TABLE messages ADD COLUMN {name} {declaration}")
+            except sqlite3.OperationalError:
+                have = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+                if name not in have:  # else: another process just added it
+                    raise
 
     @staticmethod
     def _owns(db: sqlite3.Connection, chat_id: str, owner: str) -> bool:
@@ -173,6 +267,7 @@ class ChatHistory:
             KeyError: ``owner`` has no chat with this id (unknown, or another owner's).
         """
         citations = json.dumps([asdict(c) for c in message.citations], ensure_ascii=False)
+        check = "" if message.check is None else json.dumps(message.check.to_dict())
         with self._connect() as db:
             if not self._owns(db, chat_id, owner):
                 raise KeyError(chat_id)
@@ -180,10 +275,12 @@ class ChatHistory:
                 "SELECT COUNT(*) FROM messages WHERE chat_id = ?", (chat_id,)
             ).fetchone()
             db.execute(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     chat_id, position, message.role, message.content, message.error,
                     message.query, int(message.relevant), message.dropped, citations,
+                    message.thinking, check, message.retry_language, message.num_predict,
                 ),
             )  # fmt: skip
             db.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now_iso(), chat_id))
@@ -203,7 +300,8 @@ class ChatHistory:
         """
         rows = self._select(
             "SELECT m.role, m.content, m.error, m.query, m.relevant, m.dropped, "
-            "m.citations FROM messages m JOIN chats c ON c.id = m.chat_id "
+            "m.citations, m.thinking, m.answer_check, m.retry_language, m.num_predict "
+            "FROM messages m JOIN chats c ON c.id = m.chat_id "
             "WHERE m.chat_id = ? AND c.owner = ? ORDER BY m.position",
             (chat_id, owner),
         )
@@ -212,8 +310,12 @@ class ChatHistory:
                 role=role, content=content, error=error, query=query,
                 relevant=bool(relevant), dropped=dropped,
                 citations=[Citation(**c) for c in json.loads(citations)],
+                thinking=thinking,
+                check=check_from_dict(json.loads(check)) if check else None,
+                retry_language=retry_language, num_predict=num_predict,
             )
-            for role, content, error, query, relevant, dropped, citations in rows
+            for (role, content, error, query, relevant, dropped, citations, thinking, check,
+                 retry_language, num_predict) in rows
         ]  # fmt: skip
 
     def chats(self, *, owner: str = LOCAL_OWNER, limit: int = 50) -> list[ChatSummary]:
@@ -248,34 +350,171 @@ class ChatHistory:
             db.execute("DELETE FROM chats WHERE id = ? AND owner = ?", (chat_id, owner))
 
 
-def chat_to_markdown(title: str, messages: Sequence[ChatMessage]) -> str:
-    """Render a chat as Markdown: each question, each answer and its numbered sources.
+def _same(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class ExportLabels:
+    """The headings and labels of a Markdown export, in one language (English by default).
+
+    Each is a :meth:`str.format` template; the UI passes its translations.
+
+    Attributes:
+        question: heading of a question (``{question}``).
+        searched_for: the rewritten query (``{query}``).
+        no_answer: written when an answer has no text.
+        cited: heading of the sources the answer cites.
+        also_retrieved: heading of the other sources the model was given.
+        sources: heading of the sources of an answer stored before checks existed.
+        closest: heading when no passage was relevant enough (closest matches).
+        page: a page (``{page}``).
+        page_printed: a page whose printed label differs (``{page}``, ``{label}``).
+        note: a notice line (``{text}``).
+        unsupported: an unsupported sentence (``{n}`` the cited number, ``{sentence}``).
+        retried: the answer was asked for again (``{language}``).
+        notices: the notice texts by code (see
+            :data:`~rag_core.generation.report.NOTICE_TEXTS`).
+        languages: language names by code ("ko" -> "Korean").
+    """
+
+    question: str = "Q: {question}"
+    searched_for: str = "Searched for: {query}"
+    no_answer: str = "(no answer)"
+    cited: str = "Cited"
+    also_retrieved: str = "Also retrieved"
+    sources: str = "Sources"
+    closest: str = "Closest matches"
+    page: str = "p. {page}"
+    page_printed: str = "p. {page} (printed {label})"
+    note: str = "Note: {text}"
+    unsupported: str = "Not supported by [{n}]: {sentence}"
+    retried: str = "Asked again for an answer in {language}."
+    notices: Mapping[str, str] = field(default_factory=lambda: dict(NOTICE_TEXTS))
+    languages: Mapping[str, str] = field(default_factory=lambda: dict(LANGUAGE_NAMES))
+
+    def notice(self, notice: Notice, check: AnswerCheck) -> str:
+        """One notice in these labels' language (the answer's language named in it)."""
+        params = dict(notice.params)
+        if notice.code == "language":
+            code = check.answer_language
+            params["answer_language"] = self.languages.get(code, code or "?")
+        return self.notices[notice.code].format(**params)
+
+    def page_of(self, citation: Citation, escape: Callable[[str], str] = _same) -> str:
+        """The page of ``citation`` ("p. 17 (printed 15)"), the printed label escaped."""
+        if citation.printed_label:
+            return self.page_printed.format(
+                page=citation.page, label=escape(citation.printed_label)
+            )
+        return self.page.format(page=citation.page)
+
+
+def _export_answer(
+    message: ChatMessage,
+    labels: ExportLabels,
+    escape: Callable[[str], str],
+    sanitize: Callable[[str], str],
+) -> list[str]:
+    """The Markdown lines of one answer: query, text, error, notices, marks, sources."""
+    lines = []
+    if message.query:
+        lines += [f"_{labels.searched_for.format(query=escape(message.query))}_", ""]
+    lines += [sanitize(message.content) if message.content else labels.no_answer, ""]
+    if message.error:
+        lines += [f"> {escape(' '.join(message.error.split()))}", ""]
+    marks = []
+    if message.retry_language:
+        language = labels.languages.get(message.retry_language, message.retry_language)
+        marks.append(labels.retried.format(language=language))
+    if message.check is not None:
+        marks += [labels.note.format(text=labels.notice(n, message.check))
+                  for n in message.notices()]  # fmt: skip
+        for claim in message.check.unsupported:
+            sentence = escape(" ".join(claim.text.split()))
+            marks.append(labels.unsupported.format(n=claim.source, sentence=sentence))
+    if marks:
+        lines += [f"> {mark}  " for mark in marks] + [""]
+    return lines + _export_sources(message, labels, escape)
+
+
+def _export_sources(
+    message: ChatMessage, labels: ExportLabels, escape: Callable[[str], str]
+) -> list[str]:
+    """The sources of an answer: Cited, then Also retrieved (or Closest matches)."""
+    if not message.citations:
+        return []
+    by_number = {c.number: c for c in message.citations}
+    if not message.relevant:
+        groups = [(labels.closest, message.citations)]
+    elif message.check is None:
+        groups = [(labels.sources, message.citations)]
+    else:
+        cited = [by_number[n] for n in message.cited if n in by_number]
+        rest = [c for c in message.citations if c not in cited]
+        groups = [(labels.cited, cited), (labels.also_retrieved, rest)]
+    lines = []
+    for heading, citations in groups:
+        if not citations:
+            continue
+        lines += [f"**{heading}**", ""]
+        for c in citations:
+            passage = escape(" ".join(c.text.split()))
+            lines.append(
+                f'- [{c.number}] {escape(c.source)}, {labels.page_of(c, escape)}: "{passage}"'
+            )
+        lines.append("")
+    return lines
+
+
+def chat_to_markdown(
+    title: str,
+    messages: Sequence[ChatMessage],
+    *,
+    labels: ExportLabels | None = None,
+    escape: Callable[[str], str] = _same,
+    sanitize: Callable[[str], str] = _same,
+) -> str:
+    """Render a chat as Markdown: each question, each answer with its marks and sources.
+
+    An answer carries what the app shows under it: the query it searched for, the note
+    that it was asked for again in the question's language, the notices (no citation,
+    invalid numbers, unsupported statements, truncation, language), each unsupported
+    sentence, and its sources split into "Cited" and "Also retrieved" ("Closest matches"
+    when nothing was relevant; "Sources" for answers stored before checks). The model's
+    reasoning is never exported.
 
     Args:
         title: the chat's title (first line, as a heading).
         messages: the chat's messages in order.
+        labels: headings and labels in the reader's language (English if None).
+        escape: applied to everything from a document or a person (title, questions, file
+            names, page labels, passages, the query, unsupported sentences, errors), e.g.
+            the UI's Markdown escaper, so a Markdown viewer renders none of it as Markdown.
+        sanitize: applied to each answer's text (model output), e.g. one that defuses
+            links, images and HTML but keeps the answer's own Markdown.
 
     Returns:
-        Markdown text; every source is listed as ``[n] file, p. N: "passage"``.
+        Markdown text; every source is listed as ``- [n] file, p. N: "passage"``.
     """
-    lines = [f"# {title}", ""]
+    labels = labels or ExportLabels()
+    lines = [f"# {escape(title)}", ""]
     for message in messages:
         if message.role == "user":
-            lines += [f"## Q: {' '.join(message.content.split())}", ""]
-            continue
-        if message.query:
-            lines += [f"_Searched for: {message.query}_", ""]
-        lines += [message.content or "_(no answer)_", ""]
-        if message.error:
-            lines += [f"> {message.error}", ""]
-        if message.citations:
-            heading = "Sources" if message.relevant else "Closest matches"
-            lines += [f"**{heading}**", ""]
-            for c in message.citations:
-                passage = " ".join(c.text.split())
-                lines.append(f'- [{c.number}] {c.source}, {c.page_display}: "{passage}"')
-            lines.append("")
+            question = escape(" ".join(message.content.split()))
+            lines += [f"## {labels.question.format(question=question)}", ""]
+        else:
+            lines += _export_answer(message, labels, escape, sanitize)
     return "\n".join(lines).rstrip() + "\n"
 
 
-__all__ = ["LOCAL_OWNER", "ChatHistory", "ChatMessage", "ChatSummary", "chat_to_markdown"]
+__all__ = [
+    "ADDED_COLUMNS",
+    "LOCAL_OWNER",
+    "ChatHistory",
+    "ChatMessage",
+    "ChatSummary",
+    "ExportLabels",
+    "chat_to_markdown",
+    "check_from_dict",
+]

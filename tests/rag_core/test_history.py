@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from rag_core.generation.citations import Citation
-from rag_core.history import ChatHistory, ChatMessage, chat_to_markdown
+from rag_core.generation.respond import AnswerCheck, ClaimCheck
+from rag_core.history import (
+    ADDED_COLUMNS,
+    ChatHistory,
+    ChatMessage,
+    ExportLabels,
+    chat_to_markdown,
+)
 
 CITATION = Citation(
     number=1,
@@ -148,6 +156,13 @@ def test_a_database_from_before_owners_is_migrated_to_the_local_user(tmp_path: P
     ]
     assert history.chats(owner="alice") == []
     assert not history.exists("old1", owner="alice")
+    message_columns = {
+        row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(messages)")
+    }
+    assert set(ADDED_COLUMNS) <= message_columns
+    old_answer = history.messages("old1", owner="")[1]
+    assert (old_answer.thinking, old_answer.check, old_answer.retry_language) == ("", None, "")
+    assert old_answer.cited == [] and old_answer.notices() == []
 
     # the migrated file keeps working, and opening it again does not migrate twice
     history.append("old1", ChatMessage("user", "And LaTeX?"))
@@ -156,3 +171,97 @@ def test_a_database_from_before_owners_is_migrated_to_the_local_user(tmp_path: P
     again = ChatHistory(path)
     assert [c.id for c in again.chats(owner="alice")] == [new]
     assert [c.messages for c in again.chats(owner="")] == [3]
+
+
+SECOND = Citation(
+    number=2,
+    source="[evil](http://x.test/a).pdf",
+    page=3,
+    page_label="![i](http://x.test/i.png)",
+    text="# Heading\n<img src=http://x.test/p.png> and **bold** text.",
+)
+CHECK = AnswerCheck(
+    cited=[1],
+    invalid_citations=[9],
+    claims=[
+        ClaimCheck("In 1977 [1].", [1], True, 1, [(0, 21)]),
+        ClaimCheck("He wrote *LaTeX* [1].", [1], False, 1, []),
+        ClaimCheck("See [9].", [9], None, 0, []),
+    ],
+    answer_language="en",
+    language_match=True,
+    truncated=True,
+)
+ANSWER = ChatMessage(
+    "assistant",
+    "In 1977 [1]. He wrote *LaTeX* [1]. See [9].",
+    citations=[CITATION, SECOND],
+    query="Knuth [TeX](http://x.test)",
+    thinking="<think>secret plan [2]</think>",
+    check=CHECK,
+    retry_language="ko",
+    num_predict=64,
+)
+
+
+def test_thinking_and_check_survive_reopening(tmp_path: Path):
+    path = tmp_path / "chats.sqlite3"
+    chat = ChatHistory(path).create_chat()
+    ChatHistory(path).append(chat, ChatMessage("user", "When?"))
+    ChatHistory(path).append(chat, ANSWER)
+    [question, answer] = ChatHistory(path).messages(chat)
+    assert question.check is None and question.thinking == ""
+    assert answer == ANSWER  # the check, its claims and spans, the thinking, the retry
+    assert answer.check.claims[0].spans == [(0, 21)]
+    assert [n.code for n in answer.notices()] == [
+        "truncated",
+        "invalid_citations",
+        "unsupported",
+    ]
+    assert "secret plan" not in answer.content
+
+
+def test_export_carries_the_marks_and_splits_cited_from_also_retrieved():
+    text = chat_to_markdown("Knuth", [ChatMessage("user", "When?"), ANSWER])
+    assert "secret plan" not in text  # the reasoning is never exported
+    assert "> Asked again for an answer in Korean." in text
+    assert "RAG_NUM_PREDICT (now 64 tokens)" in text
+    assert "The answer cites [9], which are not among the sources shown." in text
+    assert "1 cited statement(s) are not supported" in text
+    assert "> Not supported by [1]: He wrote *LaTeX* [1]." in text
+    cited, also = text.index("**Cited**"), text.index("**Also retrieved**")
+    assert cited < text.index("- [1] lshort.pdf, p. 15 (printed 1)") < also
+    assert also < text.index("- [2] ")
+
+
+def test_export_in_another_language_escapes_everything_from_documents():
+    from ui.text import escape_markdown, sanitize_answer
+
+    labels = ExportLabels(
+        question="질문: {question}",
+        cited="인용한 출처",
+        also_retrieved="함께 찾은 구절",
+        page="{page}쪽",
+        page_printed="{page}쪽 (인쇄 {label})",
+        unsupported="[{n}]의 뒷받침 없음: {sentence}",
+        notices={"truncated": "잘림 {num_predict}", "invalid_citations": "없는 번호 {numbers}",
+                 "unsupported": "뒷받침 없는 문장 {n}개", "no_citation": "-", "language": "-"},
+    )  # fmt: skip
+    text = chat_to_markdown(
+        "[t](http://x.test)",
+        [ChatMessage("user", "When? <b>"), ANSWER],
+        labels=labels,
+        escape=escape_markdown,
+        sanitize=sanitize_answer,
+    )
+    assert "## 질문: When\\? \\<b\\>" in text
+    assert "**인용한 출처**" in text and "**함께 찾은 구절**" in text
+    assert "> Note: 잘림 64" in text and "없는 번호 [9]" in text
+    assert "[1]의 뒷받침 없음: He wrote \\*LaTeX\\* \\[1\\]\\." in text
+    # nothing from a document or the query can become a link, an image, HTML or a heading
+    for raw in ("](http", "![i]", "\n# Heading", "**bold**", "[TeX](http", "http://"):
+        assert raw not in text, raw
+    assert re.search(r"(?<!\\)<", text) is None  # no raw HTML: every < is escaped
+    assert "# \\[t\\]" in text
+    assert escape_markdown(SECOND.source) in text
+    assert "3쪽 (인쇄 " + escape_markdown(SECOND.page_label) + ")" in text
