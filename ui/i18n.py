@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rag_core.generation.llm import OLLAMA_MESSAGES
+from rag_core.generation.report import LANGUAGE_NAMES, NOTICE_TEXTS
 
 LANGUAGES = {"en": "English", "ko": "한국어"}
 LANGUAGE_KEY = "ui_language"
@@ -38,7 +39,63 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Closest matches (not relevant enough to answer)",
         "ko": "가장 가까운 구절 (답하기에 충분히 관련되지 않음)",
     },
-    "chat.cited": {"en": "cited", "ko": "인용됨"},
+    "chat.cited": {"en": "Cited", "ko": "인용한 출처"},
+    "chat.also_retrieved": {"en": "Also retrieved", "ko": "함께 찾은 구절"},
+    "chat.status.searching": {"en": "Searching the documents…", "ko": "문서를 검색하는 중…"},
+    "chat.status.reading": {
+        "en": "Reading {n} passages… ({seconds} s)",
+        "ko": "구절 {n}개를 읽는 중… ({seconds}초)",
+    },
+    "chat.status.thinking": {"en": "Thinking… ({seconds} s)", "ko": "생각하는 중… ({seconds}초)"},
+    "chat.status.retry": {
+        "en": "Asking again for an answer in {language}… ({seconds} s)",
+        "ko": "{language}로 다시 답하도록 요청하는 중… ({seconds}초)",
+    },
+    "chat.thinking": {"en": "Thinking", "ko": "생각 과정"},
+    "chat.retried": {
+        "en": "Asked again for an answer in {language}.",
+        "ko": "{language}로 다시 답하도록 요청했습니다.",
+    },
+    "chat.unsupported_mark": {
+        "en": "Not supported by [{n}]: {sentence}",
+        "ko": "[{n}]의 뒷받침 없음: {sentence}",
+    },
+    "chat.supporting": {
+        "en": "Supports the answer: “{sentence}”",
+        "ko": "답변을 뒷받침하는 문장: “{sentence}”",
+    },
+    "chat.sentence_highlighted": {
+        "en": "(the sentence supporting the answer is highlighted)",
+        "ko": "(답변을 뒷받침하는 문장을 강조했습니다)",
+    },
+    "chat.export_question": {"en": "Q: {question}", "ko": "질문: {question}"},
+    "chat.export_no_answer": {"en": "(no answer)", "ko": "(답변 없음)"},
+    "chat.export_note": {"en": "Note: {text}", "ko": "참고: {text}"},
+    "notice.truncated": {
+        "en": NOTICE_TEXTS["truncated"],
+        "ko": "답변이 길이 제한에서 잘렸습니다. 더 긴 답변을 받으려면 RAG_NUM_PREDICT(지금 "
+        "{num_predict} 토큰)를 늘리세요.",
+    },
+    "notice.language": {
+        "en": NOTICE_TEXTS["language"],
+        "ko": "다시 요청했는데도 답변이 질문의 언어가 아닌 {answer_language}로 되어 있습니다.",
+    },
+    "notice.no_citation": {
+        "en": NOTICE_TEXTS["no_citation"],
+        "ko": "답변이 출처를 인용하지 않았습니다. 아래 구절과 대조해 확인하세요.",
+    },
+    "notice.invalid_citations": {
+        "en": NOTICE_TEXTS["invalid_citations"],
+        "ko": "답변이 인용한 {numbers}은(는) 보여 드린 출처에 없습니다.",
+    },
+    "notice.unsupported": {
+        "en": NOTICE_TEXTS["unsupported"],
+        "ko": "인용한 문장 {n}개가 인용한 구절의 뒷받침을 받지 못합니다 (아래에 표시).",
+    },
+    "lang.ko": {"en": LANGUAGE_NAMES["ko"], "ko": "한국어"},
+    "lang.en": {"en": LANGUAGE_NAMES["en"], "ko": "영어"},
+    "lang.zh": {"en": LANGUAGE_NAMES["zh"], "ko": "중국어"},
+    "lang.ja": {"en": LANGUAGE_NAMES["ja"], "ko": "일본어"},
     "chat.page": {"en": "p. {page}", "ko": "{page}쪽"},
     "chat.page_printed": {
         "en": "p. {page} (printed {label})",
@@ -84,6 +141,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ollama.missing_model": {
         "en": OLLAMA_MESSAGES["missing_model"],
         "ko": "{host}에 '{model}' 모델이 없습니다. `ollama pull {model}`을 실행하세요.",
+    },
+    "ollama.busy": {
+        "en": OLLAMA_MESSAGES.get(
+            "busy", "Ollama at {host} is busy ({status}: {detail}); try again in a moment."
+        ),
+        "ko": "{host}의 Ollama가 바쁩니다 ({status}: {detail}). 잠시 뒤에 다시 해 보세요.",
+    },
+    "ollama.timeout": {
+        "en": OLLAMA_MESSAGES.get(
+            "timeout",
+            "Ollama at {host} did not answer in time; try again, or raise RAG_OLLAMA_TIMEOUT.",
+        ),
+        "ko": "{host}의 Ollama가 제시간에 답하지 않았습니다. 다시 해 보거나 "
+        "RAG_OLLAMA_TIMEOUT을 늘리세요.",
     },
     "auth.title": {"en": "Sign in", "ko": "로그인"},
     "auth.username": {"en": "Username", "ko": "사용자 이름"},
@@ -193,6 +264,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{name}: unsupported file type; use PDF, .txt or .md",
         "ko": "{name}: 지원하지 않는 파일 형식입니다. PDF, .txt, .md를 쓰세요",
     },
+    "docs.err.ocr_unavailable": {
+        "en": "{name}: no page has extractable text and OCR is unavailable: "
+        "apt-get install tesseract-ocr tesseract-ocr-kor",
+        "ko": "{name}: 추출할 수 있는 텍스트가 있는 쪽이 없고 OCR(Tesseract)이 설치되어 있지 "
+        "않습니다: apt-get install tesseract-ocr tesseract-ocr-kor",
+    },
     "docs.err.no_text": {
         "en": "{name}: no page has extractable text: is it a scanned document? Run OCR first",
         "ko": "{name}: 추출할 수 있는 텍스트가 있는 쪽이 없습니다. 스캔한 문서인가요? "
@@ -261,6 +338,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "docs.count.chunk": {"en": "{n} chunk", "ko": "청크 {n}개"},
     "docs.count.chunks": {"en": "{n} chunks", "ko": "청크 {n}개"},
     "docs.stage.parse": {"en": "reading pages", "ko": "페이지 읽는 중"},
+    "docs.stage.ocr": {"en": "recognising text, page", "ko": "글자 인식(OCR) 중, 페이지"},
     "docs.stage.split": {"en": "splitting into chunks", "ko": "청크로 나누는 중"},
     "docs.stage.embed": {"en": "embedding chunks", "ko": "청크 임베딩 중"},
     "docs.stage.store": {"en": "storing", "ko": "저장 중"},

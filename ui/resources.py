@@ -8,6 +8,7 @@ without asking the server on every rerun.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import streamlit as st
@@ -118,19 +119,33 @@ def get_chat_history(path: str) -> ChatHistory:
     return ChatHistory(Path(path))
 
 
-def get_page_image(path: str, page: int, passage: str) -> tuple[bytes, bool]:
-    """Render a cited page with the passage highlighted; return (PNG bytes, found).
+def get_page_image(
+    path: str, page: int, passage: str, sentences: Sequence[str] = ()
+) -> tuple[bytes, str]:
+    """Render a cited page with the supporting sentences (else the passage) highlighted.
+
+    Args:
+        path: the stored PDF.
+        page: 1-based page number.
+        passage: the cited chunk text.
+        sentences: sentences of the passage to highlight instead of all of it.
+
+    Returns:
+        The PNG bytes and what is highlighted: "sentences", "passage" or "" (nothing
+        located; see :attr:`rag_core.page_view.PageView.highlighted`).
 
     Raises:
         DocumentError: the stored file cannot be opened or has no such page.
     """
     with st.spinner(t("res.rendering_page")):
-        return _page_image(path, page, passage)
+        return _page_image(path, page, passage, tuple(sentences))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _page_image(path: str, page: int, passage: str) -> tuple[bytes, bool]:
-    view = render_cited_page(Path(path), page, passage)
+def _page_image(
+    path: str, page: int, passage: str, sentences: tuple[str, ...]
+) -> tuple[bytes, str]:
+    view = render_cited_page(Path(path), page, passage, sentences=sentences)
     out = io.BytesIO()
     view.image.save(out, format="PNG")
-    return out.getvalue(), view.found
+    return out.getvalue(), view.highlighted

@@ -38,7 +38,8 @@ def test_question_streams_the_servers_echo_and_marks_its_source_cited(
     labels = [e.label for e in answer.expander]
     assert len(labels) == 3 and labels[0].startswith("[1] lshort")
     assert "p. 15 (printed 1)" in " ".join(labels)
-    assert "cited" in labels[0]
+    headings = [m.value for m in answer.markdown if m.value.startswith("**")]
+    assert headings == ["**Cited** (1)", "**Also retrieved** (2)"]  # [1] is cited
     assert "Knuth started writing" in " ".join(" ".join(t.value.split()) for t in answer.text)
     assert fake_ollama.chat_requests[-1]["model"] == "llama3.2:latest"
 
@@ -114,7 +115,7 @@ def test_korean_ui(make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaSe
     assert app.title[0].value == "문서와 대화하기"
     app.chat_input[0].set_value("한국어 윈도우에서 .tex 파일은 어떤 인코딩으로 저장하나요?").run()
     [answer] = _assistant(app)
-    assert any(m.value.startswith("**출처**") for m in answer.markdown)
+    assert any(m.value.startswith("**인용한 출처**") for m in answer.markdown)
     assert any("쪽" in e.label for e in answer.expander)
     assert any("연결됨" in s.value for s in app.sidebar.success)
 
