@@ -1,16 +1,18 @@
 """Every page in Korean shows no English sentence of the app's own.
 
 The walk: Chat (empty), Documents (upload with progress, the table, the delete and
-collection-delete confirmations), Chat again (a question answered with its sources and the
-cited page), Evaluate (a question set run).
+collection-delete confirmations), Chat again (a question answered with its thinking, its
+sources and the cited page; an answer with every notice: truncated, wrong language after
+the retry note, invalid and unsupported citations with the unsupported sentence marked;
+an answer citing nothing), Evaluate (a question set run).
 
 What counts as an English sentence: a visible text of the app (a title, label, caption,
 alert, help text, placeholder, progress text, table header) with no Hangul in it and at
 least two Latin words of two letters or more, once names and code are taken out: code
 spans, URLs, file names (``x.pdf``, ``.jsonl``...), setting names (``RAG_*``,
 ``OLLAMA_HOST``), model tags (``llama3.2:latest``) and the product and term names in
-``ALLOWED_WORDS``. Document content is not UI text and is left out: passages (``st.text``),
-table cells, selectbox options, and the model's answer.
+``ALLOWED_WORDS``. Document content is not UI text and is left out: passages and the
+model's thinking (``st.text``), table cells, selectbox options, and the model's answers.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from google.protobuf.message import Message
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import LSHORT_KO, pdf_pages
-from tests.ollama_server import FakeOllamaServer
+from tests.ollama_server import FakeOllamaServer, answer_passages, default_responder
 from tests.ui.conftest import settle
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -42,6 +44,14 @@ UI_FIELDS = {"label", "body", "help", "placeholder", "caption", "text", "page_ti
 SKIPPED_TYPES = {"text"}
 """Element types holding document content (passages are shown with ``st.text``)."""
 ANSWER = "문서에 따르면 [1] 그렇습니다."
+THINKING = "<think>생각: [2]도 본다</think>"
+ENGLISH_ANSWER = "The moon is made of green cheese [1]. The documents say so [9]. " * 3
+"""An answer in the wrong language (asked again, still English: a notice), cut at
+RAG_NUM_PREDICT=16 tokens (truncated), citing [9] of 5 (invalid) and [1] for a sentence
+passage [1] does not hold (unsupported)."""
+UNCITED_ANSWER = "문서에 그런 내용이 있습니다."
+ANSWERS = (ANSWER, ENGLISH_ANSWER, UNCITED_ANSWER)
+"""The model's answers: document content, not UI text (a cut answer is a prefix)."""
 
 
 def english_sentence(text: str) -> bool:
@@ -89,14 +99,18 @@ def visible_texts(app: AppTest) -> list[str]:
             visit(child)
 
     visit(app._tree)
-    return [t for t in texts if t != ANSWER]
+    return [t for t in texts if not any(a.startswith(t.strip()) for a in ANSWERS)]
 
 
 def test_every_page_in_korean_has_no_english_sentence(
     make_app, tmp_path: Path, fake_ollama: FakeOllamaServer, monkeypatch
 ):
     monkeypatch.setenv("RAG_UI_LANGUAGE", "ko")
-    fake_ollama.responder = lambda body: ANSWER
+    monkeypatch.setenv("RAG_NUM_PREDICT", "16")  # the server cuts replies there
+    reply = {"text": THINKING + ANSWER}
+    fake_ollama.responder = lambda body: (
+        reply["text"] if answer_passages(body) else default_responder(body)
+    )
     seen: dict[str, list[str]] = {}
 
     def look(app: AppTest, where: str) -> AppTest:
@@ -123,10 +137,20 @@ def test_every_page_in_korean_has_no_english_sentence(
     app.chat_input[0].set_value("LaTeX 명령은 대소문자를 구별하나요?").run()
     answer = next(m for m in app.chat_message if m.name == "assistant")
     assert answer.expander, "no sources shown"
-    look(app, "chat, answered")
-    answer.expander[0].toggle[0].set_value(True).run()
+    assert answer.expander[0].label == "생각 과정", "no thinking expander"
+    look(app, "chat, answered with thinking")
+    answer.expander[1].toggle[0].set_value(True).run()
     look(app, "chat, cited page")
     assert app.get("image"), "the cited page is not shown"
+
+    reply["text"] = ENGLISH_ANSWER
+    app.chat_input[0].set_value("대소문자는 어떻게 구별하나요?").run()
+    notices = look(app, "chat, notices").chat_message[-1].warning
+    # truncated, language (after the retry), invalid [9], unsupported [1]
+    assert len(notices) == 4, [n.value for n in notices]
+    reply["text"] = UNCITED_ANSWER
+    app.chat_input[0].set_value("명령 이름은 무엇으로 시작하나요?").run()
+    assert look(app, "chat, no citation").chat_message[-1].warning, "no notice"
 
     app.switch_page("pages/evaluate.py").run()
     qa = json.dumps({"question": "LaTeX 명령", "doc": name, "pages": [17]}, ensure_ascii=False)
