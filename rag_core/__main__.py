@@ -11,14 +11,18 @@ Commands:
 * ``delete-collection NAME``: delete a collection's chunks, BM25 index and document list.
 * ``reindex``: re-embed every stored chunk with the configured embedding model, into a new
   collection that replaces the old one (after switching models).
-* ``retrieve QUESTION [--k 5] [--mode M] [--json]``: show the top-k chunks.
+* ``retrieve QUESTION [--k 5] [--mode M] [--model M] [--json]``: show the top-k chunks
+  (a question in a language the documents are not in is also searched in translation,
+  by the Ollama model, as in the app; the queries go to stderr).
 * ``ask QUESTION [--k 5] [--model M] [--json]``: stream an answer from Ollama (reasoning
   to stderr), then notices (no citation, invalid numbers, unsupported statements, cut off,
   wrong language) and the sources; ``--json`` prints one JSON object as the last line.
 * ``chat [--json]``: questions from stdin, one per line, as one conversation (follow-ups
   are rewritten into standalone queries); one JSON object per answer with ``--json``.
-* ``eval QA.jsonl [--k 5] [--mode M] [--json]``: recall@k, MRR@k, nDCG@k, overall and per
-  document; the last line of ``--json`` output is one JSON object.
+* ``eval QA.jsonl [--k 5] [--mode M] [--model M] [--show-queries] [--json]``: recall@k,
+  MRR@k, nDCG@k, overall and per document, through the app's search (translations
+  included); ``--show-queries`` lists each question's rank and the queries searched; the
+  last line of ``--json`` output is one JSON object (with ``per_question``).
 
 Exit codes: 0 success, 1 a file failed / the model failed, 2 bad usage or a store error.
 """
@@ -33,19 +37,17 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 from tqdm import tqdm
 
 from rag_core.cli_answers import add_answer_arguments, answer_questions
+from rag_core.cli_eval import build_cli_search, print_search_notices, run_eval
 from rag_core.config import Settings, build_settings
 from rag_core.errors import PasswordRequiredError, RagError, WrongPasswordError
-from rag_core.evaluation import evaluate, load_qa, named_metrics
 from rag_core.generation.citations import build_citations
 from rag_core.ingestion.progress import IngestProgress
 from rag_core.knowledge_base import KnowledgeBase, build_knowledge_base
-from rag_core.retrieval.relevance import is_relevant
 from rag_core.retrieval.retrievers import RETRIEVAL_MODES
 
 logger = logging.getLogger("rag_core.cli")
@@ -117,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrieve.add_argument("question")
     retrieve.add_argument("--k", type=int, help="top-k chunks")
     retrieve.add_argument("--mode", choices=RETRIEVAL_MODES, help="retrieval mode")
+    retrieve.add_argument("--model", help="Ollama model tag that translates questions")
     retrieve.add_argument("--json", action="store_true")
     ask = sub.add_parser("ask", help="answer a question from the documents (Ollama)")
     ask.add_argument("question")
@@ -133,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--mode", choices=RETRIEVAL_MODES, help="retrieval mode")
     ev.add_argument(
         "--compare", action="store_true", help="run every retrieval mode and print a table"
+    )
+    ev.add_argument("--model", help="Ollama model tag that translates questions")
+    ev.add_argument(
+        "--show-queries",
+        action="store_true",
+        help="list each question's rank and the queries searched (its translations)",
     )
     ev.add_argument("--json", action="store_true")
     return parser
@@ -255,8 +264,11 @@ def _cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def _cmd_retrieve(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    docs = kb.retriever(k=args.k).retrieve(args.question)
-    citations = build_citations(docs)
+    result = build_cli_search(kb, args.mode, args.k).search(args.question)
+    if len(result.queries) > 1:
+        _err("(searched for: " + " | ".join(result.queries) + ")")
+    print_search_notices(dict(result.notices))
+    citations = build_citations(result.docs)
     if args.json:
         _out(json.dumps([c.to_dict() for c in citations], ensure_ascii=False))
         return 0
@@ -278,56 +290,6 @@ def _cmd_chat(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     )
 
 
-def _cmd_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    items = load_qa(args.qa)
-    k = args.k
-    modes = list(RETRIEVAL_MODES) if args.compare else [args.mode or kb.settings.retrieval_mode]
-
-    settings = kb.settings
-
-    def gate(docs: Any) -> bool:
-        return is_relevant(
-            docs,
-            min_similarity=settings.min_similarity,
-            min_keyword_coverage=settings.min_keyword_coverage,
-        )
-
-    results: dict[str, Any] = {}
-    for mode in modes:
-        report = evaluate(items, kb.retriever(mode=mode, k=k).retrieve, k, gate=gate)
-        results[mode] = {
-            "overall": named_metrics(report["overall"], k),
-            "per_doc": {doc: named_metrics(m, k) for doc, m in report["per_doc"].items()},
-            "misses": report["misses"],
-            "abstention": report["abstention"],
-        }
-    if not args.json:
-        docs = sorted({doc for r in results.values() for doc in r["per_doc"]})
-        header = f"{'mode':8s} {'scope':16s} {'recall@' + str(k):>9s} {'mrr@' + str(k):>7s} "
-        _out(header + f"{'ndcg@' + str(k):>8s} {'n':>4s}")
-        for mode, r in results.items():
-            default = " (default)" if mode == kb.settings.retrieval_mode else ""
-            for scope, m in [("overall", r["overall"]), *[(d, r["per_doc"][d]) for d in docs]]:
-                note = default if scope == "overall" else ""
-                _out(
-                    f"{mode:8s} {scope:16s} {m[f'recall@{k}']:9.3f} {m[f'mrr@{k}']:7.3f} "
-                    f"{m[f'ndcg@{k}']:8.3f} {m['questions']:4d}{note}"
-                )
-            a = r["abstention"]
-            if a["unanswerable"]:
-                _out(
-                    f'{mode:8s} "not in the documents": caught {a["caught"]} of '
-                    f"{a['unanswerable']} unanswerable, wrongly refused {a['refused']} of "
-                    f"{a['answerable']} answerable"
-                )
-    if args.compare:
-        out: dict[str, Any] = {"k": k, "default_mode": kb.settings.retrieval_mode, "modes": results}
-    else:
-        out = {"mode": modes[0], "k": k, **results[modes[0]]}
-    _out(json.dumps(out, ensure_ascii=False))
-    return 0
-
-
 STORE_COMMANDS = {
     "collections": _cmd_collections,
     "delete-collection": _cmd_delete_collection,
@@ -339,7 +301,7 @@ COMMANDS = {
     "retrieve": _cmd_retrieve,
     "ask": _cmd_ask,
     "chat": _cmd_chat,
-    "eval": _cmd_eval,
+    "eval": run_eval,
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from rag_core.generation.chain import ChainOptions, ChatTurn, RagChain, build_rag_chain
 from rag_core.generation.llm import build_chat_model
-from rag_core.generation.report import answer_json, answer_notices
+from rag_core.generation.report import Notice, answer_json, answer_notices
 from rag_core.generation.respond import RagAnswer, answer_question
 from rag_core.knowledge_base import KnowledgeBase
 
@@ -35,6 +35,10 @@ def _terminal(out: TextIO, err: TextIO, question: str) -> Callable[[str, Any], N
     def show(kind: str, text: Any) -> None:
         if kind == "query" and text != question:
             err.write(f"(searched for: {text})\n")
+        elif kind == "queries" and len(text) > 1:
+            err.write("(also searched in translation: " + " | ".join(text[1:]) + ")\n")
+        elif kind == "notice":
+            err.write(f"note: {Notice(*text).text}\n")
         elif kind == "thinking":
             if not state["thinking"]:
                 err.write("(thinking) ")

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         rerank_candidates: fused candidates the reranker re-orders.
         rewrite_followups: rewrite a follow-up question into a standalone query (one extra
             LLM call) before retrieval when there is chat history.
+        translate_queries: when a question's language is not among the languages of the
+            documents searched (a Korean question about English manuals), translate it
+            into their languages with the Ollama model (one short extra call, cached per
+            question) and search with the question and its translations, fused by
+            reciprocal rank fusion. Turn off with a multilingual embedding model.
         ui_language: "en", "ko", or "auto" (the browser's language).
         chroma_url: URL of a Chroma server (``chroma run --path DIR --host 127.0.0.1
             --port 8000``) to store chunks in instead of the embedded on-disk client under
@@ -149,6 +154,7 @@ class Settings(BaseSettings):
     reranker_model: str = ""
     rerank_candidates: int = Field(default=20, ge=1)
     rewrite_followups: bool = True
+    translate_queries: bool = True
     ui_language: Literal["auto", "en", "ko"] = "auto"
     ollama_host: str = Field(
         default=DEFAULT_OLLAMA_HOST,

@@ -27,6 +27,7 @@ from typing import Any
 from langchain_core.documents import Document
 
 from rag_core.errors import RagError
+from rag_core.retrieval.crosslingual import SearchResult
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
 
 def evaluate(
     items: Iterable[QAItem],
-    retrieve: Callable[[str], Sequence[Document]],
+    retrieve: Callable[[str], Sequence[Document] | SearchResult],
     k: int,
     *,
     gate: Callable[[Sequence[Document]], bool] | None = None,
@@ -122,7 +123,9 @@ def evaluate(
 
     Args:
         items: the questions.
-        retrieve: returns at least k chunks for a question, best first.
+        retrieve: returns at least k chunks for a question, best first, or a
+            :class:`~rag_core.retrieval.crosslingual.SearchResult` (its chunks and the
+            queries searched: the question and its translations).
         k: cut-off of the metrics.
         gate: the "not in the documents" decision on the retrieved chunks (True = answer,
             e.g. :func:`rag_core.retrieval.relevance.is_relevant` with the settings'
@@ -130,7 +133,9 @@ def evaluate(
 
     Returns:
         ``{"k": k, "overall": {"recall", "mrr", "ndcg", "questions"}, "per_doc": {doc:
-        {...}}, "misses": [answerable question ids without a hit]}``, plus with a gate
+        {...}}, "misses": [answerable question ids without a hit], "per_question": [{"id",
+        "doc", "queries": [the queries searched], "rank": 1-based rank of the first
+        relevant chunk, 0 = none in the top k, None = unanswerable}]}``, plus with a gate
         ``"abstention": {"unanswerable", "caught", "answerable", "refused",
         "precision", "recall"}``: how many unanswerable questions the gate refused
         (caught) and how many answerable ones it refused wrongly; abstention precision =
@@ -141,8 +146,13 @@ def evaluate(
     rows: list[dict[str, float]] = []
     misses: list[str] = []
     refusals = {"unanswerable": 0, "caught": 0, "answerable": 0, "refused": 0}
+    per_question: list[dict[str, Any]] = []
     for item in items:
-        docs = retrieve(item.question)
+        got = retrieve(item.question)
+        docs = got.docs if isinstance(got, SearchResult) else got
+        queries = got.queries if isinstance(got, SearchResult) else [item.question]
+        row: dict[str, Any] = {"id": item.id, "doc": item.doc, "queries": queries, "rank": None}
+        per_question.append(row)
         if gate is not None:
             refused = not gate(docs)
             kind = "answerable" if item.pages else "unanswerable"
@@ -151,6 +161,7 @@ def evaluate(
         if not item.pages:
             continue
         scores = score_ranking(item, docs, k)
+        row["rank"] = round(1 / scores["mrr"]) if scores["mrr"] else 0
         rows.append(scores)
         per_doc.setdefault(item.doc, []).append(scores)
         if not scores["recall"]:
@@ -160,6 +171,7 @@ def evaluate(
         "overall": _mean(rows),
         "per_doc": {doc: _mean(doc_rows) for doc, doc_rows in sorted(per_doc.items())},
         "misses": misses,
+        "per_question": per_question,
     }
     if gate is not None:
         all_refused = refusals["caught"] + refusals["refused"]

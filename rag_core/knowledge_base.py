@@ -32,6 +32,7 @@ from rag_core.index.vector_store import VectorStore, build_chroma_client
 from rag_core.ingestion.loaders import display_name
 from rag_core.ingestion.pipeline import PARSE_TIMEOUT_S, IngestPipeline
 from rag_core.ingestion.progress import IngestResult, ProgressCallback
+from rag_core.retrieval.crosslingual import DocumentLanguages
 from rag_core.retrieval.reranker import build_reranker
 from rag_core.retrieval.retrievers import ChunkRetriever, build_retriever
 
@@ -137,6 +138,7 @@ class KnowledgeBase:
             reranker=self.reranker,
             rerank_candidates=s.rerank_candidates,
             hidden_documents=self.registry.incomplete,
+            languages=DocumentLanguages(self.registry, self.store),
         )
 
     @property

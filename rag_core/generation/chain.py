@@ -3,7 +3,8 @@
 Built as in LangChain's "return sources" recipe::
 
     retrieve = RunnablePassthrough.assign(query=rewrite follow-up | question)
-        .assign(retrieved=query | retriever)
+        .assign(search=query | cross-lingual search)   (translations when needed)
+        .assign(retrieved=search.docs, queries=search.queries)
         .assign(relevant=scores, docs=retrieved within the context budget)
     answer = context | prompt | llm            (AIMessageChunks: content, thinking,
                                                 done_reason)
@@ -45,6 +46,7 @@ from rag_core.generation.prompts import (
     estimate_tokens,
 )
 from rag_core.index.keyword import shared_analyzer
+from rag_core.retrieval.crosslingual import build_search
 from rag_core.retrieval.language import question_language
 from rag_core.retrieval.relevance import is_relevant
 
@@ -64,6 +66,9 @@ class ChainOptions:
         min_similarity: see :func:`rag_core.retrieval.is_relevant`.
         min_keyword_coverage: see :func:`rag_core.retrieval.is_relevant`.
         rewrite_followups: rewrite follow-up questions into standalone queries.
+        translate_queries: search with translations of a question whose language the
+            documents are not in (:mod:`rag_core.retrieval.crosslingual`).
+        rrf_k: the RRF constant fusing the question's and its translations' rankings.
     """
 
     num_ctx: int = 8192
@@ -71,6 +76,8 @@ class ChainOptions:
     min_similarity: float = 0.4
     min_keyword_coverage: float = 0.4
     rewrite_followups: bool = True
+    translate_queries: bool = True
+    rrf_k: int = 60
 
     @classmethod
     def from_settings(cls, settings: Any) -> ChainOptions:
@@ -81,6 +88,8 @@ class ChainOptions:
             min_similarity=settings.min_similarity,
             min_keyword_coverage=settings.min_keyword_coverage,
             rewrite_followups=settings.rewrite_followups,
+            translate_queries=settings.translate_queries,
+            rrf_k=settings.rrf_k,
         )
 
 
@@ -159,9 +168,11 @@ class RagChain:
     Attributes:
         retrieve: takes ``{"question": str, "history": list[BaseMessage]}`` (history
             optional) and returns ``{"question", "history", "raw_query", "query": str,
-            "retrieved": list[Document], "relevant": bool, "docs": list[Document]}``;
-            ``docs`` are the chunks shown to the model (``retrieved`` cut to the context
-            budget). ``.stream()`` yields ``query`` before the chunks.
+            "search": SearchResult, "queries": list[str], "retrieved": list[Document],
+            "relevant": bool, "docs": list[Document]}``; ``queries`` are the queries
+            searched (``query`` first, then its translations), ``docs`` the chunks shown
+            to the model (``retrieved`` cut to the context budget). ``.stream()`` yields
+            ``query`` before the chunks.
         answer: takes ``{"question", "history", "docs", "reminder": str}`` and streams
             the model's ``AIMessageChunk`` s (``content``; reasoning in
             ``additional_kwargs["reasoning_content"]``; ``done_reason`` in the last
@@ -179,9 +190,12 @@ def build_rag_chain(
 
     Args:
         retriever: returns the top-k chunks for a query string, with the scores
-            :func:`rag_core.retrieval.relevance.is_relevant` reads.
-        llm: the chat model (``ChatOllama`` in the app).
-        options: budget, relevance thresholds, follow-up rewriting.
+            :func:`rag_core.retrieval.relevance.is_relevant` reads (with
+            ``document_languages()``, the question is also searched in translation when
+            the documents are in other languages; see
+            :class:`rag_core.retrieval.crosslingual.CrossLingualSearch`).
+        llm: the chat model (``ChatOllama`` in the app); it also translates questions.
+        options: budget, relevance thresholds, follow-up rewriting, translation.
 
     Returns:
         The retrieve and answer runnables (see :class:`RagChain`).
@@ -190,6 +204,7 @@ def build_rag_chain(
     condense = (build_condense_prompt() | llm | StrOutputParser()).with_fallbacks(
         [RunnableLambda(itemgetter("question"))], exceptions_to_handle=OLLAMA_EXCEPTIONS
     )  # no model: retrieve with the question as asked; the answer step reports the error
+    search = build_search(retriever, llm, translate=opts.translate_queries, rrf_k=opts.rrf_k)
     query: Runnable[dict[str, Any], str] = RunnableBranch(
         (lambda x: bool(opts.rewrite_followups and x["history"]), condense),
         itemgetter("question"),
@@ -198,7 +213,8 @@ def build_rag_chain(
         RunnablePassthrough.assign(history=lambda x: x.get("history") or [])
         .assign(raw_query=query)
         .assign(query=lambda x: rewrite_to_query(x["raw_query"], x["question"], x["history"]))
-        .assign(retrieved=itemgetter("query") | retriever)
+        .assign(search=lambda x: search.search(x["query"]))
+        .assign(queries=lambda x: x["search"].queries, retrieved=lambda x: x["search"].docs)
         .assign(
             relevant=lambda x: is_relevant(
                 x["retrieved"],

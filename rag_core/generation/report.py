@@ -21,6 +21,10 @@ NOTICE_TEXTS = {
     "(now {num_predict} tokens) for longer answers.",
     "language": "The answer is in {answer_language}, not in the question's language, even "
     "after asking again.",
+    "translation_unavailable": "The documents are in {languages}: the question was searched "
+    "only as asked, since the model could not translate it. {error}",
+    "translation_unusable": "The documents are in {languages}: the question was searched "
+    "only as asked, since the model's translation of it was unusable.",
 }
 """English texts of the notices, by code (formatted with :attr:`Notice.params`)."""
 
@@ -81,13 +85,15 @@ def answer_notices(
 def answer_json(result: RagAnswer, *, num_predict: int = 0) -> dict[str, Any]:
     """One answer as the JSON object ``python -m rag_core ask --json`` prints.
 
-    Keys: ``question``, ``query`` (the retrieval query used), ``answer`` (no reasoning),
+    Keys: ``question``, ``query`` (the retrieval query used), ``queries`` (every query
+    searched: ``query``, then its translations), ``answer`` (no reasoning),
     ``thinking`` ("" when none), ``error``, ``truncated``, ``relevant``, ``retried``,
     ``citations`` (each with ``number``, ``source``, ``page``, ``page_label``, ``text``,
     ``cited`` and the retriever's scores), ``cited`` (sorted valid numbers),
     ``invalid_citations``, ``claims`` (``text``, ``citations``, ``supported`` (true, false,
     or null when it cites no valid source), ``source``, ``spans``), ``answer_language``,
-    ``language_match``, ``notices`` (English texts).
+    ``language_match``, ``notices`` (English texts; the search's notices first, e.g. a
+    translation that could not be made).
 
     Args:
         result: from :func:`rag_core.generation.respond.answer_question`.
@@ -98,6 +104,7 @@ def answer_json(result: RagAnswer, *, num_predict: int = 0) -> dict[str, Any]:
     return {
         "question": result.question,
         "query": result.query,
+        "queries": result.queries or [result.query],
         "answer": result.answer,
         "thinking": result.thinking,
         "error": result.error,
@@ -119,7 +126,8 @@ def answer_json(result: RagAnswer, *, num_predict: int = 0) -> dict[str, Any]:
         ],
         "answer_language": check.answer_language,
         "language_match": check.language_match,
-        "notices": [
+        "notices": [Notice(code, params).text for code, params in result.search_notices]
+        + [
             n.text
             for n in answer_notices(
                 check, answer=result.answer, relevant=result.relevant, num_predict=num_predict

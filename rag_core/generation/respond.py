@@ -102,6 +102,11 @@ class RagAnswer:
         question: the question.
         query: the standalone query used for retrieval (differs from the question when a
             follow-up was rewritten).
+        queries: every query searched: ``query``, then its translations into the
+            documents' languages when the question's language is not among them.
+        search_notices: ``(code, params)`` of what the search could not do (e.g.
+            ``"translation_unavailable"``, see
+            :attr:`rag_core.retrieval.crosslingual.SearchResult.notices`).
         answer: the answer text, never any reasoning ("" when the model failed).
         thinking: the model's reasoning ("" when none).
         citations: the numbered sources (what the model saw), best first.
@@ -116,6 +121,8 @@ class RagAnswer:
 
     question: str
     query: str = ""
+    queries: list[str] = field(default_factory=list)
+    search_notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     answer: str = ""
     thinking: str = ""
     citations: list[Citation] = field(default_factory=list)
@@ -209,6 +216,12 @@ def stream_rag_answer(
     """Run the chain and yield its events as they come.
 
     Events, in order: ``("query", str)`` the (standalone) query used for retrieval;
+    ``("queries", list[str])`` every query searched (``query`` first, then its
+    translations when the question's language is not among the documents'); a
+    ``("notice", (code, params))`` for each thing the search could not do
+    (``"translation_unavailable"``: the model could not translate, the question as asked
+    was searched alone; ``"translation_unusable"``: its reply was no translation; see
+    :attr:`rag_core.retrieval.crosslingual.SearchResult.notices`);
     ``("citations", list[Citation])`` as soon as retrieval is done; ``("relevant", bool)``;
     ``("dropped", int)`` passages left out for the context budget; then, while the model
     replies, ``("thinking", str)`` pieces of reasoning, ``("token", str)`` pieces of the
@@ -243,6 +256,10 @@ def stream_rag_answer(
             retrieved.update(chunk)
             if "query" in chunk:
                 yield "query", str(chunk["query"])
+            if "search" in chunk:
+                yield "queries", list(chunk["search"].queries)
+                for notice in chunk["search"].notices:
+                    yield "notice", notice
         state["citations"] = build_citations(list(retrieved["docs"]))
         yield "citations", state["citations"]
         yield "relevant", bool(retrieved["relevant"])
@@ -320,6 +337,10 @@ def answer_question(
                 thinking.clear()
         elif kind == "check":
             result.check = value
+        elif kind == "queries":
+            result.queries = list(value)
+        elif kind == "notice":
+            result.search_notices.append(value)
         elif kind in ("query", "citations", "relevant", "dropped", "error"):
             setattr(result, kind, value)
     result.answer = "".join(answer)

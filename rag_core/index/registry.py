@@ -1,9 +1,9 @@
 """The document list of a collection, kept in Chroma so app instances share it.
 
-The documents (name, sha256, pages, chunks, date, status) are records of a second Chroma
-collection, ``<collection>.registry`` (:class:`DocumentRegistry`), so app instances
-sharing a Chroma server share the list. A document is ``complete`` only once all of its
-chunks are stored.
+The documents (name, sha256, pages, chunks, date, status, languages) are records of a
+second Chroma collection, ``<collection>.registry`` (:class:`DocumentRegistry`), so app
+instances sharing a Chroma server share the list. A document is ``complete`` only once all
+of its chunks are stored.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ class DocumentRecord:
         added_at: ISO-8601 UTC time it was (re)indexed.
         status: ``"indexing"`` until all chunks are stored, then ``"complete"``.
         empty_pages: comma-separated 1-based pages without text ("" if none).
+        languages: comma-separated ISO 639-1 codes of the languages its text is in
+            ("en", "ko", "en,ko"; :func:`rag_core.retrieval.language.document_languages`),
+            set at ingest; "" for documents indexed before languages were recorded
+            (retrieval works them out from the stored chunks when it needs them).
     """
 
     sha256: str
@@ -49,6 +53,7 @@ class DocumentRecord:
     added_at: str
     status: str
     empty_pages: str = ""
+    languages: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as a JSON-ready dict."""
@@ -166,7 +171,15 @@ class DocumentRegistry:
 
 _VERSION_ID = "version"
 """Id of the registry record whose token changes with every change of the list."""
-_RECORD_FIELDS = ("name", "pages", "chunks", "added_at", "status", "empty_pages")
+_RECORD_FIELDS = (
+    "name",
+    "pages",
+    "chunks",
+    "added_at",
+    "status",
+    "empty_pages",
+    "languages",
+)
 
 
 def registry_collection_name(collection: str) -> str:

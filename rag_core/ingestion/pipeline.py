@@ -49,6 +49,7 @@ from rag_core.ingestion.progress import (
     expected_chunks,
 )
 from rag_core.ingestion.splitting import build_splitter, iter_chunks
+from rag_core.retrieval.language import chunk_languages
 
 logger = logging.getLogger(__name__)
 
@@ -267,6 +268,7 @@ class IngestPipeline:
         self.keyword_index.rebuild()
         record.chunks = len(chunks)
         record.empty_pages = ",".join(map(str, stream.empty_pages))
+        record.languages = chunk_languages((c.metadata.get("page"), c.page_content) for c in chunks)
         record.status = STATUS_COMPLETE
         self.registry.upsert(record)
         return len(chunks), writer.embedded, replaced

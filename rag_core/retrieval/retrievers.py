@@ -63,6 +63,10 @@ class ChunkRetriever(BaseRetriever):
         hidden_documents: returns the sha256s of documents whose chunks must not be
             returned (still being indexed, or half-indexed by a killed ingest: a document
             counts only once all its chunks are stored); None = none hidden.
+        languages: returns the languages of the collection's documents (e.g.
+            ``frozenset({"en"})``, from
+            :class:`~rag_core.retrieval.crosslingual.DocumentLanguages`); None = unknown,
+            no cross-lingual search.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -80,6 +84,11 @@ class ChunkRetriever(BaseRetriever):
     reranker: Any | None = None
     rerank_candidates: int = 20
     hidden_documents: Callable[[], Sequence[str]] | None = None
+    languages: Callable[[], frozenset[str]] | None = None
+
+    def document_languages(self) -> frozenset[str]:
+        """Return the languages of the documents searched (empty when unknown)."""
+        return self.languages() if self.languages is not None else frozenset()
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
@@ -267,6 +276,13 @@ class MultiCollectionRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         return self.retrieve(query)
+
+    def document_languages(self) -> frozenset[str]:
+        """Return the languages of the documents of every collection searched."""
+        found: frozenset[str] = frozenset()
+        for retriever in self.retrievers.values():
+            found |= retriever.document_languages()
+        return found
 
     def retrieve(self, query: str, *, k: int | None = None) -> list[Document]:
         """Return the fused top-k chunks of every collection for ``query``."""

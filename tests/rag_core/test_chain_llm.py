@@ -44,11 +44,12 @@ def test_answer_streams_after_the_sources(corpus_kb: KnowledgeBase, fake_ollama:
     chain, settings = _chain(corpus_kb, fake_ollama.url)
     events = list(stream_rag_answer(chain, QUESTION, host=settings.ollama_host))
     kinds = [kind for kind, _ in events]
-    assert kinds[:4] == ["query", "citations", "relevant", "dropped"]
-    assert set(kinds[4:-1]) == {"token"} and len(kinds) > 8 and kinds[-1] == "check"
+    assert kinds[:5] == ["query", "queries", "citations", "relevant", "dropped"]
+    assert set(kinds[5:-1]) == {"token"} and len(kinds) > 9 and kinds[-1] == "check"
     assert events[0][1] == QUESTION  # no history: no rewrite
-    assert events[2][1] is True and events[3][1] == 0
-    citations = events[1][1]
+    assert events[1][1] == [QUESTION]  # both languages are in the store: no translation
+    assert events[3][1] is True and events[4][1] == 0
+    citations = events[2][1]
     assert [c.number for c in citations] == [1, 2, 3, 4]
     answer = "".join(v for k, v in events if k == "token")
     assert cited_numbers(answer) == [1]

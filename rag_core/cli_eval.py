@@ -1,0 +1,167 @@
+"""The CLI's search commands' shared parts and ``eval``: the app's search path, metrics.
+
+``retrieve`` and ``eval`` search like the app's chain does
+(:class:`rag_core.retrieval.crosslingual.CrossLingualSearch`): a question in a language
+the documents are not in is also searched in translation by the configured Ollama model
+(``OLLAMA_HOST`` / ``RAG_OLLAMA_HOST``, ``RAG_OLLAMA_MODEL`` or ``--model``), unless
+``RAG_TRANSLATE_QUERIES=false``. Without a reachable model the question is searched as
+asked and a note on stderr says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.documents import Document
+
+from rag_core.config import RetrievalMode
+from rag_core.evaluation import evaluate, load_qa, named_metrics
+from rag_core.generation.llm import build_chat_model
+from rag_core.generation.report import Notice
+from rag_core.knowledge_base import KnowledgeBase
+from rag_core.retrieval.crosslingual import CrossLingualSearch, SearchResult, build_search
+from rag_core.retrieval.relevance import is_relevant
+from rag_core.retrieval.retrievers import RETRIEVAL_MODES
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def build_cli_search(
+    kb: KnowledgeBase, mode: RetrievalMode | None, k: int | None
+) -> CrossLingualSearch:
+    """The app's search over ``kb`` (translations by the configured Ollama model).
+
+    Args:
+        kb: the knowledge base.
+        mode: retrieval mode (the setting if None).
+        k: top-k (the setting if None).
+    """
+    s = kb.settings
+    llm = build_chat_model(s) if s.translate_queries else None
+    return build_search(kb.retriever(mode=mode, k=k), llm, rrf_k=s.rrf_k)
+
+
+def print_search_notices(notices: dict[str, dict[str, Any]]) -> None:
+    """Write each search notice (``code -> params``) to stderr as ``note: <text>``."""
+    for code, params in notices.items():
+        sys.stderr.write(f"note: {Notice(code, params).text}\n")
+    sys.stderr.flush()
+
+
+def evaluate_modes(
+    kb: KnowledgeBase, items: Sequence[Any], modes: Sequence[RetrievalMode], k: int
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Evaluate ``items`` in each mode through the search path, with the relevance gate.
+
+    Returns:
+        ``(results by mode, search notices by code)``; each result has ``overall``,
+        ``per_doc`` (named metrics), ``misses``, ``abstention``, ``translated`` (questions
+        searched in translation too) and ``per_question`` (see
+        :func:`rag_core.evaluation.evaluate`).
+    """
+    settings = kb.settings
+
+    def gate(docs: Sequence[Document]) -> bool:
+        return is_relevant(
+            docs,
+            min_similarity=settings.min_similarity,
+            min_keyword_coverage=settings.min_keyword_coverage,
+        )
+
+    results: dict[str, Any] = {}
+    notices: dict[str, dict[str, Any]] = {}
+    for mode in modes:
+        search = build_cli_search(kb, mode, k)
+
+        def run(question: str, search: CrossLingualSearch = search) -> SearchResult:
+            result = search.search(question)
+            notices.update(result.notices)
+            return result
+
+        report = evaluate(items, run, k, gate=gate)
+        results[mode] = {
+            "overall": named_metrics(report["overall"], k),
+            "per_doc": {doc: named_metrics(m, k) for doc, m in report["per_doc"].items()},
+            "misses": report["misses"],
+            "abstention": report["abstention"],
+            "translated": sum(len(q["queries"]) > 1 for q in report["per_question"]),
+            "per_question": report["per_question"],
+        }
+    return results, notices
+
+
+def print_metrics(results: dict[str, Any], k: int, default_mode: str) -> None:
+    """The metrics table: per mode, overall then per document, and the gate's figures."""
+    docs = sorted({doc for r in results.values() for doc in r["per_doc"]})
+    header = f"{'mode':8s} {'scope':16s} {'recall@' + str(k):>9s} {'mrr@' + str(k):>7s} "
+    _out(header + f"{'ndcg@' + str(k):>8s} {'n':>4s}")
+    for mode, r in results.items():
+        default = " (default)" if mode == default_mode else ""
+        for scope, m in [("overall", r["overall"]), *[(d, r["per_doc"][d]) for d in docs]]:
+            note = default if scope == "overall" else ""
+            _out(
+                f"{mode:8s} {scope:16s} {m[f'recall@{k}']:9.3f} {m[f'mrr@{k}']:7.3f} "
+                f"{m[f'ndcg@{k}']:8.3f} {m['questions']:4d}{note}"
+            )
+        a = r["abstention"]
+        if a["unanswerable"]:
+            _out(
+                f'{mode:8s} "not in the documents": caught {a["caught"]} of '
+                f"{a['unanswerable']} unanswerable, wrongly refused {a['refused']} of "
+                f"{a['answerable']} answerable"
+            )
+        if r["translated"]:
+            _out(f"{mode:8s} {r['translated']} question(s) also searched in translation")
+
+
+def print_queries(results: dict[str, Any]) -> None:
+    """Per mode and question: the rank of the first relevant chunk and the queries used."""
+    _out(f"\n{'mode':8s} {'question':16s} {'rank':>4s}  queries searched")
+    for mode, r in results.items():
+        for q in r["per_question"]:
+            rank = "-" if q["rank"] is None else str(q["rank"] or "miss")
+            _out(f"{mode:8s} {q['id']:16s} {rank:>4s}  " + " | ".join(q["queries"]))
+
+
+def run_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+    """``eval QA.jsonl``: the table (and ``--show-queries``), then one JSON object.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        RagError: the question set cannot be read, or the store fails.
+    """
+    items = load_qa(args.qa)
+    k = args.k
+    default = kb.settings.retrieval_mode
+    modes: list[RetrievalMode] = list(RETRIEVAL_MODES) if args.compare else [args.mode or default]
+    results, notices = evaluate_modes(kb, items, modes, k)
+    print_search_notices(notices)
+    if not args.json:
+        print_metrics(results, k, default)
+        if args.show_queries:
+            print_queries(results)
+    if args.compare:
+        out: dict[str, Any] = {"k": k, "default_mode": default, "modes": results}
+    else:
+        out = {"mode": modes[0], "k": k, **results[modes[0]]}
+    _out(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+__all__ = [
+    "build_cli_search",
+    "evaluate_modes",
+    "print_metrics",
+    "print_queries",
+    "print_search_notices",
+    "run_eval",
+]
