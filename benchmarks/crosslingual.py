@@ -61,10 +61,11 @@ def run_set(kb: KnowledgeBase, qa: Path, doc: str, llm: Any, k: int) -> dict[str
     """Evaluate the questions of ``qa`` on ``doc`` through the search path, with the gate.
 
     Returns:
-        ``{"recall", "mrr", "questions", "translated", "ms_per_question", "misses",
-        "refused", "caught", "unanswerable"}``: metrics of the answerable questions; how
-        many of them the "not in the documents" gate refused; how many unanswerable ones
-        it caught.
+        ``{"recall", "mrr", "questions", "translated", "asked", "ms_per_question",
+        "misses", "refused", "caught", "unanswerable"}``: metrics of the answerable
+        questions; how many of all the questions asked were searched in translation; how
+        many answerable ones the "not in the documents" gate refused; how many
+        unanswerable ones it caught.
     """
     items = [i for i in load_qa(qa) if i.doc == doc]
     search = build_search(
@@ -89,6 +90,7 @@ def run_set(kb: KnowledgeBase, qa: Path, doc: str, llm: Any, k: int) -> dict[str
         "mrr": report["overall"]["mrr"],
         "questions": report["overall"]["questions"],
         "translated": sum(len(q["queries"]) > 1 for q in report["per_question"]),
+        "asked": len(items),
         "ms_per_question": round(1000 * seconds / max(1, len(items)), 1),
         "misses": report["misses"],
     }
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             r = results[doc][row]
             print(
                 f"{doc:14s} {row:32s} {r['questions']:3d} {r['recall']:9.2f} {r['mrr']:6.3f} "
-                f"{r['translated']:10d} {r['ms_per_question']:6.1f} "
+                f"{r['translated']:6d}/{r['asked']:<3d} {r['ms_per_question']:6.1f} "
                 f"{r['refused']:3d}/{r['questions']:<3d} {r['caught']:2d}/{r['unanswerable']:<3d}"
             )
     for row in rows:
