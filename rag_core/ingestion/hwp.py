@@ -264,13 +264,18 @@ def iter_paragraphs(document: Any) -> Iterator[Paragraph]:
                 notes += 1
                 if note_text := " ".join((note.text or "").split()):
                     parts.append(f"[^{notes}]: {note_text}")
-            text = "\n".join(part.strip("\n") for part in parts if part.strip())
+            text = "\n".join(_no_blank_lines(part) for part in parts if part.strip())
             if not text:
                 continue
             number += 1
             heading = heading_of(paragraph.text or "", _outline_level(document, paragraph))
             rank, title = heading if heading else (None, "")
             yield Paragraph(number, text, rank, title)
+
+
+def _no_blank_lines(text: str) -> str:
+    """``text`` without blank lines (a blank line separates paragraphs in a block)."""
+    return "\n".join(line for line in text.split("\n") if line.strip())
 
 
 def _text_boxes(paragraph: Any) -> list[str]:

@@ -149,3 +149,45 @@ def _child_main(memory_limit: int) -> None:
 
 if __name__ == "__main__":
     _child_main(int(sys.argv[1]) if len(sys.argv) > 1 else MEMORY_LIMIT_BYTES)
+
+
+class HwpPages:
+    """An HWP/HWPX document's blocks as the ``(page, text)`` items of a PageStream.
+
+    Starts the worker and waits for its meta (so a bad file fails here). A block is a
+    "page" numbered by its first paragraph; its heading path is kept in :attr:`labels`.
+
+    Args:
+        name: display name, for messages.
+        data: the file's bytes.
+        timeout_s: wall-clock limit of the worker, in seconds.
+
+    Attributes:
+        n_pages: body paragraphs of the document.
+        kind: "hwpx" or "hwp" (the container, sniffed from the bytes).
+        labels: heading path of each block read so far, by its first paragraph.
+
+    Raises:
+        DocumentError: see :func:`iter_hwp_blocks` (from the constructor, or from the
+            iteration for problems met later).
+    """
+
+    def __init__(self, name: str, data: bytes, *, timeout_s: float = 120.0) -> None:
+        """Start the worker and read the document's meta."""
+        self._blocks = iter_hwp_blocks(name, data, timeout_s=timeout_s)
+        meta = next(self._blocks)
+        assert isinstance(meta, HwpMeta)
+        self.n_pages, self.kind = meta.n_paragraphs, meta.format
+        self.labels: dict[int, str] = {}
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        """Yield ``(first paragraph, text)`` of each block, in order."""
+        for item in self._blocks:
+            assert not isinstance(item, HwpMeta)
+            first, _last, label, text = item
+            self.labels[first] = label
+            yield first, text
+
+    def close(self) -> None:
+        """Stop the worker if it is still running (idempotent)."""
+        self._blocks.close()  # type: ignore[attr-defined]

@@ -17,13 +17,14 @@ from typing import Any
 from langchain_core.documents import Document
 
 from rag_core.errors import DocumentError, NoTextError
+from rag_core.ingestion.hwp_worker import HWP_SUFFIXES, HwpPages
 from rag_core.ingestion.worker import PdfMeta, iter_pdf_pages
 
 logger = logging.getLogger(__name__)
 
 PDF_SUFFIXES = frozenset({".pdf"})
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
-SUPPORTED_SUFFIXES = PDF_SUFFIXES | TEXT_SUFFIXES
+SUPPORTED_SUFFIXES = PDF_SUFFIXES | TEXT_SUFFIXES | HWP_SUFFIXES
 MIN_PAGE_CHARS = 1
 """A page with fewer non-space characters than this counts as having no text layer."""
 
@@ -155,6 +156,7 @@ class PageStream:
         self.empty_pages: list[int] = []
         self._on_page = on_page
         self._pdf: Iterator[PdfMeta | tuple[int, str]] | None = None
+        self._hwp: HwpPages | None = None
         suffix = suffix_of(self.name)
         if suffix in PDF_SUFFIXES:
             self._pdf = iter_pdf_pages(self.name, data, password=password, timeout_s=timeout_s)
@@ -162,6 +164,10 @@ class PageStream:
             assert isinstance(meta, PdfMeta)
             self.n_pages, self._labels = meta.n_pages, meta.labels
             self._items: Iterator[PdfMeta | tuple[int, str]] = self._pdf
+        elif suffix in HWP_SUFFIXES:  # pages: paragraph groups under a heading path
+            self._hwp = HwpPages(self.name, data, timeout_s=timeout_s)
+            self.n_pages, self._labels = self._hwp.n_pages, []
+            self._items = iter(self._hwp)
         elif suffix in TEXT_SUFFIXES:
             self.n_pages, self._labels = 1, ["1"]
             self._items = iter([(1, _decode_text(self.name, data))])
@@ -185,16 +191,17 @@ class PageStream:
             else:
                 with_text += 1
                 raw = self._labels[number - 1] if number <= len(self._labels) else ""
-                label = page_label(raw, number)
-                yield Document(
-                    page_content=text,
-                    metadata={
-                        "source": self.name,
-                        "page": number,
-                        "page_label": label,
-                        "sha256": self.sha256,
-                    },
-                )
+                if self._hwp is not None:  # the block's heading path; number: 1st paragraph
+                    raw = self._hwp.labels.get(number, "")
+                metadata = {
+                    "source": self.name,
+                    "page": number,
+                    "page_label": page_label(raw, number),
+                    "sha256": self.sha256,
+                }
+                if self._hwp is not None:
+                    metadata["kind"] = self._hwp.kind
+                yield Document(page_content=text, metadata=metadata)
             if self._on_page is not None:
                 self._on_page(self.pages_read, self.n_pages)
         if not with_text:
@@ -212,6 +219,8 @@ class PageStream:
         """Stop the PDF worker if it is still running (idempotent)."""
         if self._pdf is not None:
             self._pdf.close()  # type: ignore[attr-defined]
+        if self._hwp is not None:
+            self._hwp.close()
 
     def __enter__(self) -> PageStream:
         """Return the stream."""

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from rag_core.ingestion.tables import has_table, split_page_with_tables
+
 SEPARATORS = ["\n\n", "\n", ". ", "다. ", "? ", "! ", " ", ""]
 """Paragraphs, lines, sentence ends (English and the Korean declarative ending), words."""
 
@@ -67,7 +69,10 @@ def iter_chunks(
         offsets of the chunk in its page's text).
     """
     for page in pages:
-        pieces = splitter.split_documents([page])
+        if has_table(page.page_content):  # rows kept whole, the header in every chunk
+            pieces = split_page_with_tables(page, splitter)
+        else:
+            pieces = splitter.split_documents([page])
         for index, piece in enumerate(pieces):
             if not piece.page_content.strip():
                 continue
@@ -75,7 +80,8 @@ def iter_chunks(
             meta["chunk_index"] = index
             start = int(meta.get("start_index", -1))
             meta["start_index"] = start
-            meta["end_index"] = start + len(piece.page_content) if start >= 0 else -1
+            if "end_index" not in meta:  # a table chunk has it: its header is repeated
+                meta["end_index"] = start + len(piece.page_content) if start >= 0 else -1
             yield Document(
                 id=chunk_id(meta["sha256"], int(meta["page"]), index),
                 page_content=piece.page_content,

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from rag_core.errors import DocumentError, PasswordRequiredError, WrongPasswordError
+from rag_core.ingestion.pdf_tables import PlumberPages, may_hold_table
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +77,6 @@ def iter_pdf_pages(
 ) -> Iterator[PdfMeta | tuple[int, str]]:
     """Yield a :class:`PdfMeta`, then ``(page_number, text)`` for every page, in order.
 
-    It is longer than 60 lines because it is one protocol with the child process (start,
-    feed, pump, deadline, clean-up) that reads best top to bottom.
-
     Args:
         name: display name, for messages only.
         data: the PDF's bytes.
@@ -98,45 +96,78 @@ def iter_pdf_pages(
     """
     check_pdf_magic(name, data)
     warn_if_memory_unlimited()
+    header = json.dumps(password).encode() + b"\n"
+    args = [str(memory_limit)]
+    for message in run_child("rag_core.ingestion.worker", args, [header, data], timeout_s):
+        kind = message[0]
+        if kind == "meta":
+            yield PdfMeta(n_pages=message[1], labels=message[2])
+        elif kind == "page":
+            yield (message[1], message[2])
+        elif kind == "error":
+            raise _error_from_child(name, message[1], message[2])
+        elif kind == "timeout":
+            raise DocumentError(
+                name,
+                f"the PDF is too complex: reading it took longer than {timeout_s:.0f} s",
+                "too_complex",
+            )
+        elif kind == "eof":
+            raise _crash_error(name, message[1])
+
+
+def run_child(
+    module: str,
+    args: list[str],
+    data: list[bytes],
+    timeout_s: float,
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """Run ``python -m module *args`` on ``data`` (its stdin) and yield its JSON-line messages.
+
+    The child's output is read on a thread into an unbounded queue, so it works at its own
+    pace while the caller handles earlier messages; the deadline is on the child's work,
+    not on the caller's.
+
+    Args:
+        module: the child's module (it reads stdin and writes JSON lines to stdout).
+        args: its command-line arguments.
+        data: written to its stdin one after the other (then it is closed).
+        timeout_s: wall-clock seconds the child may run before it is killed.
+        env: extra environment variables for the child.
+
+    Yields:
+        The child's messages as tuples; the generator ends after ``("done",)`` or
+        ``("error", ...)``, or with ``("timeout",)`` (the child was killed) or
+        ``("eof", exitcode)`` (it stopped without a last word).
+    """
     child = subprocess.Popen(
-        [sys.executable, "-m", "rag_core.ingestion.worker", str(memory_limit)],
+        [sys.executable, "-m", module, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env=_child_env(),
+        env={**_child_env(), **(env or {})},
     )
-    # Unbounded: the child parses at its own pace while the caller embeds earlier pages;
-    # the text of a document is kept in memory either way.
     messages: queue.Queue[Any] = queue.Queue()
     finished = threading.Event()
-    threading.Thread(target=_feed, args=(child, data, password), daemon=True).start()
+    threading.Thread(target=_feed, args=(child, data), daemon=True).start()
     threading.Thread(target=_pump, args=(child, messages, finished), daemon=True).start()
     deadline = time.monotonic() + timeout_s
     try:
         while True:
-            # The limit is on the child's parse: pages it has already sent are served
-            # however long the caller spends between them.
             if not finished.is_set() and time.monotonic() >= deadline:
-                raise DocumentError(
-                    name,
-                    f"the PDF is too complex: reading it took longer than {timeout_s:.0f} s",
-                    "too_complex",
-                )
+                yield ("timeout",)
+                return
             try:
                 message = messages.get(timeout=0.5)
             except queue.Empty:
                 continue
-            kind = message[0]
-            if kind == "meta":
-                yield PdfMeta(n_pages=message[1], labels=message[2])
-            elif kind == "page":
-                yield (message[1], message[2])
-            elif kind == "error":
-                raise _error_from_child(name, message[1], message[2])
-            elif kind == "done":
+            if message[0] == "eof":
+                yield ("eof", child.wait(timeout=5))
                 return
-            elif kind == "eof":
-                raise _crash_error(name, child.wait(timeout=5))
+            yield message
+            if message[0] in ("done", "error"):
+                return
     finally:
         if child.poll() is None:
             child.kill()
@@ -151,12 +182,12 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _feed(child: subprocess.Popen[bytes], data: bytes, password: str | None) -> None:
-    """Write the password line and the PDF bytes to the child's stdin."""
+def _feed(child: subprocess.Popen[bytes], data: list[bytes]) -> None:
+    """Write the byte strings of ``data`` to the child's stdin and close it."""
     assert child.stdin is not None
     try:
-        child.stdin.write(json.dumps(password).encode() + b"\n")
-        child.stdin.write(data)
+        for part in data:
+            child.stdin.write(part)
         child.stdin.close()
     except (BrokenPipeError, OSError):
         pass
@@ -255,6 +286,16 @@ def warn_if_memory_unlimited() -> bool:
     return supported
 
 
+def _table_finder(data: bytes, password: str | None) -> PlumberPages | None:
+    """The table finder for pages that may hold a ruled table; None if ``RAG_PDF_TABLES=off``.
+
+    Read here, in the worker, from its environment (inherited from the app or CLI).
+    """
+    if os.environ.get("RAG_PDF_TABLES", "auto").strip().lower() in ("off", "0", "false"):
+        return None
+    return PlumberPages(data, password)
+
+
 def _child_main(memory_limit: int) -> None:
     """Entry point of the parsing process (never raises: reports errors as messages).
 
@@ -291,8 +332,12 @@ def _child_main(memory_limit: int) -> None:
         if len(labels) != n_pages:
             labels = [str(i) for i in range(1, n_pages + 1)]
         put(("meta", n_pages, labels))
+        tables = _table_finder(data, password)
         for index, page in enumerate(reader.pages):
-            put(("page", index + 1, page.extract_text() or ""))
+            text = page.extract_text() or ""
+            if tables is not None and may_hold_table(page):
+                text = tables.page_text(index) or text
+            put(("page", index + 1, text))
         put(("done",))
     except MemoryError:
         put(("error", "memory", ""))
