@@ -14,6 +14,12 @@ normalised) and ``Chroma.from_documents`` into another temporary directory. Mode
 time (for ours also Kiwi's model, which the app loads with the store) is measured
 separately and left out of every end-to-end figure. The machine is
 shared, so compare rows of one run, not numbers across runs.
+
+The OCR row ingests a scanned copy of ``--ocr-pages`` pages of ``tests/data/lshort-ko.pdf``
+(rendered at 200 dpi, rotated 1 degree, JPEG quality 75, image only:
+:func:`tests.scans.scanned_copy`) through the same pipeline, with OCR on "auto" at the
+configured resolution (``RAG_OCR_DPI``, 300), and reports the OCR stage's pages per
+second (Tesseract on ``RAG_OCR_WORKERS`` cores) and the end-to-end time.
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ from rag_core.ingestion.progress import IngestProgress  # noqa: E402
 from rag_core.knowledge_base import KnowledgeBase  # noqa: E402
 
 DEFAULT_PDF = REPO / "benchmarks" / "data" / "gnuplot.pdf"
+KOREAN_PDF = REPO / "tests" / "data" / "lshort-ko.pdf"
+OCR_FIRST_PAGE = 41
+"""First page of lshort-ko.pdf in the OCR row's scan (body text with some LaTeX code)."""
 COSINE_SAMPLE = 500
 """Chunks whose vectors are compared across backends."""
 
@@ -152,6 +161,44 @@ def run_ours(pdf: Path, backend: str, batch_size: int) -> Run:
         got = kb.store.collection.get(limit=COSINE_SAMPLE, include=["embeddings"])
         run.sample = dict(zip(got["ids"], got["embeddings"], strict=True))
     return run
+
+
+def run_ocr(pages: int) -> tuple[int, float, float]:
+    """Ingest a scanned copy of ``pages`` lshort-ko.pdf pages; (OCR'd pages, OCR s, total s)."""
+    from tests.scans import scanned_copy
+
+    scan = scanned_copy(KOREAN_PDF, list(range(OCR_FIRST_PAGE, OCR_FIRST_PAGE + pages)))
+    settings = build_settings()
+    embeddings = build_embeddings(settings.embedding_model, backend=settings.embedding_backend)
+    embeddings.embed_documents(["warm up"])
+    ocr_s = [0.0]
+
+    def on_progress(event: IngestProgress) -> None:
+        if event.stage == "ocr":
+            ocr_s[0] = event.stage_elapsed_s
+
+    with tempfile.TemporaryDirectory(prefix="bench-ocr-") as tmp:
+        kb = KnowledgeBase(build_settings(data_dir=Path(tmp)), embeddings)
+        begin = time.perf_counter()
+        result = kb.ingest_bytes("scan.pdf", scan, progress=on_progress)
+        total = time.perf_counter() - begin
+    if result.status != "indexed":
+        raise SystemExit(f"OCR ingest failed: {result.error}")
+    return len(result.ocr_pages), ocr_s[0], total
+
+
+def print_ocr_row(pages: int) -> None:
+    """Time OCR on a scanned copy of Korean pages and print its row."""
+    settings = build_settings()
+    done, ocr_s, total = run_ocr(pages)
+    print(
+        f"{'OCR run':<34}{'pages':>6}{'OCR s':>8}{'OCR pages/s':>13}{'total s':>9}"
+        f"   ({settings.ocr_dpi} dpi, {settings.ocr_languages}, {settings.ocr_workers} workers)"
+    )
+    print(
+        f"{'scanned lshort-ko pages (auto)':<34}{done:>6}{ocr_s:8.1f}"
+        f"{rate(done, ocr_s):>13}{total:9.1f}"
+    )
 
 
 def mean_cosine_to_fp32(runs: list[Run]) -> dict[str, float]:
@@ -300,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="chunks per forward pass")
     parser.add_argument("--no-plain", action="store_true", help="skip the plain seed pipeline")
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI wall-time rows")
+    parser.add_argument(
+        "--ocr-pages", type=int, default=8, help="scanned pages for the OCR row (0 = skip)"
+    )
     args = parser.parse_args(argv)
     backends = args.backend or list(BACKENDS)
     print(f"file: {args.pdf}  cpus: {os.cpu_count()}  batch size: {args.batch_size}")
@@ -315,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_cli:
         print()
         print_cli_rows(args.pdf)
+    if args.ocr_pages > 0:
+        print()
+        print_ocr_row(args.ocr_pages)
     return 0
 
 

@@ -174,6 +174,10 @@ def _cmd_ingest(kb: KnowledgeBase, args: argparse.Namespace) -> int:
             elif event.stage == "done":
                 bar.n = bar.total
                 bar.set_postfix_str("done")
+            elif event.stage == "ocr":
+                eta = event.eta_s
+                left = f", about {eta:.0f} s left" if eta else ""
+                bar.set_postfix_str(f"recognising text, page {event.done}/{event.total}{left}")
             else:
                 bar.set_postfix_str(f"{event.stage} {event.done}/{event.total} chunks")
             bar.refresh()

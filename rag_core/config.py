@@ -105,6 +105,19 @@ class Settings(BaseSettings):
             into their languages with the Ollama model (one short extra call, cached per
             question) and search with the question and its translations, fused by
             reciprocal rank fusion. Turn off with a multilingual embedding model.
+        ocr: OCR of PDF pages (Tesseract): "auto" (the default) reads pages without a
+            text layer or with a garbage one (``(cid:NN)`` runs, replacement characters,
+            mostly symbols); "off" indexes text layers only; "force" reads every page.
+        ocr_languages: Tesseract languages, "+"-separated ("kor+eng"; Debian packages
+            ``tesseract-ocr-kor`` ...).
+        ocr_dpi: resolution pages are rendered at for OCR, in dots per inch.
+        ocr_max_pixels: most pixels one page is rendered with for OCR (a larger page is
+            rendered at a lower resolution, or reported when that falls below 100 dpi).
+        ocr_page_timeout: seconds Tesseract may spend on one page.
+        ocr_workers: pages recognised at once (Tesseract processes; one per core).
+        tesseract_cmd: the tesseract binary, a name on PATH or a path.
+        korean_spacing: restore the spaces between Korean words on PDF pages whose text
+            lost them (Kiwi's ``space()``, only inserting spaces).
         ui_language: "en", "ko", or "auto" (the browser's language).
         chroma_url: URL of a Chroma server (``chroma run --path DIR --host 127.0.0.1
             --port 8000``) to store chunks in instead of the embedded on-disk client under
@@ -155,6 +168,14 @@ class Settings(BaseSettings):
     rerank_candidates: int = Field(default=20, ge=1)
     rewrite_followups: bool = True
     translate_queries: bool = True
+    ocr: Literal["auto", "off", "force"] = "auto"
+    ocr_languages: str = Field(default="kor+eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
+    ocr_dpi: int = Field(default=300, ge=72, le=1200)
+    ocr_max_pixels: int = Field(default=40_000_000, ge=1_000_000)
+    ocr_page_timeout: float = Field(default=60.0, gt=0)
+    ocr_workers: int = Field(default=2, ge=1)
+    tesseract_cmd: str = "tesseract"
+    korean_spacing: bool = True
     ui_language: Literal["auto", "en", "ko"] = "auto"
     ollama_host: str = Field(
         default=DEFAULT_OLLAMA_HOST,

@@ -30,6 +30,7 @@ from rag_core.index.locking import write_lock
 from rag_core.index.registry import DocumentRecord, DocumentRegistry, import_legacy_registry
 from rag_core.index.vector_store import VectorStore, build_chroma_client
 from rag_core.ingestion.loaders import display_name
+from rag_core.ingestion.ocr import OcrOptions
 from rag_core.ingestion.pipeline import PARSE_TIMEOUT_S, IngestPipeline
 from rag_core.ingestion.progress import IngestResult, ProgressCallback
 from rag_core.retrieval.crosslingual import DocumentLanguages
@@ -94,6 +95,8 @@ class KnowledgeBase:
             chunk_overlap=settings.chunk_overlap,
             lock_path=settings.lock_path,
             parse_timeout_s=parse_timeout_s,
+            ocr=OcrOptions.from_settings(settings),
+            korean_spacing=settings.korean_spacing,
         )
 
     @property

@@ -8,6 +8,11 @@ the passage is located in PDFium's characters by matching their non-space charac
 passage's opening and closing words when ligatures or hyphenation differ. Given the
 sentences of the passage that support an answer, only those are highlighted (looked up
 within the passage first), with the whole passage as the fallback when none is found.
+Matching non-space characters also makes respaced Korean text
+(:mod:`rag_core.ingestion.spacing`, which only inserts spaces) land on the same glyphs. A
+page read by OCR has no usable text layer: there the passage is located in Tesseract's
+words, stored beside the file at ingest (:func:`rag_core.index.files.page_words`), and
+highlighted with their boxes.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageDraw
 
 from rag_core.errors import DocumentError
+from rag_core.index.files import page_words
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +153,56 @@ def _line_boxes(textpage: pdfium.PdfTextPage, first: int, last: int) -> list[Box
     return boxes
 
 
+def _spans(
+    chars: list[tuple[int, str]], passage: str, sentences: Sequence[str]
+) -> tuple[list[tuple[int, int]], str]:
+    """The spans to highlight (supporting sentences, else the passage) and which they are."""
+    spans = locate_sentences(chars, passage, sentences) if sentences else []
+    if spans:
+        return spans, "sentences"
+    span = locate_passage(chars, passage)
+    return ([span], "passage") if span is not None else ([], "")
+
+
+def ocr_boxes(
+    words: list[list[Any]], first: int, last: int, width: float, height: float
+) -> list[Box]:
+    """Merge the boxes of OCR words ``first..last`` into one box per line, in PDF points.
+
+    Args:
+        words: ``[text, left, top, right, bottom]`` per word, fractions of the page
+            (origin top-left), in reading order (:class:`rag_core.ingestion.ocr.OcrPage`).
+        first: index of the first word.
+        last: index of the last word (inclusive).
+        width: page width in points.
+        height: page height in points.
+    """
+    boxes: list[Box] = []
+    for _, left, top, right, bottom in words[first : last + 1]:
+        box = Box(left * width, (1 - bottom) * height, right * width, (1 - top) * height)
+        if boxes:
+            line = boxes[-1]
+            if box.bottom < line.top and box.top > line.bottom and box.left >= line.left - 2:
+                boxes[-1] = Box(line.left, min(line.bottom, box.bottom),
+                                max(line.right, box.right), max(line.top, box.top))  # fmt: skip
+                continue
+        boxes.append(box)
+    return boxes
+
+
+def _ocr_highlight(
+    path: Path, page: int, passage: str, sentences: Sequence[str], size: tuple[float, float]
+) -> tuple[list[Box], str]:
+    """Boxes of the passage among the page's stored OCR words ([] when not OCR'd)."""
+    words = page_words(path, page)
+    if not words:
+        return [], ""
+    chars = [(i, c) for i, word in enumerate(words) for c in str(word[0]) if not c.isspace()]
+    spans, highlighted = _spans(chars, passage, sentences)
+    boxes = [box for first, last in spans for box in ocr_boxes(words, first, last, *size)]
+    return boxes, highlighted
+
+
 def render_cited_page(
     path: Path,
     page: int,
@@ -165,7 +222,8 @@ def render_cited_page(
         scale: pixels per PDF point (1.5 = 108 dpi).
 
     Returns:
-        The page image and the highlight boxes.
+        The page image and the highlight boxes: from the text layer, or from the page's
+        OCR words when the text layer does not hold the passage.
 
     Raises:
         DocumentError: the file cannot be opened or has no such page.
@@ -179,13 +237,11 @@ def render_cited_page(
             raise DocumentError(path.name, f"has no page {page}")
         pdf_page = pdf[page - 1]
         textpage = pdf_page.get_textpage()
-        chars = _page_chars(textpage)
-        spans = locate_sentences(chars, passage, sentences) if sentences else []
-        highlighted = "sentences" if spans else ""
-        if not spans and (span := locate_passage(chars, passage)) is not None:
-            spans, highlighted = [span], "passage"
+        spans, highlighted = _spans(_page_chars(textpage), passage, sentences)
         boxes = [box for first, last in spans for box in _line_boxes(textpage, first, last)]
-        height = pdf_page.get_height()
+        width, height = pdf_page.get_size()
+        if not boxes:
+            boxes, highlighted = _ocr_highlight(path, page, passage, sentences, (width, height))
         image = pdf_page.render(scale=scale).to_pil().convert("RGBA")
     finally:
         pdf.close()
@@ -207,4 +263,11 @@ def render_cited_page(
     return PageView(image.convert("RGB"), boxes, found, highlighted if found else "")
 
 
-__all__ = ["Box", "PageView", "locate_passage", "locate_sentences", "render_cited_page"]
+__all__ = [
+    "Box",
+    "PageView",
+    "locate_passage",
+    "locate_sentences",
+    "ocr_boxes",
+    "render_cited_page",
+]

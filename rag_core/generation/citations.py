@@ -31,6 +31,7 @@ class Citation:
         chunk_id: the chunk's id in the collection.
         sha256: the document's content hash.
         start_index: character offset of the passage in its page's text (-1 if unknown).
+        ocr: the passage was recognised by OCR from a page image (the sources say "OCR").
     """
 
     number: int
@@ -43,6 +44,7 @@ class Citation:
     chunk_id: str = ""
     sha256: str = ""
     start_index: int = -1
+    ocr: bool = False
 
     @property
     def printed_label(self) -> str:
@@ -87,6 +89,7 @@ def build_citations(docs: list[Document]) -> list[Citation]:
                 chunk_id=str(doc.id or ""),
                 sha256=str(meta.get("sha256", "")),
                 start_index=int(meta.get("start_index", -1)),
+                ocr=bool(meta.get("ocr", False)),
             )
         )
     return citations

@@ -1,21 +1,56 @@
 """The original files, kept next to the store so cited pages can be shown and re-indexed.
 
 Files are stored under their content hash (``files/<sha256>.pdf``), never under the name
-they were uploaded with, so a hostile file name cannot choose a path.
+they were uploaded with, so a hostile file name cannot choose a path. The word boxes of a
+PDF's OCR'd pages lie beside it (``files/<sha256>.ocr.jsonl``, one JSON line per page:
+``{"page": 3, "words": [[text, left, top, right, bottom], ...]}``, boxes as fractions of the
+page), for the page view to highlight a passage on a page without a text layer.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from rag_core.ingestion.loaders import SUPPORTED_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
 SHA256_HEX_CHARS = 64
+WORDS_SUFFIX = ".ocr.jsonl"
+"""Suffix of the OCR word boxes stored beside an original file."""
+
+
+def words_path(stored: Path) -> Path:
+    """Where the OCR word boxes of the stored file ``stored`` are (they may not exist)."""
+    return stored.with_name(stored.name.split(".", 1)[0] + WORDS_SUFFIX)
+
+
+def page_words(stored: Path, page: int) -> list[list[Any]] | None:
+    """The OCR word boxes of one page of a stored file, or None when it was not OCR'd.
+
+    Args:
+        stored: the stored original (``files/<sha256>.pdf``).
+        page: 1-based page number.
+
+    Returns:
+        ``[text, left, top, right, bottom]`` per word (fractions of the page), or None.
+    """
+    path = words_path(stored)
+    if not path.is_file():
+        return None
+    prefix = f'{{"page": {page},'
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith(prefix):
+                words: list[list[Any]] = json.loads(line)["words"]
+                return words
+    return None
 
 
 class SourceFiles:
@@ -56,17 +91,48 @@ class SourceFiles:
             raise
         return path
 
-    def find(self, sha256: str) -> Path | None:
-        """Return the stored file of a document, or None."""
+    def save_words(self, sha256: str, pages: Mapping[int, list[list[Any]]]) -> Path:
+        """Store the OCR word boxes of a document's pages atomically; return the path.
+
+        Args:
+            sha256: the document.
+            pages: page number -> ``[text, left, top, right, bottom]`` per word.
+
+        Raises:
+            ValueError: ``sha256`` is not a hex digest.
+            OSError: the disk is full or not writable.
+        """
+        path = words_path(self._path(sha256, ""))
+        lines = (
+            json.dumps({"page": page, "words": words}, ensure_ascii=False) + "\n"
+            for page, words in sorted(pages.items())
+        )
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.writelines(lines)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    def _stored(self, sha256: str) -> Iterator[Path]:
+        """The document's files: the original and its word boxes."""
         for path in self.directory.glob(f"{sha256}*"):
             if path.name.startswith(sha256) and not path.name.startswith("."):
+                yield path
+
+    def find(self, sha256: str) -> Path | None:
+        """Return the stored file of a document, or None."""
+        for path in self._stored(sha256):
+            if not path.name.endswith(WORDS_SUFFIX):
                 return path
         return None
 
     def delete(self, sha256: str) -> None:
-        """Remove a document's stored file (no error if it is not there)."""
-        path = self.find(sha256)
-        if path is not None:
+        """Remove a document's stored file and word boxes (no error if not there)."""
+        for path in list(self._stored(sha256)):
             path.unlink(missing_ok=True)
             logger.info("removed stored file %s", path.name)
 
@@ -87,4 +153,4 @@ class SourceFileSet:
         return None
 
 
-__all__ = ["SourceFileSet", "SourceFiles"]
+__all__ = ["SourceFileSet", "SourceFiles", "page_words", "words_path"]

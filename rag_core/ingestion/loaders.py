@@ -18,6 +18,16 @@ from langchain_core.documents import Document
 
 from rag_core.errors import DocumentError, NoTextError
 from rag_core.ingestion.hwp_worker import HWP_SUFFIXES, HwpPages
+from rag_core.ingestion.ocr import (
+    OcrOptions,
+    OcrPage,
+    is_garbage,
+    iter_ocr,
+    needs_ocr,
+    ocr_text,
+    tesseract_problem,
+)
+from rag_core.ingestion.spacing import RESPACED_KEY, lost_spacing, respace
 from rag_core.ingestion.worker import PdfMeta, iter_pdf_pages
 
 logger = logging.getLogger(__name__)
@@ -111,9 +121,12 @@ class PageStream:
     (:func:`rag_core.ingestion.worker.iter_pdf_pages`) and waits for the page count, so a file
     that is empty, of an unsupported type, not a PDF, encrypted without the right password
     or unreadable from the start fails here, before any page is produced. Iterating then
-    yields one Document per page that has text, in page order, while the worker reads
-    ahead; pages without text are collected in :attr:`empty_pages`. Close it (or use it as
-    a context manager) to stop the worker early.
+    yields one Document per page that has text while the worker reads ahead. Pages without
+    usable text (:func:`rag_core.ingestion.ocr.needs_ocr`) are recognised by OCR after the
+    last page has been read, and yielded then (metadata ``ocr: True``); with OCR off they
+    are collected in :attr:`empty_pages`. Korean pages that lost their word spacing are
+    respaced (:mod:`rag_core.ingestion.spacing`). Close it (or use it as a context manager)
+    to stop the worker early.
 
     Args:
         name: the file's name as uploaded; used for display and to pick the format.
@@ -122,6 +135,9 @@ class PageStream:
         timeout_s: wall-clock limit for the worker to read the whole PDF, in seconds.
         on_page: called with ``(pages_read, n_pages)`` after each page, with or without
             text, as the iteration reaches it.
+        ocr: OCR settings; None = no OCR (pages without text are empty pages).
+        on_ocr: called with ``(pages recognised, pages to recognise)`` after each OCR page.
+        korean_spacing: restore lost spaces between Korean words.
 
     Attributes:
         name: display name of the file.
@@ -129,6 +145,12 @@ class PageStream:
         n_pages: pages in the file (1 for text files).
         pages_read: pages the iteration has reached so far.
         empty_pages: 1-based numbers of the pages reached that had no text.
+        ocr_pages: pages whose text came from OCR.
+        ocr_skipped: pages that needed OCR and did not get it, with the reason (a key of
+            :data:`rag_core.ingestion.ocr.REASONS`).
+        ocr_problem: why OCR could not run at all ("" when it could, or was not needed).
+        ocr_words: the word boxes of each OCR'd page (see :class:`OcrPage`).
+        respaced_pages: pages whose Korean word spacing was restored.
 
     Raises:
         DocumentError: empty file, unsupported type, not a PDF, damaged or too complex PDF
@@ -146,6 +168,9 @@ class PageStream:
         password: str | None = None,
         timeout_s: float = 120.0,
         on_page: Callable[[int, int], None] | None = None,
+        ocr: OcrOptions | None = None,
+        on_ocr: Callable[[int, int], None] | None = None,
+        korean_spacing: bool = False,
     ) -> None:
         """Open the file (see the class docstring for what fails here)."""
         self.name = display_name(name)
@@ -154,7 +179,15 @@ class PageStream:
         self.sha256 = sha256_hex(data)
         self.pages_read = 0
         self.empty_pages: list[int] = []
-        self._on_page = on_page
+        self.ocr_pages: list[int] = []
+        self.ocr_skipped: dict[int, str] = {}
+        self.ocr_problem = ""
+        self.ocr_words: dict[int, list[list[Any]]] = {}
+        self.respaced_pages: list[int] = []
+        self._data, self._password = data, password
+        self._on_page, self._on_ocr = on_page, on_ocr
+        self._ocr = ocr if ocr is not None else OcrOptions(mode="off")
+        self._spacing = korean_spacing
         self._pdf: Iterator[PdfMeta | tuple[int, str]] | None = None
         self._hwp: HwpPages | None = None
         suffix = suffix_of(self.name)
@@ -180,40 +213,104 @@ class PageStream:
             )
 
     def __iter__(self) -> Iterator[Document]:
-        """Yield the pages with text; raise :class:`NoTextError` at the end if none had."""
+        """Yield the pages with text, then the OCR'd ones; :class:`NoTextError` if none."""
         with_text = 0
+        deferred: dict[int, str] = {}
         for item in self._items:
             assert not isinstance(item, PdfMeta)
             number, text = item
             self.pages_read = number
-            if len(text.strip()) < MIN_PAGE_CHARS:
+            if self._pdf is not None and needs_ocr(text, self._ocr.mode):
+                deferred[number] = text
+            elif len(text.strip()) < MIN_PAGE_CHARS:
                 self.empty_pages.append(number)
             else:
                 with_text += 1
-                raw = self._labels[number - 1] if number <= len(self._labels) else ""
-                if self._hwp is not None:  # the block's heading path; number: 1st paragraph
-                    raw = self._hwp.labels.get(number, "")
-                metadata = {
-                    "source": self.name,
-                    "page": number,
-                    "page_label": page_label(raw, number),
-                    "sha256": self.sha256,
-                }
-                if self._hwp is not None:
-                    metadata["kind"] = self._hwp.kind
-                yield Document(page_content=text, metadata=metadata)
+                yield self._page(number, text)
             if self._on_page is not None:
                 self._on_page(self.pages_read, self.n_pages)
+        for page in self._recognise(deferred):
+            with_text += 1
+            yield page
         if not with_text:
-            raise NoTextError(
-                self.name,
-                "no page has extractable text: is it a scanned document? Run OCR first",
-                "no_text",
-            )
+            self._raise_no_text()
         if self.empty_pages:
             logger.info(
                 "%s: %d of %d pages have no text", self.name, len(self.empty_pages), self.n_pages
             )
+
+    def _page(self, number: int, text: str, *, ocr: bool = False) -> Document:
+        """The Document of one page (respaced when its Korean spacing was lost)."""
+        raw = self._labels[number - 1] if number <= len(self._labels) else ""
+        if self._hwp is not None:  # the block's heading path; its number: first paragraph
+            raw = self._hwp.labels.get(number, "")
+        metadata: dict[str, Any] = {
+            "source": self.name,
+            "page": number,
+            "page_label": page_label(raw, number),
+            "sha256": self.sha256,
+        }
+        if ocr:
+            metadata["ocr"] = True
+        if self._hwp is not None:
+            metadata["kind"] = self._hwp.kind
+        if self._spacing and lost_spacing(text):
+            respaced = respace(text)
+            if respaced is not None:
+                self.respaced_pages.append(number)
+                metadata[RESPACED_KEY] = respaced
+                text = respaced.text
+        return Document(page_content=text, metadata=metadata)
+
+    def _recognise(self, deferred: dict[int, str]) -> Iterator[Document]:
+        """OCR the deferred pages; fall back to a usable text layer when OCR fails."""
+        if not deferred:
+            return
+        self.ocr_problem = tesseract_problem(self._ocr.tesseract_cmd, self._ocr.languages)
+        if self.ocr_problem:
+            outcomes: Iterator[OcrPage | tuple[int, str]] = iter(
+                [(number, "unavailable") for number in deferred]
+            )
+        else:
+            outcomes = iter_ocr(
+                self._data,
+                sorted(deferred),
+                self._ocr,
+                password=self._password,
+                on_page=self._on_ocr,
+            )
+        for outcome in outcomes:
+            if isinstance(outcome, OcrPage) and outcome.text.strip():
+                self.ocr_pages.append(outcome.number)
+                self.ocr_words[outcome.number] = outcome.words
+                yield self._page(outcome.number, ocr_text(outcome.text), ocr=True)
+                continue
+            number = outcome.number if isinstance(outcome, OcrPage) else outcome[0]
+            text = deferred[number]
+            if not is_garbage(text):  # "force" on a page with text: keep its text layer
+                yield self._page(number, text)
+            elif isinstance(outcome, OcrPage):
+                self.empty_pages.append(number)  # OCR read nothing: a blank page
+            else:
+                self.ocr_skipped[number] = outcome[1]
+        self.ocr_pages.sort()
+        self.empty_pages.sort()
+
+    def _raise_no_text(self) -> None:
+        """Raise the :class:`NoTextError` of a file without any page of text."""
+        if self.ocr_skipped:
+            pages = describe_empty_pages(sorted(self.ocr_skipped))
+            why = self.ocr_problem or "OCR could not read them"
+            raise NoTextError(
+                self.name,
+                f"no page has extractable text and {pages} could not be OCR'd: {why}",
+                "ocr_unavailable" if self.ocr_problem else "no_text",
+            )
+        raise NoTextError(
+            self.name,
+            "no page has extractable text: is it a scanned document? Run OCR first",
+            "no_text",
+        )
 
     def close(self) -> None:
         """Stop the PDF worker if it is still running (idempotent)."""
@@ -237,7 +334,8 @@ def load_bytes(name: str, data: bytes, **options: Any) -> LoadedFile:
     Args:
         name: the file's name as uploaded; used for display and to pick the format.
         data: the file's content.
-        **options: ``password``, ``timeout_s``, ``on_page`` of :class:`PageStream`.
+        **options: ``password``, ``timeout_s``, ``on_page``, ``ocr``, ``on_ocr``,
+            ``korean_spacing`` of :class:`PageStream`.
 
     Returns:
         The loaded file with its non-empty pages.

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from langchain_core.documents import Document
@@ -42,6 +42,7 @@ from rag_core.ingestion.loaders import (
     sha256_hex,
     suffix_of,
 )
+from rag_core.ingestion.ocr import OcrOptions
 from rag_core.ingestion.progress import (
     IngestResult,
     ProgressCallback,
@@ -115,6 +116,9 @@ class IngestPipeline:
         chunk_overlap: characters of overlap between chunks.
         lock_path: the store's single-writer lock file.
         parse_timeout_s: wall-clock limit for parsing one PDF, in seconds.
+        ocr: when and how pages without usable text are recognised (OCR).
+        korean_spacing: restore lost spaces between Korean words
+            (:mod:`rag_core.ingestion.spacing`).
     """
 
     store: VectorStore
@@ -126,6 +130,8 @@ class IngestPipeline:
     chunk_overlap: int
     lock_path: Path
     parse_timeout_s: float = PARSE_TIMEOUT_S
+    ocr: OcrOptions = field(default_factory=OcrOptions)
+    korean_spacing: bool = False
 
     def ingest(
         self,
@@ -173,6 +179,9 @@ class IngestPipeline:
                 password=password,
                 timeout_s=self.parse_timeout_s,
                 on_page=lambda done, total: report("parse", done, total),
+                ocr=self.ocr,
+                on_ocr=lambda done, total: report("ocr", done, total),
+                korean_spacing=self.korean_spacing,
             )
         except (PasswordRequiredError, WrongPasswordError):
             raise
@@ -183,6 +192,8 @@ class IngestPipeline:
                 with write_lock(self.lock_path, timeout_s=lock_timeout_s):
                     self.files.save(stream.sha256, suffix_of(shown), data)
                     chunks, embedded, replaced = self._store_stream(stream, report)
+                    if stream.ocr_words:
+                        self.files.save_words(stream.sha256, stream.ocr_words)
             except DocumentError as exc:
                 return _failed(shown, digest, exc, started)
         report("done", 1, 1)
@@ -195,6 +206,10 @@ class IngestPipeline:
             embedded=embedded,
             replaced=replaced,
             empty_pages=stream.empty_pages,
+            ocr_pages=stream.ocr_pages,
+            ocr_skipped=stream.ocr_skipped,
+            ocr_problem=stream.ocr_problem,
+            respaced_pages=stream.respaced_pages,
             seconds=time.monotonic() - started,
         )
 
@@ -267,7 +282,8 @@ class IngestPipeline:
             self.remove_document(old, rebuild=False)
         self.keyword_index.rebuild()
         record.chunks = len(chunks)
-        record.empty_pages = ",".join(map(str, stream.empty_pages))
+        unread = sorted([*stream.empty_pages, *stream.ocr_skipped])
+        record.empty_pages = ",".join(map(str, unread))
         record.languages = chunk_languages((c.metadata.get("page"), c.page_content) for c in chunks)
         record.status = STATUS_COMPLETE
         self.registry.upsert(record)

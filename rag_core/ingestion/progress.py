@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rag_core.ingestion.loaders import describe_empty_pages
+from rag_core.ingestion.ocr import REASONS
 
 
 @dataclass(frozen=True)
@@ -15,9 +16,9 @@ class IngestProgress:
 
     Attributes:
         filename: display name of the file.
-        stage: "parse", "split", "embed", "store" or "done".
+        stage: "parse", "ocr", "split", "embed", "store" or "done".
         done: units finished in this stage.
-        total: units in this stage (pages for parse, chunks for the others).
+        total: units in this stage (pages for parse and ocr, chunks for the others).
         elapsed_s: seconds since this file started.
         stage_elapsed_s: seconds since this stage started.
     """
@@ -68,6 +69,11 @@ class IngestResult:
             bytes under a second name stay one document).
         replaced: sha256s of older versions with the same name that were removed.
         empty_pages: 1-based pages without text.
+        ocr_pages: pages whose text was recognised by OCR.
+        ocr_skipped: pages that needed OCR and did not get it, with the reason
+            (:data:`rag_core.ingestion.ocr.REASONS`).
+        ocr_problem: why OCR could not run ("" if it could), with the install command.
+        respaced_pages: pages whose lost Korean word spacing was restored.
         error: the message for a failed file (English).
         error_code: :attr:`rag_core.errors.DocumentError.code` of a failed file.
         seconds: wall time spent.
@@ -82,17 +88,36 @@ class IngestResult:
     indexed_as: str = ""
     replaced: list[str] = field(default_factory=list)
     empty_pages: list[int] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)
+    ocr_skipped: dict[int, str] = field(default_factory=dict)
+    ocr_problem: str = ""
+    respaced_pages: list[int] = field(default_factory=list)
     error: str = ""
     error_code: str = ""
     seconds: float = 0.0
 
     @property
     def warning(self) -> str:
-        """A note for pages without text, e.g. "pages 3, 7 have no text: scanned?"."""
-        if not self.empty_pages:
-            return ""
-        verb = "has" if len(self.empty_pages) == 1 else "have"
-        return f"{describe_empty_pages(self.empty_pages)} {verb} no text: scanned?"
+        """Notes on pages without text and on OCR, one sentence each ("" if none).
+
+        E.g. "pages 3, 7 have no text: scanned?", "pages 2, 3 were read by OCR.",
+        "page 4 could not be OCR'd: Tesseract is not installed: apt-get install ...".
+        """
+        notes = []
+        if self.empty_pages:
+            verb = "has" if len(self.empty_pages) == 1 else "have"
+            notes.append(f"{describe_empty_pages(self.empty_pages)} {verb} no text: scanned?")
+        if self.ocr_pages:
+            verb = "was" if len(self.ocr_pages) == 1 else "were"
+            notes.append(f"{describe_empty_pages(self.ocr_pages)} {verb} read by OCR.")
+        by_reason: dict[str, list[int]] = {}
+        for page, reason in sorted(self.ocr_skipped.items()):
+            by_reason.setdefault(reason, []).append(page)
+        for reason, pages in by_reason.items():
+            why = self.ocr_problem if reason == "unavailable" and self.ocr_problem else None
+            text = why or REASONS.get(reason, reason)
+            notes.append(f"{describe_empty_pages(pages)} could not be OCR'd: {text}.")
+        return " ".join(notes)
 
 
 class ProgressReporter:

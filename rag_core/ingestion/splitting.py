@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from rag_core.ingestion.spacing import RESPACED_KEY, Respaced
 from rag_core.ingestion.tables import has_table, split_page_with_tables
 
 SEPARATORS = ["\n\n", "\n", ". ", "다. ", "? ", "! ", " ", ""]
@@ -66,9 +67,13 @@ def iter_chunks(
     Yields:
         Chunks in page order. Each has ``id`` set and metadata copied from its page plus
         ``chunk_index`` (0-based, per page), ``start_index`` and ``end_index`` (character
-        offsets of the chunk in its page's text).
+        offsets of the chunk in its page's text). A respaced page (its metadata holds a
+        :class:`~rag_core.ingestion.spacing.Respaced` under ``RESPACED_KEY``, which is
+        removed) is cut from the respaced text; its chunks also get ``respaced: True`` and
+        ``source_start_index`` / ``source_end_index``, the same span in the extractor's text.
     """
     for page in pages:
+        respaced = page.metadata.pop(RESPACED_KEY, None)
         if has_table(page.page_content):  # rows kept whole, the header in every chunk
             pieces = split_page_with_tables(page, splitter)
         else:
@@ -82,6 +87,10 @@ def iter_chunks(
             meta["start_index"] = start
             if "end_index" not in meta:  # a table chunk has it: its header is repeated
                 meta["end_index"] = start + len(piece.page_content) if start >= 0 else -1
+            if isinstance(respaced, Respaced) and start >= 0:
+                meta["respaced"] = True
+                meta["source_start_index"] = respaced.to_original(start)
+                meta["source_end_index"] = respaced.to_original(meta["end_index"])
             yield Document(
                 id=chunk_id(meta["sha256"], int(meta["page"]), index),
                 page_content=piece.page_content,

@@ -1,0 +1,288 @@
+"""OCR for PDF pages without usable text: which pages, whether Tesseract is here, run it.
+
+A page is recognised when it has no text layer or when its text is garbage
+(:func:`is_garbage`), or every page with ``mode="force"``. The work happens in worker
+processes (:mod:`rag_core.ingestion.ocr_worker`, one per batch of pages, each with the
+parse worker's address-space cap and a deadline), which render pages with pypdfium2 and run
+Tesseract (https://github.com/tesseract-ocr/tesseract, Debian packages ``tesseract-ocr`` and
+``tesseract-ocr-kor``) through pytesseract, two pages at a time. Pages whose image is
+over the size limit, that time out or whose worker fails are reported by number, and so
+are all of them when Tesseract is not installed; the rest of the file is indexed anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import subprocess
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from rag_core.ingestion.spacing import rejoin_syllables, split_syllables
+from rag_core.ingestion.worker import MEMORY_LIMIT_BYTES, run_child
+
+logger = logging.getLogger(__name__)
+
+OcrMode = Literal["auto", "off", "force"]
+INSTALL_COMMAND = "apt-get install tesseract-ocr tesseract-ocr-kor"
+CID_RUN = re.compile(r"\(cid:\d+\)")
+"""How PDF extractors write a glyph without a Unicode mapping: ``(cid:42)``."""
+MAX_JUNK_SHARE = 0.3
+"""A page whose non-space characters are at least this share of ``(cid:NN)`` runs, U+FFFD
+replacement characters, control, private-use or unassigned code points is garbage. The
+pages of lshort.pdf, lshort-ko.pdf and gnuplot.pdf reach at most 0.164 (a picture
+environment drawn with a symbol font)."""
+MAX_NON_TEXT_SHARE = 0.5
+"""A page whose non-space characters are mostly neither letters, digits, punctuation nor
+ASCII (junk as above, or symbols such as box drawing and dingbats) is garbage; the same
+pages reach at most 0.166. Punctuation counts as text, so index pages full of leader dots
+(letters and digits only 15% of their characters) are left alone."""
+JUNK_CATEGORIES = frozenset({"Cc", "Co", "Cn", "Cs"})
+"""Unicode general categories of junk: control, private use, unassigned, surrogate."""
+REASONS = {
+    "too_large": "over the image size limit",
+    "timeout": "OCR took too long",
+    "failed": "OCR failed",
+    "unavailable": "Tesseract is not installed",
+}
+"""Why a page was not recognised (the codes the worker and :func:`iter_ocr` report)."""
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How pages are recognised (see :class:`rag_core.config.Settings` for the settings).
+
+    Attributes:
+        mode: "auto" (pages without usable text), "off" or "force" (every page).
+        languages: Tesseract languages, e.g. "kor+eng".
+        dpi: render resolution in dots per inch (300 reads Korean well; see README).
+        tesseract_cmd: the tesseract binary, a name on PATH or a path.
+        max_pixels: most pixels a page is rendered with; a larger page is rendered at a
+            lower resolution, and reported as over the limit below ``min_dpi``.
+        min_dpi: lowest resolution worth recognising.
+        max_image_pixels: most pixels of one image drawn on the page (decoding a larger
+            one would not fit in memory: THREATS row 27); such pages are reported.
+        page_timeout_s: seconds Tesseract may spend on one page.
+        workers: Tesseract processes run at once (one per core).
+        batch_pages: pages per worker process.
+        memory_limit: address-space cap of each worker process and its Tesseract
+            processes, in bytes.
+    """
+
+    mode: OcrMode = "auto"
+    languages: str = "kor+eng"
+    dpi: int = 300
+    tesseract_cmd: str = "tesseract"
+    max_pixels: int = 40_000_000
+    min_dpi: int = 100
+    max_image_pixels: int = 178_956_970
+    page_timeout_s: float = 60.0
+    workers: int = 2
+    batch_pages: int = 16
+    memory_limit: int = MEMORY_LIMIT_BYTES
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> OcrOptions:
+        """Options from a :class:`rag_core.config.Settings` (its ``ocr_*`` fields)."""
+        return cls(
+            mode=settings.ocr,
+            languages=settings.ocr_languages,
+            dpi=settings.ocr_dpi,
+            tesseract_cmd=settings.tesseract_cmd,
+            max_pixels=settings.ocr_max_pixels,
+            page_timeout_s=settings.ocr_page_timeout,
+            workers=settings.ocr_workers,
+        )
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    """A recognised page.
+
+    Attributes:
+        number: 1-based page number.
+        text: the recognised text: words of a line joined by spaces, lines by newlines,
+            paragraphs by blank lines.
+        words: ``[text, left, top, right, bottom]`` per word, the box as fractions of the
+            rendered page's width and height (origin top-left), in reading order.
+    """
+
+    number: int
+    text: str
+    words: list[list[Any]]
+
+
+def junk_shares(text: str) -> tuple[float, float]:
+    """Shares of junk and of non-text characters among a text's non-space characters.
+
+    Args:
+        text: a page's extracted text.
+
+    Returns:
+        ``(junk, non_text)`` in [0, 1] (see :data:`MAX_JUNK_SHARE` and
+        :data:`MAX_NON_TEXT_SHARE`); ``(0, 0)`` for a text without non-space characters.
+    """
+    packed = "".join(text.split())
+    if not packed:
+        return 0.0, 0.0
+    cid = sum(len(run) for run in CID_RUN.findall(packed))
+    rest = CID_RUN.sub("", packed)
+    junk = cid + sum(1 for c in rest if c == "\ufffd" or unicodedata.category(c) in JUNK_CATEGORIES)
+    symbols = sum(
+        1
+        for c in rest
+        if c != "\ufffd"
+        and not c.isascii()
+        and unicodedata.category(c)[0] not in "LNP"
+        and unicodedata.category(c) not in JUNK_CATEGORIES
+    )
+    return junk / len(packed), (junk + symbols) / len(packed)
+
+
+def is_garbage(text: str) -> bool:
+    """Whether a page's text layer is unusable: no text, or mostly junk or symbols.
+
+    Args:
+        text: the page's extracted text.
+
+    Returns:
+        True when it has no non-space character, when ``(cid:NN)`` runs, replacement and
+        control characters make up :data:`MAX_JUNK_SHARE` of it, or when such junk and
+        non-ASCII symbols make up :data:`MAX_NON_TEXT_SHARE` of it.
+    """
+    if not text.strip():
+        return True
+    junk, non_text = junk_shares(text)
+    return junk >= MAX_JUNK_SHARE or non_text >= MAX_NON_TEXT_SHARE
+
+
+def ocr_text(text: str) -> str:
+    """Tesseract's page text made searchable: Korean words split into syllables rejoined.
+
+    Tesseract's Korean model often puts a space between every syllable ("교 차 참 조");
+    such text is rejoined and spaced by Kiwi (:func:`rag_core.ingestion.spacing.
+    rejoin_syllables`). Non-space characters never change.
+    """
+    return rejoin_syllables(text) if split_syllables(text) else text
+
+
+def needs_ocr(text: str, mode: OcrMode) -> bool:
+    """Whether a page with this extracted text is recognised in ``mode``."""
+    if mode == "off":
+        return False
+    return mode == "force" or is_garbage(text)
+
+
+_WORKING: set[tuple[str, str, str]] = set()
+"""(command, languages, PATH) found to work; a problem is looked for again next time, so
+installing Tesseract needs no restart."""
+
+
+def tesseract_problem(tesseract_cmd: str, languages: str) -> str:
+    """Why Tesseract cannot read ``languages`` here, or "" when it can.
+
+    Args:
+        tesseract_cmd: the binary (name on PATH or path).
+        languages: e.g. "kor+eng".
+
+    Returns:
+        "" when the binary runs and has every language; otherwise a message with the
+        command that installs what is missing.
+    """
+    key = (tesseract_cmd, languages, os.environ.get("PATH", ""))
+    if key in _WORKING:
+        return ""
+    binary = shutil.which(tesseract_cmd)
+    if binary is None:
+        return f"Tesseract is not installed: {INSTALL_COMMAND}"
+    try:
+        listed = subprocess.run(
+            [binary, "--list-langs"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"Tesseract does not run ({exc}): {INSTALL_COMMAND}"
+    have = {line.strip() for line in listed.stdout.splitlines()[1:]}
+    missing = [lang for lang in languages.split("+") if lang and lang not in have]
+    if missing:
+        packages = " ".join(f"tesseract-ocr-{lang}" for lang in missing)
+        return f"Tesseract has no {'+'.join(missing)} language data: apt-get install {packages}"
+    _WORKING.add(key)
+    return ""
+
+
+def iter_ocr(
+    data: bytes,
+    pages: list[int],
+    options: OcrOptions,
+    *,
+    password: str | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+) -> Iterator[OcrPage | tuple[int, str]]:
+    """Recognise ``pages`` of a PDF, in worker processes of ``options.batch_pages`` pages.
+
+    Args:
+        data: the PDF's bytes.
+        pages: 1-based page numbers, in order.
+        options: resolution, limits, languages, Tesseract binary.
+        password: the PDF's password, if it is encrypted.
+        on_page: called with ``(pages handled, len(pages))`` after each page.
+
+    Yields:
+        An :class:`OcrPage` for each recognised page, or ``(page, reason)`` for a page
+        that was not (a key of :data:`REASONS`), in the order the pages finish.
+    """
+    done = 0
+    for start in range(0, len(pages), options.batch_pages):
+        batch = pages[start : start + options.batch_pages]
+        for item in _run_batch(data, batch, options, password):
+            done += 1
+            yield item
+            if on_page is not None:
+                on_page(done, len(pages))
+
+
+def _run_batch(
+    data: bytes, batch: list[int], options: OcrOptions, password: str | None
+) -> Iterator[OcrPage | tuple[int, str]]:
+    """One worker process for ``batch``; pages it never reported are ``failed``/``timeout``."""
+    header = {"password": password, "pages": batch, "options": asdict(options)}
+    line = json.dumps(header).encode() + b"\n"
+    rounds = math.ceil(len(batch) / max(1, options.workers))
+    timeout_s = 30.0 + options.page_timeout_s * rounds
+    pending = list(batch)
+    # Tesseract's OpenMP threads would compete with the other page's process.
+    env = {"OMP_THREAD_LIMIT": "1"}
+    args = [str(options.memory_limit)]
+    for message in run_child("rag_core.ingestion.ocr_worker", args, [line, data], timeout_s, env):
+        kind = message[0]
+        if kind == "page":
+            pending.remove(message[1])
+            yield OcrPage(message[1], message[2], message[3])
+        elif kind == "skip":
+            pending.remove(message[1])
+            yield (message[1], message[2])
+        elif kind in ("timeout", "error", "eof"):
+            logger.warning("OCR worker stopped (%s) before pages %s", message, pending)
+            reason = "timeout" if kind == "timeout" else "failed"
+            for number in pending:
+                yield (number, reason)
+            return
+
+
+__all__ = [
+    "INSTALL_COMMAND",
+    "OcrOptions",
+    "OcrPage",
+    "is_garbage",
+    "iter_ocr",
+    "junk_shares",
+    "needs_ocr",
+    "ocr_text",
+    "tesseract_problem",
+]

@@ -1,0 +1,166 @@
+"""The OCR worker process: render PDF pages with pypdfium2 and read them with Tesseract.
+
+Started by :func:`rag_core.ingestion.ocr.iter_ocr` as ``python -m
+rag_core.ingestion.ocr_worker MEMORY_LIMIT``, with its address space capped like the parse
+worker's (the Tesseract processes it starts inherit the cap). Reads a JSON header line
+(``password``, ``pages``, ``options``) and then the PDF's bytes from stdin; writes JSON lines:
+``("page", number, text, words)``, ``("skip", number, reason)``, ``("error", kind, detail)``,
+``("done",)``.
+
+PDFium is not thread-safe, so pages are rendered one after the other on the main thread
+while up to ``workers`` Tesseract processes (pytesseract, https://pypi.org/project/pytesseract/)
+read the pages rendered before; at most ``workers + 1`` page images are held at once.
+Before a page is rendered, the pixel size of every image drawn on it is checked, so a
+50,000 x 50,000 pixel scan is reported instead of decoded (THREATS row 27).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from rag_core.ingestion.worker import MEMORY_LIMIT_BYTES, limit_memory
+
+logger = logging.getLogger(__name__)
+
+
+def _put(message: tuple[Any, ...]) -> None:
+    sys.stdout.write(json.dumps(message, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def render_page(page: Any, options: dict[str, Any]) -> tuple[Any | None, str]:
+    """Render one pypdfium2 page in grey for OCR, within the pixel limits.
+
+    Args:
+        page: a ``pypdfium2.PdfPage``.
+        options: :class:`rag_core.ingestion.ocr.OcrOptions` as a dict (``dpi``,
+            ``max_pixels``, ``min_dpi``, ``max_image_pixels``).
+
+    Returns:
+        ``(PIL image in mode "L", "")``, or ``(None, "too_large")`` when an image on the
+        page has more than ``max_image_pixels`` pixels or the page would have to be
+        rendered below ``min_dpi`` to stay within ``max_pixels``.
+    """
+    import pypdfium2.raw as pdfium_c
+
+    for image in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=4):
+        width, height = image.get_px_size()
+        if width * height > options["max_image_pixels"]:
+            return None, "too_large"
+    points_w, points_h = page.get_size()
+    scale = options["dpi"] / 72
+    area = max(points_w * points_h, 1.0)
+    if area * scale * scale > options["max_pixels"]:
+        scale = math.sqrt(options["max_pixels"] / area)
+        if scale * 72 < options["min_dpi"]:
+            return None, "too_large"
+    bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=True)
+    return bitmap.to_pil().convert("L"), ""
+
+
+def recognise(image: Any, options: dict[str, Any]) -> tuple[str, list[list[Any]]]:
+    """Read a page image with Tesseract; return its text and word boxes.
+
+    Args:
+        image: PIL image of the page.
+        options: ``languages``, ``tesseract_cmd``, ``page_timeout_s``.
+
+    Returns:
+        ``(text, words)``: words of a line joined by spaces, lines by newlines and blocks
+        or paragraphs by blank lines; each word as ``[text, left, top, right, bottom]``
+        with the box in fractions of the image's width and height.
+
+    Raises:
+        RuntimeError: Tesseract ran past ``page_timeout_s`` (pytesseract's timeout).
+        pytesseract.TesseractError: Tesseract failed.
+    """
+    import pytesseract
+
+    pytesseract.pytesseract.tesseract_cmd = options["tesseract_cmd"]
+    data = pytesseract.image_to_data(
+        image,
+        lang=options["languages"],
+        output_type=pytesseract.Output.DICT,
+        timeout=options["page_timeout_s"],
+    )
+    width, height = image.size
+    words: list[list[Any]] = []
+    parts: list[str] = []
+    last: tuple[int, int, int] | None = None
+    for i, word in enumerate(data["text"]):
+        word = word.strip()
+        if not word:
+            continue
+        key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
+        if last is not None:
+            parts.append(" " if key == last else "\n" if key[:2] == last[:2] else "\n\n")
+        parts.append(word)
+        last = key
+        left, top = data["left"][i], data["top"][i]
+        right, bottom = left + data["width"][i], top + data["height"][i]
+        box = [round(left / width, 5), round(top / height, 5)]
+        words.append([word, *box, round(right / width, 5), round(bottom / height, 5)])
+    return "".join(parts), words
+
+
+def _emit(number: int, future: Future[tuple[str, list[list[Any]]]]) -> None:
+    """Report a page's recognition, or why it failed."""
+    try:
+        text, words = future.result()
+    except RuntimeError as exc:
+        reason = "timeout" if "timeout" in str(exc).lower() else "failed"
+        _put(("skip", number, reason))
+        return
+    except Exception as exc:  # TesseractError, OSError, MemoryError in a thread
+        logger.warning("OCR of page %d failed: %s", number, exc)
+        _put(("skip", number, "failed"))
+        return
+    _put(("page", number, text, words))
+
+
+def _child_main(memory_limit: int) -> None:
+    """Entry point of the OCR process (never raises: reports errors as messages)."""
+    limit_memory(memory_limit)
+    try:
+        header = json.loads(sys.stdin.buffer.readline())
+        data = sys.stdin.buffer.read()
+        import pypdfium2 as pdfium
+
+        options = header["options"]
+        pdf = pdfium.PdfDocument(data, password=header.get("password"))
+    except MemoryError:
+        _put(("error", "memory", ""))
+        return
+    except Exception as exc:
+        _put(("error", "damaged", f"{type(exc).__name__}: {str(exc)[:160]}"))
+        return
+    workers = max(1, int(options["workers"]))
+    inflight: deque[tuple[int, Future[tuple[str, list[list[Any]]]]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for number in header["pages"]:
+            try:
+                image, problem = render_page(pdf[number - 1], options)
+            except MemoryError:
+                image, problem = None, "too_large"
+            except Exception as exc:
+                logger.warning("rendering page %d failed: %s", number, exc)
+                image, problem = None, "failed"
+            if image is None:
+                _put(("skip", number, problem))
+                continue
+            inflight.append((number, pool.submit(recognise, image, options)))
+            while len(inflight) > workers:
+                _emit(*inflight.popleft())
+        while inflight:
+            _emit(*inflight.popleft())
+    _put(("done",))
+
+
+if __name__ == "__main__":
+    _child_main(int(sys.argv[1]) if len(sys.argv) > 1 else MEMORY_LIMIT_BYTES)
