@@ -43,6 +43,9 @@ MAX_NON_TEXT_SHARE = 0.5
 ASCII (junk as above, or symbols such as box drawing and dingbats) is garbage; the same
 pages reach at most 0.166. Punctuation counts as text, so index pages full of leader dots
 (letters and digits only 15% of their characters) are left alone."""
+PLAIN_TEXT = re.compile(r"[\x21-\x7e\u3131-\u318e\u4e00-\u9fff\uac00-\ud7a3]+")
+"""Characters that are text without a look-up: printable ASCII, Hangul compatibility jamo,
+CJK unified ideographs, Hangul syllables."""
 JUNK_CATEGORIES = frozenset({"Cc", "Co", "Cn", "Cs"})
 """Unicode general categories of junk: control, private use, unassigned, surrogate."""
 REASONS = {
@@ -131,16 +134,24 @@ def junk_shares(text: str) -> tuple[float, float]:
     packed = "".join(text.split())
     if not packed:
         return 0.0, 0.0
-    cid = sum(len(run) for run in CID_RUN.findall(packed))
-    rest = CID_RUN.sub("", packed)
-    junk = cid + sum(1 for c in rest if c == "\ufffd" or unicodedata.category(c) in JUNK_CATEGORIES)
+    cid = 0
+    if "(cid:" in packed:
+        cid = sum(len(run) for run in CID_RUN.findall(packed))
+        packed_rest = CID_RUN.sub("", packed)
+    else:
+        packed_rest = packed
+    # Printable ASCII, Hangul and CJK ideographs are text: only the rest is looked up.
+    rest = PLAIN_TEXT.sub("", packed_rest)
+    categories = [unicodedata.category(c) for c in rest]
+    junk = cid + sum(
+        1
+        for c, cat in zip(rest, categories, strict=True)
+        if c == "\ufffd" or cat in JUNK_CATEGORIES
+    )
     symbols = sum(
         1
-        for c in rest
-        if c != "\ufffd"
-        and not c.isascii()
-        and unicodedata.category(c)[0] not in "LNP"
-        and unicodedata.category(c) not in JUNK_CATEGORIES
+        for c, cat in zip(rest, categories, strict=True)
+        if c != "\ufffd" and cat[0] not in "LNP" and cat not in JUNK_CATEGORIES
     )
     return junk / len(packed), (junk + symbols) / len(packed)
 

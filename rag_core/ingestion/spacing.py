@@ -96,6 +96,8 @@ def lost_spacing(text: str, threshold: float = LOST_SPACING_SHARE) -> bool:
         True when the page has at least :data:`MIN_HANGUL_TOKENS` Hangul tokens and
         their long share reaches ``threshold``.
     """
+    if not HANGUL.search(text):
+        return False
     tokens = hangul_tokens(text)
     if len(tokens) < MIN_HANGUL_TOKENS:
         return False
