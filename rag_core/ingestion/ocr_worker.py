@@ -28,6 +28,10 @@ from rag_core.ingestion.worker import MEMORY_LIMIT_BYTES, limit_memory
 
 logger = logging.getLogger(__name__)
 
+BLANK_LEVEL = 224
+"""A rendered page whose darkest grey level is at least this is blank: Tesseract is not
+run on it (blank pages of text PDFs, such as lshort.pdf's pages 12, 56 and 102)."""
+
 
 def _put(message: tuple[Any, ...]) -> None:
     sys.stdout.write(json.dumps(message, ensure_ascii=False) + "\n")
@@ -153,6 +157,9 @@ def _child_main(memory_limit: int) -> None:
                 image, problem = None, "failed"
             if image is None:
                 _put(("skip", number, problem))
+                continue
+            if image.getextrema()[0] >= BLANK_LEVEL:  # nothing darker than paper
+                _put(("page", number, "", []))
                 continue
             inflight.append((number, pool.submit(recognise, image, options)))
             while len(inflight) > workers:

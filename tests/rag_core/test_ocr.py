@@ -222,3 +222,11 @@ def test_ocr_syllables_are_rejoined_without_changing_characters():
     assert "".join(text.split()) == "".join(raw.split())
     assert "교차" in text and "식별자이다" in text and "marker는" in text
     assert ocr_text("plain English text stays as it is") == "plain English text stays as it is"
+
+
+def test_blank_page_stays_an_empty_page():
+    """lshort.pdf p. 12 is blank: OCR finds nothing (Tesseract is not even run on it)."""
+    loaded = load_bytes("blank.pdf", pdf_pages(LSHORT, 11, 12), ocr=OcrOptions())
+    assert [p.metadata["page"] for p in loaded.pages] == [1]
+    assert loaded.empty_pages == [2]
+    assert not loaded.pages[0].metadata.get("ocr")
