@@ -306,11 +306,13 @@ class PageStream:
                 f"no page has extractable text and {pages} could not be OCR'd: {why}",
                 "ocr_unavailable" if self.ocr_problem else "no_text",
             )
-        raise NoTextError(
-            self.name,
-            "no page has extractable text: is it a scanned document? Run OCR first",
-            "no_text",
-        )
+        if self._pdf is None:
+            why = "the file holds only whitespace"
+        elif self._ocr.mode == "off":
+            why = "is it a scanned document? Turn OCR on (RAG_OCR=auto)"
+        else:
+            why = "OCR found no text either (blank pages?)"
+        raise NoTextError(self.name, f"no page has extractable text: {why}", "no_text")
 
     def close(self) -> None:
         """Stop the PDF worker if it is still running (idempotent)."""
