@@ -292,13 +292,6 @@ class AnswerView:
         self.answer = answer_box(self._answer_slot)
 
 
-def render_thinking(thinking: str) -> None:
-    """A replayed answer's reasoning, collapsed, as plain text."""
-    if thinking:
-        with st.expander(t("chat.thinking"), expanded=False):
-            st.text(thinking)
-
-
 def render_answer_marks(message: ChatMessage) -> None:
     """Show what to know about an answer, under it.
 
@@ -323,10 +316,20 @@ def render_answer_marks(message: ChatMessage) -> None:
 
 
 def render_answer_text(message: ChatMessage) -> None:
-    """A replayed answer: the thinking expander, then the sanitised answer."""
-    render_thinking(message.thinking)
+    """A replayed answer: the thinking expander (collapsed, plain text), then the answer.
+
+    Laid out in the same slots as :class:`AnswerView` (status, thinking, answer), so the
+    widgets under the answer keep their place and state (an opened source stays open)
+    when the answer just streamed is replayed on the next rerun.
+    """
+    st.empty()  # where the live status was
+    thinking = st.empty()
+    if message.thinking:
+        with thinking.expander(t("chat.thinking"), expanded=False):
+            st.text(message.thinking)
+    answer = st.empty()
     if message.content:
-        st.markdown(sanitize_answer(message.content))
+        answer.markdown(sanitize_answer(message.content))
 
 
 __all__ = [
@@ -339,5 +342,4 @@ __all__ = [
     "ollama_problem",
     "render_answer_marks",
     "render_answer_text",
-    "render_thinking",
 ]

@@ -41,7 +41,8 @@ def test_upload_ask_open_the_page_refresh_and_export(page: Page, running_app: Ru
     box.press("Enter")
     answer = page.locator("[data-testid='stChatMessage']").nth(1)
     expect(answer).to_contain_text("According to the documents [1]")
-    expect(answer).to_contain_text("Sources (5)")
+    expect(answer).to_contain_text("Also retrieved (4)")
+    expect(answer).to_contain_text("Cited (1)")
     first = answer.locator("[data-testid='stExpander']").first
     expect(first).to_contain_text("lshort-ch1.pdf, p. 3")
     first.locator("summary").click()
@@ -55,10 +56,11 @@ def test_upload_ask_open_the_page_refresh_and_export(page: Page, running_app: Ru
     # a refresh keeps the chat (its id is in the URL)
     assert "chat=" in page.url
     page.reload()
-    expect(page.locator("[data-testid='stChatMessage']").nth(1)).to_contain_text("Sources (5)")
+    expect(page.locator("[data-testid='stChatMessage']").nth(1)).to_contain_text("Cited (1)")
 
     with page.expect_download() as download:
         page.get_by_text("Export chat as Markdown").click()
     markdown = download.value.path().read_text(encoding="utf-8")
-    assert f"## Q: {QUESTION}" in markdown
-    assert '- [1] lshort-ch1.pdf, p. 3: "' in markdown
+    assert "## Q: When did Knuth start writing TeX\\?" in markdown  # escaped
+    assert "**Cited**" in markdown and "**Also retrieved**" in markdown
+    assert '- [1] lshort\\-ch1\\.pdf, p. 3: "' in markdown
