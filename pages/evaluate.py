@@ -8,7 +8,7 @@ from ui.evaluate import (
     RESULTS_KEY,
     default_modes,
     read_question_set,
-    render_results,
+    render_evaluation,
     run_evaluation,
 )
 from ui.i18n import t
@@ -41,5 +41,5 @@ if st.button(t("eval.run"), type="primary", disabled=upload is None or not modes
     except RagError as exc:
         st.error(escape_markdown(str(exc)))
 if RESULTS_KEY in st.session_state:
-    shown_k, rows = st.session_state[RESULTS_KEY]
-    render_results(rows, shown_k)
+    shown_k, result = st.session_state[RESULTS_KEY]
+    render_evaluation(result, shown_k)

@@ -42,9 +42,10 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from rag_core.cli_answers import add_answer_arguments, answer_questions
-from rag_core.cli_eval import build_cli_search, print_search_notices, run_eval
+from rag_core.cli_eval import print_search_notices, run_eval
 from rag_core.config import Settings, build_settings
 from rag_core.errors import PasswordRequiredError, RagError, WrongPasswordError
+from rag_core.evaluation import build_kb_search
 from rag_core.generation.citations import build_citations
 from rag_core.ingestion.progress import IngestProgress
 from rag_core.knowledge_base import KnowledgeBase, build_knowledge_base
@@ -268,7 +269,7 @@ def _cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def _cmd_retrieve(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    result = build_cli_search(kb, args.mode, args.k).search(args.question)
+    result = build_kb_search(kb, args.mode, args.k).search(args.question)
     if len(result.queries) > 1:
         _err("(searched for: " + " | ".join(result.queries) + ")")
     print_search_notices(dict(result.notices))

@@ -13,18 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.documents import Document
-
 from rag_core.config import RetrievalMode
-from rag_core.evaluation import evaluate, load_qa, named_metrics
-from rag_core.generation.llm import build_chat_model
+from rag_core.evaluation import evaluate_modes, load_qa
 from rag_core.generation.report import Notice
 from rag_core.knowledge_base import KnowledgeBase
-from rag_core.retrieval.crosslingual import CrossLingualSearch, SearchResult, build_search
-from rag_core.retrieval.relevance import is_relevant
 from rag_core.retrieval.retrievers import RETRIEVAL_MODES
 
 
@@ -33,68 +27,11 @@ def _out(text: str = "") -> None:
     sys.stdout.flush()
 
 
-def build_cli_search(
-    kb: KnowledgeBase, mode: RetrievalMode | None, k: int | None
-) -> CrossLingualSearch:
-    """The app's search over ``kb`` (translations by the configured Ollama model).
-
-    Args:
-        kb: the knowledge base.
-        mode: retrieval mode (the setting if None).
-        k: top-k (the setting if None).
-    """
-    s = kb.settings
-    llm = build_chat_model(s) if s.translate_queries else None
-    return build_search(kb.retriever(mode=mode, k=k), llm, rrf_k=s.rrf_k)
-
-
 def print_search_notices(notices: dict[str, dict[str, Any]]) -> None:
     """Write each search notice (``code -> params``) to stderr as ``note: <text>``."""
     for code, params in notices.items():
         sys.stderr.write(f"note: {Notice(code, params).text}\n")
     sys.stderr.flush()
-
-
-def evaluate_modes(
-    kb: KnowledgeBase, items: Sequence[Any], modes: Sequence[RetrievalMode], k: int
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Evaluate ``items`` in each mode through the search path, with the relevance gate.
-
-    Returns:
-        ``(results by mode, search notices by code)``; each result has ``overall``,
-        ``per_doc`` (named metrics), ``misses``, ``abstention``, ``translated`` (questions
-        searched in translation too) and ``per_question`` (see
-        :func:`rag_core.evaluation.evaluate`).
-    """
-    settings = kb.settings
-
-    def gate(docs: Sequence[Document]) -> bool:
-        return is_relevant(
-            docs,
-            min_similarity=settings.min_similarity,
-            min_keyword_coverage=settings.min_keyword_coverage,
-        )
-
-    results: dict[str, Any] = {}
-    notices: dict[str, dict[str, Any]] = {}
-    for mode in modes:
-        search = build_cli_search(kb, mode, k)
-
-        def run(question: str, search: CrossLingualSearch = search) -> SearchResult:
-            result = search.search(question)
-            notices.update(result.notices)
-            return result
-
-        report = evaluate(items, run, k, gate=gate)
-        results[mode] = {
-            "overall": named_metrics(report["overall"], k),
-            "per_doc": {doc: named_metrics(m, k) for doc, m in report["per_doc"].items()},
-            "misses": report["misses"],
-            "abstention": report["abstention"],
-            "translated": sum(len(q["queries"]) > 1 for q in report["per_question"]),
-            "per_question": report["per_question"],
-        }
-    return results, notices
 
 
 def print_metrics(results: dict[str, Any], k: int, default_mode: str) -> None:
@@ -158,8 +95,6 @@ def run_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 
 __all__ = [
-    "build_cli_search",
-    "evaluate_modes",
     "print_metrics",
     "print_queries",
     "print_search_notices",

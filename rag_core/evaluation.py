@@ -22,12 +22,19 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 
+from rag_core.config import RetrievalMode
 from rag_core.errors import RagError
-from rag_core.retrieval.crosslingual import SearchResult
+from rag_core.generation.llm import build_chat_model
+from rag_core.retrieval.crosslingual import CrossLingualSearch, SearchResult, build_search
+from rag_core.retrieval.language import question_language
+from rag_core.retrieval.relevance import is_relevant
+
+if TYPE_CHECKING:
+    from rag_core.knowledge_base import KnowledgeBase
 
 
 @dataclass(frozen=True)
@@ -140,12 +147,14 @@ def evaluate(
         "precision", "recall"}``: how many unanswerable questions the gate refused
         (caught) and how many answerable ones it refused wrongly; abstention precision =
         caught / all refusals, recall = caught / unanswerable (1.0 when there is nothing
-        to count). Metric names carry ``@k`` in the CLI output.
+        to count); ``"abstention_by_language"`` holds the same per question language
+        ("en", "ko": :func:`rag_core.retrieval.language.question_language`). Metric names
+        carry ``@k`` in the CLI output.
     """
     per_doc: dict[str, list[dict[str, float]]] = {}
     rows: list[dict[str, float]] = []
     misses: list[str] = []
-    refusals = {"unanswerable": 0, "caught": 0, "answerable": 0, "refused": 0}
+    refusals: dict[str, dict[str, int]] = {}
     per_question: list[dict[str, Any]] = []
     for item in items:
         got = retrieve(item.question)
@@ -154,10 +163,7 @@ def evaluate(
         row: dict[str, Any] = {"id": item.id, "doc": item.doc, "queries": queries, "rank": None}
         per_question.append(row)
         if gate is not None:
-            refused = not gate(docs)
-            kind = "answerable" if item.pages else "unanswerable"
-            refusals[kind] += 1
-            refusals["caught" if kind == "unanswerable" else "refused"] += int(refused)
+            _count_refusal(refusals, question_language(item.question), item, not gate(docs))
         if not item.pages:
             continue
         scores = score_ranking(item, docs, k)
@@ -174,15 +180,94 @@ def evaluate(
         "per_question": per_question,
     }
     if gate is not None:
-        all_refused = refusals["caught"] + refusals["refused"]
-        report["abstention"] = {
-            **refusals,
-            "precision": round(refusals["caught"] / all_refused, 4) if all_refused else 1.0,
-            "recall": round(refusals["caught"] / refusals["unanswerable"], 4)
-            if refusals["unanswerable"]
-            else 1.0,
+        total = {key: sum(c[key] for c in refusals.values()) for key in _REFUSAL_KEYS}
+        report["abstention"] = _abstention(total)
+        report["abstention_by_language"] = {
+            lang: _abstention(counts) for lang, counts in sorted(refusals.items())
         }
     return report
+
+
+_REFUSAL_KEYS = ("unanswerable", "caught", "answerable", "refused")
+
+
+def _count_refusal(
+    refusals: dict[str, dict[str, int]], language: str, item: QAItem, refused: bool
+) -> None:
+    counts = refusals.setdefault(language, dict.fromkeys(_REFUSAL_KEYS, 0))
+    kind = "answerable" if item.pages else "unanswerable"
+    counts[kind] += 1
+    counts["caught" if kind == "unanswerable" else "refused"] += int(refused)
+
+
+def _abstention(counts: dict[str, int]) -> dict[str, Any]:
+    all_refused = counts["caught"] + counts["refused"]
+    return {
+        **counts,
+        "precision": round(counts["caught"] / all_refused, 4) if all_refused else 1.0,
+        "recall": round(counts["caught"] / counts["unanswerable"], 4)
+        if counts["unanswerable"]
+        else 1.0,
+    }
+
+
+def build_kb_search(
+    kb: KnowledgeBase, mode: RetrievalMode | None, k: int | None
+) -> CrossLingualSearch:
+    """The app's search over ``kb`` (translations by the configured Ollama model).
+
+    Args:
+        kb: the knowledge base.
+        mode: retrieval mode (the setting if None).
+        k: top-k (the setting if None).
+    """
+    s = kb.settings
+    llm = build_chat_model(s) if s.translate_queries else None
+    return build_search(kb.retriever(mode=mode, k=k), llm, rrf_k=s.rrf_k)
+
+
+def evaluate_modes(
+    kb: KnowledgeBase, items: Sequence[Any], modes: Sequence[RetrievalMode], k: int
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Evaluate ``items`` in each mode through the search path, with the relevance gate.
+
+    Returns:
+        ``(results by mode, search notices by code)``; each result has ``overall``,
+        ``abstention_by_language``,
+        ``per_doc`` (named metrics), ``misses``, ``abstention``, ``translated`` (questions
+        searched in translation too) and ``per_question`` (see
+        :func:`rag_core.evaluation.evaluate`).
+    """
+    settings = kb.settings
+
+    def gate(docs: Sequence[Document]) -> bool:
+        return is_relevant(
+            docs,
+            min_similarity=settings.min_similarity,
+            min_keyword_coverage=settings.min_keyword_coverage,
+        )
+
+    results: dict[str, Any] = {}
+    notices: dict[str, dict[str, Any]] = {}
+    for mode in modes:
+        search = build_kb_search(kb, mode, k)
+
+        def run(question: str, search: CrossLingualSearch = search) -> SearchResult:
+            result = search.search(question)
+            notices.update(result.notices)
+            return result
+
+        report = evaluate(items, run, k, gate=gate)
+        results[mode] = {
+            "overall": named_metrics(report["overall"], k),
+            "per_doc": {doc: named_metrics(m, k) for doc, m in report["per_doc"].items()},
+            "misses": report["misses"],
+            "abstention": report["abstention"],
+            "abstention_by_language": report["abstention_by_language"],
+            "translated": sum(len(q["queries"]) > 1 for q in report["per_question"]),
+            "per_question": report["per_question"],
+        }
+    return results, notices
 
 
 def parse_qa_lines(lines: Iterable[str], source: str = "question set") -> list[QAItem]:
@@ -210,17 +295,6 @@ def parse_qa_lines(lines: Iterable[str], source: str = "question set") -> list[Q
     return items
 
 
-def metric_rows(mode: str, report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Flatten an :func:`evaluate` report into table rows (overall first, then per document).
-
-    Returns:
-        Rows ``{"mode", "scope", "recall@k", "mrr@k", "ndcg@k", "questions"}``.
-    """
-    k = report["k"]
-    scopes = [("overall", report["overall"]), *report["per_doc"].items()]
-    return [{"mode": mode, "scope": scope, **named_metrics(m, k)} for scope, m in scopes]
-
-
 def named_metrics(metrics: dict[str, float], k: int) -> dict[str, float]:
     """Name a metrics dict by its cut-off: ``{"recall@5", "mrr@5", "ndcg@5", "questions"}``.
 
@@ -240,7 +314,6 @@ __all__ = [
     "QAItem",
     "evaluate",
     "load_qa",
-    "metric_rows",
     "named_metrics",
     "parse_qa_lines",
     "relevance",

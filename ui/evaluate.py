@@ -1,4 +1,9 @@
-"""Evaluate page components: run the retrieval metrics per mode and show them."""
+"""Evaluate page components: the retrieval metrics and the relevance gate, per mode.
+
+The page evaluates through the same search as the chat (a question in a language the
+documents are not in is also searched in translation) and with the same "not in the
+documents" gate (:func:`rag_core.evaluation.evaluate_modes`).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,11 @@ from typing import Any
 import streamlit as st
 
 from rag_core.errors import RagError
-from rag_core.evaluation import evaluate, metric_rows, parse_qa_lines
+from rag_core.evaluation import evaluate_modes, parse_qa_lines
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.retrieval.retrievers import RETRIEVAL_MODES
 from ui.i18n import t
+from ui.text import escape_markdown
 
 RESULTS_KEY = "evaluation_rows"
 
@@ -28,16 +34,64 @@ def read_question_set(upload: Any) -> list:
     return parse_qa_lines(text.splitlines(), upload.name)
 
 
-def run_evaluation(kb: KnowledgeBase, items: list, modes: list[str], k: int) -> list[dict]:
-    """Evaluate each retrieval mode on ``items``, with a progress bar; return table rows."""
+def run_evaluation(kb: KnowledgeBase, items: list, modes: list[str], k: int) -> dict[str, Any]:
+    """Evaluate each retrieval mode on ``items``, with a progress bar.
+
+    Returns:
+        ``{"rows": metric rows, "gate": the gate's rows per mode and question language,
+        "translated": {mode: questions also searched in translation}, "notices": {code:
+        params} of searches that could not translate}``.
+    """
     rows: list[dict] = []
+    gate: list[dict] = []
+    translated: dict[str, int] = {}
+    notices: dict[str, dict[str, Any]] = {}
     bar = st.progress(0.0)
     for index, mode in enumerate(modes):
         bar.progress(index / len(modes), text=t("eval.running", mode=mode, n=len(items)))
-        report = evaluate(items, kb.retriever(mode=mode, k=k).retrieve, k)  # type: ignore[arg-type]
-        rows.extend(metric_rows(mode, report))
+        results, found = evaluate_modes(kb, items, [mode], k)  # type: ignore[list-item]
+        result = results[mode]
+        notices.update(found)
+        translated[mode] = int(result["translated"])
+        scopes = [("overall", result["overall"]), *result["per_doc"].items()]
+        rows.extend({"mode": mode, "scope": scope, **named} for scope, named in scopes)
+        gate.extend(gate_rows(mode, result["abstention_by_language"]))
     bar.empty()
-    return rows
+    return {"rows": rows, "gate": gate, "translated": translated, "notices": notices}
+
+
+def gate_rows(mode: str, by_language: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The relevance gate's figures of one mode, one row per question language."""
+    return [
+        {
+            "mode": mode,
+            "language": language,
+            "caught": f"{a['caught']}/{a['unanswerable']}",
+            "refused": f"{a['refused']}/{a['answerable']}",
+            "precision": a["precision"],
+            "recall": a["recall"],
+        }
+        for language, a in by_language.items()
+    ]
+
+
+def render_evaluation(result: dict[str, Any], k: int) -> None:
+    """The metrics table and chart, the gate's table, translations and search notices."""
+    render_results(result["rows"], k)
+    for code, params in result["notices"].items():
+        st.warning(escape_markdown(t(f"notice.{code}", **params)), icon=":material/translate:")
+    for mode, n in result["translated"].items():
+        if n:
+            st.caption(t("eval.translated", mode=mode, n=n))
+    if result["gate"]:
+        st.subheader(t("eval.gate"))
+        st.caption(t("eval.gate_caption"))
+        names = {key: t(f"eval.gate_{key}") for key in result["gate"][0]}
+        st.dataframe(
+            [{names[key]: value for key, value in row.items()} for row in result["gate"]],
+            hide_index=True,
+            width="stretch",
+        )
 
 
 def render_results(rows: list[dict], k: int) -> None:

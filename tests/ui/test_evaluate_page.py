@@ -29,6 +29,27 @@ def test_evaluation_table_per_mode_and_document(
     assert hybrid["questions"] == 10
 
 
+def test_gate_rates_per_language_for_unanswerable_questions(
+    make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
+):
+    from tests.conftest import QA_DEV
+
+    lines = [line for line in QA_DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    sample = "\n".join(lines[:6] + lines[25:31] + lines[-12:]).encode()  # en, ko, 12 unanswerable
+    app = make_app(corpus_kb.settings.data_dir, fake_ollama.url)
+    app.switch_page("pages/evaluate.py").run()
+    app.file_uploader(key="qa_file").set_value(("qa.jsonl", sample, "application/json")).run()
+    app.multiselect(key="modes").set_value(["hybrid"]).run()
+    app.button(key="run_eval").click().run()
+    assert not app.exception
+    gate = app.dataframe[1].value
+    assert set(gate["question language"]) == {"en", "ko"}
+    en = gate[gate["question language"] == "en"].iloc[0]
+    ko = gate[gate["question language"] == "ko"].iloc[0]
+    assert en["caught"] == "6/6" and ko["caught"] == "6/6"
+    assert en["refused wrongly"].endswith("/6") and ko["refused wrongly"].endswith("/6")
+
+
 def test_a_bad_question_file_gets_a_clear_error(
     make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
 ):
