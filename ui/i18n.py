@@ -92,6 +92,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": NOTICE_TEXTS["unsupported"],
         "ko": "인용한 문장 {n}개가 인용한 구절의 뒷받침을 받지 못합니다 (아래에 표시).",
     },
+    "notice.translation_unavailable": {
+        "en": NOTICE_TEXTS["translation_unavailable"],
+        "ko": "문서가 {languages}로 되어 있지만 모델이 질문을 번역하지 못해 질문 그대로만 "
+        "검색했습니다. Ollama가 실행 중인지 확인하세요.",
+    },
+    "notice.translation_unusable": {
+        "en": NOTICE_TEXTS["translation_unusable"],
+        "ko": "문서가 {languages}로 되어 있지만 모델의 번역을 쓸 수 없어 질문 그대로만 "
+        "검색했습니다.",
+    },
     "lang.ko": {"en": LANGUAGE_NAMES["ko"], "ko": "한국어"},
     "lang.en": {"en": LANGUAGE_NAMES["en"], "ko": "영어"},
     "lang.zh": {"en": LANGUAGE_NAMES["zh"], "ko": "중국어"},
@@ -235,6 +245,24 @@ MESSAGES: dict[str, dict[str, str]] = {
     "eval.col_scope": {"en": "scope", "ko": "범위"},
     "eval.col_questions": {"en": "questions", "ko": "질문 수"},
     "eval.overall": {"en": "overall", "ko": "전체"},
+    "eval.translated": {
+        "en": "{mode}: {n} questions were also searched in translation.",
+        "ko": "{mode}: 질문 {n}개는 번역해서도 검색했습니다.",
+    },
+    "eval.gate": {"en": '"Not in the documents" gate', "ko": '"문서에 없음" 판단'},
+    "eval.gate_caption": {
+        "en": "Questions without answer pages are unanswerable. Caught: unanswerable "
+        "questions the gate refused. Refused: answerable questions it refused wrongly. "
+        "Precision and recall of its refusals, per question language.",
+        "ko": "정답 페이지가 없는 질문은 답할 수 없는 질문입니다. 걸러냄: 판단이 거절한 답할 수 "
+        "없는 질문. 잘못 거절: 잘못 거절한 답할 수 있는 질문. 질문 언어별 거절의 정밀도와 재현율.",
+    },
+    "eval.gate_mode": {"en": "mode", "ko": "검색 방식"},
+    "eval.gate_language": {"en": "question language", "ko": "질문 언어"},
+    "eval.gate_caught": {"en": "caught", "ko": "걸러냄"},
+    "eval.gate_refused": {"en": "refused wrongly", "ko": "잘못 거절"},
+    "eval.gate_precision": {"en": "precision", "ko": "정밀도"},
+    "eval.gate_recall": {"en": "recall", "ko": "재현율"},
     "docs.title": {"en": "Documents", "ko": "문서"},
     "docs.uploader": {
         "en": "Drop PDFs or text files here",
