@@ -35,6 +35,7 @@ ARTICLES = [
 ]
 FOOTNOTE = "별표 1의 금액은 매년 1월 물가 상승률을 반영하여 개정한다."
 """Footnote of article 3."""
+ALLOWANCE_CAPTION = "<별표 1> 직급별 여비(일액)"
 ALLOWANCE_HEADER = ["직급", "일비(원)", "숙박비(원)", "식비(원)"]
 ALLOWANCES = [
     ["임원", "80,000", "150,000", "45,000"],
@@ -44,6 +45,7 @@ ALLOWANCES = [
     ["사원", "40,000", "90,000", "25,000"],
 ]
 """별표 1 (after article 3): one row per rank."""
+FARE_CAPTION = "<별표 2> 구간별 운임"
 FARE_HEADER = ["구간", "철도(원)", "항공(원)"]
 FARES = [["서울-부산", "59,800", "98,000"], ["서울-광주", "47,000", "89,000"]]
 """별표 2 (after article 5)."""
@@ -61,13 +63,14 @@ def regulation_hwpx() -> bytes:
         paragraph = doc.add_paragraph(f"{title} {body}", style="바탕글")
         if number == 3:
             doc.notes.add_footnote(FOOTNOTE, paragraph=paragraph)
-            _table(doc, ALLOWANCE_HEADER, ALLOWANCES)
+            _table(doc, ALLOWANCE_CAPTION, ALLOWANCE_HEADER, ALLOWANCES)
         if number == 5:
-            _table(doc, FARE_HEADER, FARES)
+            _table(doc, FARE_CAPTION, FARE_HEADER, FARES)
     return doc.to_bytes()
 
 
-def _table(doc: object, header: list[str], rows: list[list[str]]) -> None:
+def _table(doc: object, caption: str, header: list[str], rows: list[list[str]]) -> None:
+    doc.add_paragraph(caption, style="바탕글")  # type: ignore[attr-defined]
     table = doc.add_table(len(rows) + 1, len(header))  # type: ignore[attr-defined]
     for r, row in enumerate([header, *rows]):
         for c, value in enumerate(row):

@@ -1,16 +1,16 @@
-"""Tables on PDF pages: a cheap ruling-line test during pypdf's pass, pdfplumber where it passes.
+"""Tables on PDF pages: a cheap ruling test on the content stream, pdfplumber where it passes.
 
 pdfplumber (https://github.com/jsvine/pdfplumber, MIT; no models) finds tables from the
 ruling lines of a page ("lines" strategy), but it lays out every character of the page
-with pdfminer first: about 0.15 s a page here, several times pypdf's whole text
-extraction. So it only runs on pages that can hold a ruled table: while pypdf extracts
-the text, :class:`RulingCollector` (a pypdf ``visitor_operand_before``) notes the
-axis-aligned line segments and thin rectangles the content stream draws, and
-:meth:`RulingCollector.has_grid` asks for at least :data:`MIN_HORIZONTAL` horizontal and
-:data:`MIN_VERTICAL` vertical rulings of at least :data:`MIN_RULING_PT` points. Text-only
-pages (and tables drawn with horizontal rules only, like LaTeX's booktabs) never reach
-pdfplumber. On a page where it finds a table of at least 2 x 2 cells, the page text
-becomes pdfplumber's text outside the tables with each table as Markdown rows
+with pdfminer first (about 0.15 s a page here) and walks the whole page tree once (0.6 s
+for 311 pages). So it only runs when ``RAG_PDF_TABLES=auto`` (off by default: see the
+README's measurements) and then only on pages whose decoded content stream, already read
+by pypdf, draws rulings at :data:`MIN_HORIZONTAL` distinct heights and
+:data:`MIN_VERTICAL` distinct x positions (:func:`ruling_counts`, a regular-expression
+scan of about 0.5 ms a page). Text-only pages, framed single columns and tables drawn
+with horizontal rules only (LaTeX's booktabs) never reach pdfplumber. On a page where it
+finds a table of at least 2 x 2 cells, the page text becomes pdfplumber's text outside
+the tables with each table as Markdown rows
 (:func:`rag_core.ingestion.tables.markdown_table`) at its place, top to bottom.
 
 This module runs inside the parse worker (:mod:`rag_core.ingestion.worker`).
@@ -31,7 +31,7 @@ MIN_RULING_PT = 12.0
 """Shortest segment counted as a ruling, in points (tick marks of plots are shorter)."""
 MIN_HORIZONTAL = 3
 MIN_VERTICAL = 3
-"""A table of two columns has three vertical rulings (left, between, right)."""
+"""A table of two columns has rulings at three x positions (left, between, right)."""
 THIN_PT = 2.0
 """A rectangle thinner than this (points) is a ruling line, not a box."""
 
@@ -43,35 +43,40 @@ _LINE = re.compile(rb"%s\s+%s\s+m\s+%s\s+%s\s+l(?![A-Za-z])" % ((_NUMBER,) * 4))
 
 
 def ruling_counts(content: bytes) -> tuple[int, int]:
-    """Count the horizontal and vertical rulings a page's content stream draws.
+    """Count the distinct positions of horizontal and vertical rulings a page draws.
 
-    Rulings are ``x y w h re`` rectangles thinner than :data:`THIN_PT` (a filled box
+    Rulings are ``x y w h re`` rectangles thinner than :data:`THIN_PT` (a larger box
     counts its four edges) and ``x y m x y l`` segments, at least :data:`MIN_RULING_PT`
-    long. Coordinates are read as written (a scaling ``cm`` is ignored): this only
-    decides whether pdfplumber looks at the page.
+    long; positions are rounded to whole points. A grid of two columns has three distinct
+    vertical positions, a boxed single column (a framed code listing) only two.
+    Coordinates are read as written (a scaling ``cm`` is ignored): this only decides
+    whether pdfplumber looks at the page.
 
     Args:
         content: the page's decoded content stream.
 
     Returns:
-        ``(horizontal, vertical)`` counts.
+        ``(distinct y of horizontal rulings, distinct x of vertical rulings)``.
     """
-    horizontal = vertical = 0
     if len(_PATH_OPERATOR.findall(content)) < MIN_HORIZONTAL + MIN_VERTICAL:
         return 0, 0
-    sizes = [(abs(float(m[3])), abs(float(m[4]))) for m in _RECT.finditer(content)]
+    boxes = [tuple(float(v) for v in m.groups()) for m in _RECT.finditer(content)]
     for m in _LINE.finditer(content):
-        dx, dy = abs(float(m[3]) - float(m[1])), abs(float(m[4]) - float(m[2]))
-        if dy < THIN_PT / 4 or dx < THIN_PT / 4:
-            sizes.append((dx if dy < THIN_PT / 4 else 0.0, dy if dx < THIN_PT / 4 else 0.0))
-    for width, height in sizes:
+        x0, y0, x1, y1 = (float(v) for v in m.groups())
+        if abs(y1 - y0) < THIN_PT / 4 or abs(x1 - x0) < THIN_PT / 4:
+            boxes.append((min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0)))
+    rows: set[int] = set()
+    columns: set[int] = set()
+    for x, y, width, height in boxes:
+        width, height = abs(width), abs(height)
         if height < THIN_PT and width >= MIN_RULING_PT:
-            horizontal += 1
+            rows.add(round(y))
         elif width < THIN_PT and height >= MIN_RULING_PT:
-            vertical += 1
+            columns.add(round(x))
         elif width >= MIN_RULING_PT and height >= MIN_RULING_PT:
-            horizontal, vertical = horizontal + 2, vertical + 2
-    return horizontal, vertical
+            rows.update((round(y), round(y + height)))
+            columns.update((round(x), round(x + width)))
+    return len(rows), len(columns)
 
 
 def may_hold_table(page: Any) -> bool:
@@ -89,8 +94,8 @@ def may_hold_table(page: Any) -> bool:
         data = b"\n".join(stream.get_object().get_data() for stream in streams)
     except Exception:  # a content stream pypdf could read for text but not here
         return False
-    horizontal, vertical = ruling_counts(data)
-    return horizontal >= MIN_HORIZONTAL and vertical >= MIN_VERTICAL
+    rows, columns = ruling_counts(data)
+    return rows >= MIN_HORIZONTAL and columns >= MIN_VERTICAL
 
 
 class PlumberPages:

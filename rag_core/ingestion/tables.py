@@ -6,8 +6,9 @@ and one line per row, from the HWP/HWPX document structure (:mod:`rag_core.inges
 or from pdfplumber's table finder on PDF pages (:mod:`rag_core.ingestion.pdf_tables`).
 :func:`split_page_with_tables` cuts a page that holds such tables: the prose around them
 goes through the usual text splitter, and each table is cut between rows only, every
-chunk starting with the table's header row and separator. So a chunk of a table always
-says what its numbers are (the header) and holds each row's label with its values.
+chunk starting with the table's caption (the short line above it, if any), header row and
+separator. So a chunk of a table always says what its numbers are and holds each row's
+label with its values.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ if TYPE_CHECKING:  # not imported at run time: the parse worker imports this mod
 TABLE_KEY = "table"
 """Chunk metadata flag: True on a chunk cut from a table (its text is a Markdown table)."""
 SEPARATOR_LINE = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+\s*$")
+MAX_CAPTION_CHARS = 120
+"""The line just above a table, if at most this long, is its caption: repeated in every
+chunk of the table with the header ("Table 2. Busan office", "<별표 1> 직급별 여비")."""
 MAX_TABLE_CELLS = 20_000
 """Cells kept per table (rows x columns); a larger table is cut (a crafted row or column
 span must not make a grid of millions of cells)."""
@@ -138,14 +142,15 @@ def has_table(text: str) -> bool:
     return "|" in text and bool(table_spans(text))
 
 
-def split_table(text: str, start: int, chunk_size: int) -> list[Piece]:
-    """Cut one Markdown table between rows, repeating its header in every chunk.
+def split_table(text: str, start: int, chunk_size: int, caption: str = "") -> list[Piece]:
+    """Cut one Markdown table between rows, repeating its caption and header in every chunk.
 
     Args:
         text: the table (header line, separator line, row lines).
         start: the table's offset in its page.
         chunk_size: the most characters a chunk should have; a single row longer than
             that still makes one chunk (with the header): a row is never cut.
+        caption: a line put above the header in every chunk ("" for none).
 
     Returns:
         The table's chunks in order (one when it fits).
@@ -154,11 +159,12 @@ def split_table(text: str, start: int, chunk_size: int) -> list[Piece]:
     head = "\n".join(lines[:2])
     rows: list[tuple[str, int]] = []
     offset = start + len(head) + 1
+    head = f"{caption}\n{head}" if caption else head
     for line in lines[2:]:
         rows.append((line, offset))
         offset += len(line) + 1
     if not rows:
-        return [Piece(text, start, start + len(text), table=True)]
+        return [Piece(head, start, start + len(text), table=True)]
     pieces: list[Piece] = []
     batch: list[tuple[str, int]] = []
     for row in rows:
@@ -195,9 +201,23 @@ def split_text_with_tables(text: str, splitter: TextSplitter, chunk_size: int) -
     for start, end in [*table_spans(text), (len(text), len(text))]:
         pieces.extend(_prose_pieces(text[cursor:start], cursor, splitter))
         if end > start:
-            pieces.extend(split_table(text[start:end], start, chunk_size))
+            pieces.extend(split_table(text[start:end], start, chunk_size, caption_of(text, start)))
         cursor = end
     return pieces
+
+
+def caption_of(text: str, start: int) -> str:
+    """The line just above offset ``start`` when it is short enough to be a caption.
+
+    Returns:
+        The line (stripped), or ``""`` when it is longer than :data:`MAX_CAPTION_CHARS`,
+        empty, or a table row.
+    """
+    before = text[:start].rstrip()
+    line = before[before.rfind("\n") + 1 :].strip()
+    if not line or len(line) > MAX_CAPTION_CHARS or line.startswith("|"):
+        return ""
+    return line
 
 
 def _prose_pieces(prose: str, offset: int, splitter: TextSplitter) -> list[Piece]:
@@ -268,6 +288,7 @@ def _cells(line: str) -> list[str]:
 __all__ = [
     "TABLE_KEY",
     "Piece",
+    "caption_of",
     "clean_cell",
     "fill_spans",
     "has_table",

@@ -287,11 +287,13 @@ def warn_if_memory_unlimited() -> bool:
 
 
 def _table_finder(data: bytes, password: str | None) -> PlumberPages | None:
-    """The table finder for pages that may hold a ruled table; None if ``RAG_PDF_TABLES=off``.
+    """The table finder when ``RAG_PDF_TABLES=auto`` (default ``off``), else None.
 
-    Read here, in the worker, from its environment (inherited from the app or CLI).
+    Off by default: on PDFs full of ruled boxes pdfplumber's pass costs more than the
+    whole pypdf parse (README, Supported formats). Read here, in the worker, from the
+    environment it inherits from the app or the CLI.
     """
-    if os.environ.get("RAG_PDF_TABLES", "auto").strip().lower() in ("off", "0", "false"):
+    if os.environ.get("RAG_PDF_TABLES", "off").strip().lower() not in ("auto", "on", "1", "true"):
         return None
     return PlumberPages(data, password)
 

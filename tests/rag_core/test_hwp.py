@@ -64,7 +64,7 @@ def test_blocks_follow_the_heading_path_and_number_paragraphs():
 @pytest.mark.parametrize("make", [hwp_docs.regulation_hwpx, hwp_docs.regulation_hwp])
 def test_the_regulation_keeps_articles_footnote_and_tables(make):
     n_paragraphs, blocks = read_blocks(make())
-    assert n_paragraphs == 16
+    assert n_paragraphs == 18
     text = "\n".join(b.text for b in blocks)
     for title, body in ARTICLES:
         (block,) = [b for b in blocks if f"{title} {body}" in b.text]
@@ -103,7 +103,7 @@ def test_the_archive_is_refused_before_anything_is_decompressed(data, kind):
 
 def test_the_worker_streams_meta_then_blocks():
     items = list(iter_hwp_blocks("규정.hwpx", hwp_docs.regulation_hwpx(), timeout_s=60))
-    assert items[0] == HwpMeta(n_paragraphs=16, format="hwpx")
+    assert items[0] == HwpMeta(n_paragraphs=18, format="hwpx")
     first, last, label, text = items[2]
     assert (first, last, label) == (2, 3, "제1장 총칙 > 제1조(목적)")
     assert text.startswith("제1장 총칙\n\n제1조(목적)")

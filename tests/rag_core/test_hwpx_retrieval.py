@@ -19,9 +19,18 @@ from rag_core.ingestion.tables import TABLE_KEY
 from rag_core.knowledge_base import KnowledgeBase
 from tests import hwp_docs
 from tests.conftest import settings_for
-from tests.hwp_docs import ALLOWANCE_HEADER, ALLOWANCES, ARTICLES, FARE_HEADER, FARES
+from tests.hwp_docs import (
+    ALLOWANCE_CAPTION,
+    ALLOWANCE_HEADER,
+    ALLOWANCES,
+    ARTICLES,
+    FARE_CAPTION,
+    FARE_HEADER,
+    FARES,
+)
 
 TABLES = [(ALLOWANCE_HEADER, ALLOWANCES), (FARE_HEADER, FARES)]
+CAPTIONS = {ALLOWANCE_CAPTION, FARE_CAPTION}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +40,7 @@ def regulation_kb(tmp_path_factory: pytest.TempPathFactory, embeddings: Embeddin
     kb = KnowledgeBase(settings_for(data_dir), embeddings)
     result = kb.ingest_bytes("여비규정.hwpx", hwp_docs.regulation_hwpx())
     assert result.status == "indexed", result.error
-    assert result.pages == 16  # paragraphs
+    assert result.pages == 18  # paragraphs
     return kb
 
 
@@ -66,11 +75,13 @@ def test_the_chapter_and_article_make_the_label_of_a_table_passage(regulation_kb
     hits = regulation_kb.retrieve("과장 숙박비 식비 일비 직급", k=5)
     table = next(d for d in hits if d.metadata.get(TABLE_KEY))
     assert table.metadata["page_label"] == "제2장 국내 출장 > 제3조(일비)"
-    assert table.page_content.startswith("| 직급 | 일비(원) | 숙박비(원) | 식비(원) |\n| --- |")
+    assert table.page_content.startswith(
+        ALLOWANCE_CAPTION + "\n| 직급 | 일비(원) | 숙박비(원) | 식비(원) |\n| --- |"
+    )
 
 
 @pytest.mark.parametrize("make", [hwp_docs.regulation_hwpx, hwp_docs.regulation_hwp])
-def test_every_chunk_of_a_table_repeats_its_header_and_keeps_rows_whole(make):
+def test_every_chunk_of_a_table_repeats_its_caption_and_header_and_keeps_rows_whole(make):
     loaded = load_bytes("r.hwpx" if make is hwp_docs.regulation_hwpx else "r.hwp", make())
     chunks = list(iter_chunks(loaded.pages, build_splitter(120, 20)))
     tables = [c for c in chunks if c.metadata.get(TABLE_KEY)]
@@ -78,7 +89,8 @@ def test_every_chunk_of_a_table_repeats_its_header_and_keeps_rows_whole(make):
     all_rows = {"| " + " | ".join(r) + " |" for _, rows in TABLES for r in rows}
     seen = set()
     for chunk in tables:
-        head, separator, *rows = chunk.page_content.split("\n")
+        caption, head, separator, *rows = chunk.page_content.split("\n")
+        assert caption in CAPTIONS  # the line above the table, repeated like the header
         assert head in {"| " + " | ".join(h) + " |" for h, _ in TABLES}
         assert separator.startswith("| --- |") and rows
         assert set(rows) <= all_rows

@@ -91,3 +91,35 @@ def test_a_chunk_reads_back_as_header_and_rows():
     assert header == ["직급", "일비(원)", "숙박비(원)"]
     assert rows == [["과장", "50,000", "a|b"]]
     assert parse_markdown_table("no table") is None
+
+
+def _ruled_pdf() -> bytes:
+    import io
+
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    style = getSampleStyleSheet()["Normal"]
+    rows = [["Rank", "Daily (KRW)", "Hotel (KRW)"], ["Director", "80,000", "150,000"]]
+    rows += [["Manager", "50,000", "110,000"], ["Staff", "40,000", "90,000"]]
+    table = Table(rows)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)]))
+    out = io.BytesIO()
+    story = [Paragraph("Table 1. Allowances per day", style), table, Paragraph("End.", style)]
+    SimpleDocTemplate(out, pagesize=A4).build(story)
+    return out.getvalue()
+
+
+def test_pdf_tables_are_markdown_rows_only_when_switched_on(monkeypatch):
+    from rag_core.ingestion.worker import iter_pdf_pages
+
+    data = _ruled_pdf()
+    monkeypatch.setenv("RAG_PDF_TABLES", "auto")
+    ((_, text),) = [item for item in iter_pdf_pages("t.pdf", data) if isinstance(item, tuple)]
+    assert "Table 1. Allowances per day\n\n| Rank | Daily (KRW) | Hotel (KRW) |\n| --- |" in text
+    assert "| Manager | 50,000 | 110,000 |" in text and text.endswith("End.")
+    monkeypatch.setenv("RAG_PDF_TABLES", "off")
+    ((_, text),) = [item for item in iter_pdf_pages("t.pdf", data) if isinstance(item, tuple)]
+    assert "|" not in text and "Manager\n50,000\n110,000" in text  # pypdf: a cell a line
