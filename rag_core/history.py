@@ -366,7 +366,7 @@ class ExportLabels:
         no_answer: written when an answer has no text.
         cited: heading of the sources the answer cites.
         also_retrieved: heading of the other sources the model was given.
-        sources: heading of the sources of an answer stored before checks existed.
+        sources: heading of the sources of an answer that cites none.
         closest: heading when no passage was relevant enough (closest matches).
         page: a page (``{page}``).
         page_printed: a page whose printed label differs (``{page}``, ``{label}``).
@@ -445,12 +445,12 @@ def _export_sources(
     if not message.citations:
         return []
     by_number = {c.number: c for c in message.citations}
+    cited = [by_number[n] for n in message.cited if n in by_number]
     if not message.relevant:
         groups = [(labels.closest, message.citations)]
-    elif message.check is None:
+    elif not cited:
         groups = [(labels.sources, message.citations)]
     else:
-        cited = [by_number[n] for n in message.cited if n in by_number]
         rest = [c for c in message.citations if c not in cited]
         groups = [(labels.cited, cited), (labels.also_retrieved, rest)]
     lines = []
@@ -481,7 +481,7 @@ def chat_to_markdown(
     that it was asked for again in the question's language, the notices (no citation,
     invalid numbers, unsupported statements, truncation, language), each unsupported
     sentence, and its sources split into "Cited" and "Also retrieved" ("Closest matches"
-    when nothing was relevant; "Sources" for answers stored before checks). The model's
+    when nothing was relevant, "Sources" when the answer cites none). The model's
     reasoning is never exported.
 
     Args:
