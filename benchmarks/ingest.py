@@ -15,6 +15,11 @@ time (for ours also Kiwi's model, which the app loads with the store) is measure
 separately and left out of every end-to-end figure. The machine is
 shared, so compare rows of one run, not numbers across runs.
 
+The HWPX row ingests a generated regulation of about ``--hwpx-paragraphs`` paragraphs
+(:func:`tests.hwp_docs.long_hwpx`) through the same pipeline and reports paragraphs per
+second end to end (the HWP worker, splitting, embedding, storing; the parse worker alone
+is timed by ``benchmarks/tables.py``).
+
 The OCR row ingests a scanned copy of ``--ocr-pages`` pages of ``tests/data/lshort-ko.pdf``
 (rendered at 200 dpi, rotated 1 degree, JPEG quality 75, image only:
 :func:`tests.scans.scanned_copy`) through the same pipeline, with OCR on "auto" at the
@@ -201,6 +206,37 @@ def print_ocr_row(pages: int) -> None:
     )
 
 
+def print_hwpx_row(copies: int) -> None:
+    """Ingest a long generated HWPX regulation through THE pipeline and print its row.
+
+    The document is ``tests.hwp_docs.long_hwpx``: the test regulation (chapters,
+    articles, a footnote, two tables) with its last article repeated ``copies`` times.
+    """
+    from tests.hwp_docs import long_hwpx
+
+    data = long_hwpx(copies)
+    with tempfile.TemporaryDirectory() as tmp:
+        kb = KnowledgeBase(build_settings(data_dir=Path(tmp)), build_default_embeddings())
+        started = time.perf_counter()
+        result = kb.ingest_bytes("long.hwpx", data)
+        total = time.perf_counter() - started
+    print(f"{'HWPX run':<34}{'paragraphs':>11}{'chunks':>8}{'total s':>9}{'paragraphs/s':>14}")
+    print(
+        f"{'generated regulation (.hwpx)':<34}{result.pages:>11}{result.chunks:>8}"
+        f"{total:9.1f}{rate(result.pages, total):>14}"
+    )
+
+
+def build_default_embeddings() -> Any:
+    """The default embedding model and backend of the settings, loaded now."""
+    settings = build_settings()
+    return build_embeddings(
+        settings.embedding_model,
+        batch_size=settings.embedding_batch_size,
+        backend=settings.embedding_backend,
+    )
+
+
 def mean_cosine_to_fp32(runs: list[Run]) -> dict[str, float]:
     """Mean cosine of each backend's stored vectors to torch fp32's, on the same chunks.
 
@@ -350,6 +386,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ocr-pages", type=int, default=8, help="scanned pages for the OCR row (0 = skip)"
     )
+    parser.add_argument(
+        "--hwpx-paragraphs",
+        type=int,
+        default=3000,
+        help="repeated articles in the HWPX row's generated document (0 = skip)",
+    )
     args = parser.parse_args(argv)
     backends = args.backend or list(BACKENDS)
     print(f"file: {args.pdf}  cpus: {os.cpu_count()}  batch size: {args.batch_size}")
@@ -368,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.ocr_pages > 0:
         print()
         print_ocr_row(args.ocr_pages)
+    if args.hwpx_paragraphs > 0:
+        print()
+        print_hwpx_row(args.hwpx_paragraphs)
     return 0
 
 
