@@ -2,9 +2,10 @@
 
 Starts the app the way the browser tests do (``streamlit run app.py`` on a free port with
 a fresh data directory in a temporary folder, the test Ollama server, headless Chromium),
-uploads a few pages of tests/data/lshort.pdf, asks a question, opens the first source on
-its page, and writes docs/documents.png, docs/chat.png and docs/cited-page.png. The tests
-never write into the repository; this command is the only thing that does.
+uploads a few pages of tests/data/lshort.pdf, asks a question (the test server in its
+``honest`` mode: it quotes a sentence of passage [1] and cites it), opens the cited source
+on its page (the supporting sentence highlighted), and writes docs/documents.png,
+docs/chat.png and docs/cited-page.png. The tests never write into the repository; this command is the only thing that does.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from tests.browser.conftest import launch_chromium, serve_app
 from tests.conftest import LSHORT, REPO, pdf_pages
 from tests.ollama_server import FakeOllamaServer
 
-QUESTION = "When did Knuth start writing TeX?"
+QUESTION = "What is WYSIWYG?"
+"""Its best passage opens with a whole sentence, which the honest test model quotes."""
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
@@ -42,7 +44,7 @@ def take_screenshots(out_dir: Path) -> list[Path]:
     paths = [out_dir / name for name in ("documents.png", "chat.png", "cited-page.png")]
     with (
         tempfile.TemporaryDirectory(prefix="rag-screenshots-") as data_dir,
-        FakeOllamaServer(token_delay=0.01) as ollama,
+        FakeOllamaServer(token_delay=0.01, mode="honest") as ollama,
         serve_app(Path(data_dir), ollama) as url,
         sync_playwright() as playwright,
     ):
@@ -66,13 +68,16 @@ def take_screenshots(out_dir: Path) -> list[Path]:
         box.fill(QUESTION)
         box.press("Enter")
         answer = page.locator("[data-testid='stChatMessage']").nth(1)
-        expect(answer).to_contain_text("Sources (")
+        expect(answer).to_contain_text("Cited (1)")
         first = answer.locator("[data-testid='stExpander']").first
         expect(page.get_by_text("Export chat as Markdown")).to_be_visible()  # the run's end
         _wait_until_idle(page)
         first.locator("summary").click()
         _wait_until_idle(page)
-        page.screenshot(path=str(paths[1]), full_page=True)
+        # the question at the top of the view (the main area scrolls, not the page)
+        page.locator("[data-testid='stChatMessage']").first.evaluate("e => e.scrollIntoView()")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(paths[1]))
 
         first.get_by_text("Show on the page").click()
         image = first.locator("[data-testid='stImage'] img")
