@@ -37,12 +37,14 @@ ADDED_COLUMNS = {
     "answer_check": "TEXT NOT NULL DEFAULT ''",
     "retry_language": "TEXT NOT NULL DEFAULT ''",
     "num_predict": "INTEGER NOT NULL DEFAULT 0",
+    "search": "TEXT NOT NULL DEFAULT ''",
 }
 """Message columns added after the first release (a migration adds them to old files).
-``answer_check`` holds :meth:`AnswerCheck.to_dict` as JSON ("" when there is no check)."""
+``answer_check`` holds :meth:`AnswerCheck.to_dict` as JSON ("" when there is no check);
+``search`` holds ``{"queries": [...], "notices": [[code, params], ...]}`` as JSON."""
 _MESSAGE_COLUMNS = (
     "chat_id, position, role, content, error, query, relevant, dropped, citations, "
-    "thinking, answer_check, retry_language, num_predict"
+    "thinking, answer_check, retry_language, num_predict, search"
 )
 
 
@@ -66,6 +68,10 @@ class ChatMessage:
             after a first answer in another language ("" when there was no retry).
         num_predict: the ``num_predict`` setting when the answer was generated (named by
             the truncation notice; 0 when unknown).
+        queries: the queries searched: the query, then its translations when the
+            question's language was missing from the documents (empty when not recorded).
+        search_notices: ``(code, params)`` of what the search could not do (e.g.
+            "translation_unavailable"; texts in :data:`rag_core.generation.report.NOTICE_TEXTS`).
     """
 
     role: str
@@ -79,6 +85,8 @@ class ChatMessage:
     check: AnswerCheck | None = None
     retry_language: str = ""
     num_predict: int = 0
+    queries: list[str] = field(default_factory=list)
+    search_notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def cited(self) -> list[int]:
@@ -268,6 +276,10 @@ class ChatHistory:
         """
         citations = json.dumps([asdict(c) for c in message.citations], ensure_ascii=False)
         check = "" if message.check is None else json.dumps(message.check.to_dict())
+        search = ""
+        if message.queries or message.search_notices:
+            notices = [list(n) for n in message.search_notices]
+            search = json.dumps({"queries": message.queries, "notices": notices})
         with self._connect() as db:
             if not self._owns(db, chat_id, owner):
                 raise KeyError(chat_id)
@@ -276,11 +288,12 @@ class ChatHistory:
             ).fetchone()
             db.execute(
                 f"INSERT INTO messages ({_MESSAGE_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     chat_id, position, message.role, message.content, message.error,
                     message.query, int(message.relevant), message.dropped, citations,
                     message.thinking, check, message.retry_language, message.num_predict,
+                    search,
                 ),
             )  # fmt: skip
             db.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now_iso(), chat_id))
@@ -300,7 +313,7 @@ class ChatHistory:
         """
         rows = self._select(
             "SELECT m.role, m.content, m.error, m.query, m.relevant, m.dropped, "
-            "m.citations, m.thinking, m.answer_check, m.retry_language, m.num_predict "
+            "m.citations, m.thinking, m.answer_check, m.retry_language, m.num_predict, m.search "
             "FROM messages m JOIN chats c ON c.id = m.chat_id "
             "WHERE m.chat_id = ? AND c.owner = ? ORDER BY m.position",
             (chat_id, owner),
@@ -313,9 +326,14 @@ class ChatHistory:
                 thinking=thinking,
                 check=check_from_dict(json.loads(check)) if check else None,
                 retry_language=retry_language, num_predict=num_predict,
+                queries=list(json.loads(search).get("queries", [])) if search else [],
+                search_notices=[
+                    (str(code), dict(params))
+                    for code, params in (json.loads(search).get("notices", []) if search else [])
+                ],
             )
             for (role, content, error, query, relevant, dropped, citations, thinking, check,
-                 retry_language, num_predict) in rows
+                 retry_language, num_predict, search) in rows
         ]  # fmt: skip
 
     def chats(self, *, owner: str = LOCAL_OWNER, limit: int = 50) -> list[ChatSummary]:

@@ -103,6 +103,15 @@ def notice_text(notice: Notice, check: AnswerCheck) -> str:
     return notice_template(notice.code).format(**params)
 
 
+def search_notice_text(code: str, params: dict[str, Any]) -> str:
+    """A search notice (``notice`` event: translation unavailable or unusable), translated."""
+    values = {"languages": "", "error": "", **params}
+    try:
+        return notice_template(code).format(**values)
+    except (KeyError, IndexError, ValueError):
+        return code
+
+
 def ollama_problem(code: str, params: dict[str, Any], english: str) -> str:
     """An Ollama problem (``error_code`` event) in the UI language; ``english`` if unknown."""
     key = f"ollama.{code}"
@@ -258,6 +267,11 @@ class AnswerView:
         message = self.message
         if kind == "query":
             message.query = value if str(value).strip() != self.question.strip() else ""
+        elif kind == "queries":
+            message.queries = [str(q) for q in value]
+        elif kind == "notice":
+            code, params = value
+            message.search_notices.append((str(code), dict(params)))
         elif kind == "citations":
             message.citations = list(value)
             self.status.show("chat.status.reading", n=len(value))
@@ -309,7 +323,12 @@ def render_answer_marks(message: ChatMessage) -> None:
         for claim in check.unsupported:
             sentence = escape_markdown(" ".join(claim.text.split()))
             st.caption(t("chat.unsupported_mark", n=claim.source, sentence=sentence))
-    if message.query:
+    for code, params in message.search_notices:
+        st.warning(escape_markdown(search_notice_text(code, params)), icon=":material/translate:")
+    if len(message.queries) > 1:
+        shown = " · ".join(escape_markdown(q) for q in message.queries)
+        st.caption(t("chat.searched_in_translation", queries=shown))
+    elif message.query:
         st.caption(t("chat.searched_for", query=escape_markdown(message.query)))
     if message.dropped:
         st.caption(t("chat.dropped", n=message.dropped))
@@ -342,4 +361,5 @@ __all__ = [
     "ollama_problem",
     "render_answer_marks",
     "render_answer_text",
+    "search_notice_text",
 ]

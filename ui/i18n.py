@@ -120,6 +120,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "(the passage could not be located on the page image)",
         "ko": "(페이지 이미지에서 구절 위치를 찾지 못했습니다)",
     },
+    "chat.searched_in_translation": {
+        "en": "Searched for: {queries} (the question and its translation)",
+        "ko": "검색한 질문: {queries} (질문과 그 번역)",
+    },
     "chat.searched_for": {"en": "Searched for: {query}", "ko": "검색한 질문: {query}"},
     "chat.dropped": {
         "en": "{n} lower-ranked passages were left out to fit the model's context window "
