@@ -269,12 +269,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "eval.gate_recall": {"en": "recall", "ko": "재현율"},
     "docs.title": {"en": "Documents", "ko": "문서"},
     "docs.uploader": {
-        "en": "Drop PDFs or text files here",
-        "ko": "PDF나 텍스트 파일을 여기에 끌어다 놓으세요",
+        "en": "Drop PDFs, HWP / HWPX or text files here",
+        "ko": "PDF, 한글(HWP·HWPX)이나 텍스트 파일을 여기에 끌어다 놓으세요",
     },
     "docs.uploader_help": {
-        "en": "PDF, .txt and .md files. Everything stays on this machine.",
-        "ko": "PDF, .txt, .md 파일. 모든 것이 이 컴퓨터 안에만 머뭅니다.",
+        "en": "PDF (scanned pages are read by OCR), .hwpx, .hwp, .txt and .md files. "
+        "Everything stays on this machine.",
+        "ko": "PDF(스캔한 쪽은 OCR로 읽음), .hwpx, .hwp, .txt, .md 파일. 모든 것이 이 컴퓨터 "
+        "안에만 머뭅니다.",
     },
     "docs.password": {
         "en": "Password for encrypted PDFs (optional)",
@@ -293,8 +295,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "{name}: 빈 파일입니다 (0바이트)",
     },
     "docs.err.unsupported": {
-        "en": "{name}: unsupported file type; use PDF, .txt or .md",
-        "ko": "{name}: 지원하지 않는 파일 형식입니다. PDF, .txt, .md를 쓰세요",
+        "en": "{name}: unsupported file type; use PDF, .hwpx, .hwp, .txt or .md",
+        "ko": "{name}: 지원하지 않는 파일 형식입니다. PDF, .hwpx, .hwp, .txt, .md를 쓰세요",
     },
     "docs.err.ocr_unavailable": {
         "en": "{name}: no page has extractable text and OCR is unavailable: "
@@ -304,8 +306,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "docs.err.no_text": {
         "en": "{name}: no page has extractable text: is it a scanned document? Run OCR first",
-        "ko": "{name}: 추출할 수 있는 텍스트가 있는 쪽이 없습니다. 스캔한 문서인가요? "
-        "먼저 OCR을 하세요",
+        "ko": "{name}: 추출할 수 있는 텍스트가 있는 쪽이 없습니다 (OCR이 꺼져 있거나 "
+        "OCR로도 글자를 찾지 못했습니다)",
     },
     "docs.err.encoding": {
         "en": "{name}: the text file is neither UTF-8 nor CP949 (EUC-KR)",
@@ -335,6 +337,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{name}: the PDF is damaged or truncated and cannot be read",
         "ko": "{name}: PDF가 손상되었거나 잘려서 읽을 수 없습니다",
     },
+    "docs.err.hwp_encrypted": {
+        "ko": "{name}: 암호·배포용·DRM으로 보호된 문서라 읽을 수 없습니다. 한글에서 보호를 푼 "
+        "사본을 저장하세요",
+    },
+    "docs.err.hwp_limit": {"ko": "{name}: 파일이 읽기 안전 한도를 넘습니다 (압축 폭탄?)"},
+    "docs.err.hwp_unsafe": {"ko": "{name}: HWPX 안에 위험한 파일 이름이 있습니다 (경로 조작?)"},
+    "docs.err.hwp_damaged": {"ko": "{name}: 문서가 손상되어 읽을 수 없습니다"},
+    "docs.err.hwp_not_hwp": {"ko": "{name}: HWP/HWPX 파일이 아닙니다. 이름만 바꾼 파일인가요?"},
+    "docs.err.hwp3": {"ko": "{name}: HWP 3.0 파일은 지원하지 않습니다. 한글에서 HWPX로 저장하세요"},
+    "docs.err.hwp_too_large": {
+        "ko": "{name}: 문서가 너무 커서 메모리 제한 안에서 읽을 수 없습니다"
+    },
+    "docs.err.hwp_too_complex": {
+        "ko": "{name}: 문서가 너무 복잡합니다. 읽는 데 제한 시간을 넘겼습니다"
+    },
     "docs.err.unreadable": {
         "en": "{name}: the file cannot be read",
         "ko": "{name}: 파일을 읽을 수 없습니다",
@@ -342,8 +359,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "docs.password_hint": {"en": " (password field below)", "ko": " (아래 비밀번호 칸)"},
     "docs.indexed": {"en": "Indexed documents", "ko": "색인된 문서"},
     "docs.empty": {
-        "en": "No documents yet. Drop PDFs, .txt or .md files above to index them.",
-        "ko": "아직 문서가 없습니다. 위에 PDF, .txt, .md 파일을 놓으면 색인합니다.",
+        "en": "No documents yet. Drop PDFs, HWP / HWPX, .txt or .md files above to index them.",
+        "ko": "아직 문서가 없습니다. 위에 PDF, 한글(HWP·HWPX), .txt, .md 파일을 놓으면 색인합니다.",
     },
     "docs.col_name": {"en": "Name", "ko": "이름"},
     "docs.col_pages": {"en": "Pages", "ko": "쪽 수"},
