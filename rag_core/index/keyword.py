@@ -37,6 +37,9 @@ import bm25s
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
+from langchain_core.documents import Document
+
+from rag_core.ingestion.sections import keyword_text
 
 logger = logging.getLogger(__name__)
 # bm25s sets its logger to DEBUG at import and logs every index build; keep it quiet.
@@ -374,12 +377,15 @@ class StoreKeywordSource:
         }
 
     def document_chunks(self, sha256: str) -> list[tuple[str, str, str | None]]:
-        """Return a document's chunks as (chunk id, text, stored terms or None).
+        """Return a document's chunks as (chunk id, text as indexed, stored terms or None).
+
+        The text is the chunk's keyword text (title and heading path, then the passage;
+        :func:`~rag_core.ingestion.sections.keyword_text`), as the ingest analysed it.
 
         Raises:
             CollectionDeletedError: the collection was deleted meanwhile.
         """
         return [
-            (chunk_id, text, meta.get(TERMS_METADATA_KEY))
+            (chunk_id, keyword_text(Document(text, metadata=meta)), meta.get(TERMS_METADATA_KEY))
             for chunk_id, text, meta in self.store.document_chunks(sha256)
         ]

@@ -27,8 +27,9 @@ from rag_core.ingestion.ocr import (
     ocr_text,
     tesseract_problem,
 )
+from rag_core.ingestion.sections import SECTION_KEY, TITLE_KEY, Sections, section_metadata
 from rag_core.ingestion.spacing import RESPACED_KEY, lost_spacing, respace
-from rag_core.ingestion.worker import PdfMeta, iter_pdf_pages
+from rag_core.ingestion.worker import PdfHeadings, PdfMeta, iter_pdf_pages
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +126,10 @@ class PageStream:
     usable text (:func:`rag_core.ingestion.ocr.needs_ocr`) are recognised by OCR after the
     last page has been read, and yielded then (metadata ``ocr: True``); with OCR off they
     are collected in :attr:`empty_pages`. Korean pages that lost their word spacing are
-    respaced (:mod:`rag_core.ingestion.spacing`). Close it (or use it as a context manager)
-    to stop the worker early.
+    respaced (:mod:`rag_core.ingestion.spacing`). Every page gets the document's title
+    (``doc_title``) and its heading path (``section``) or, when a section starts on it,
+    the section starts (:mod:`rag_core.ingestion.sections`). Close it (or use it as a
+    context manager) to stop the worker early.
 
     Args:
         name: the file's name as uploaded; used for display and to pick the format.
@@ -188,15 +191,17 @@ class PageStream:
         self._on_page, self._on_ocr = on_page, on_ocr
         self._ocr = ocr if ocr is not None else OcrOptions(mode="off")
         self._spacing = korean_spacing
-        self._pdf: Iterator[PdfMeta | tuple[int, str]] | None = None
+        self._pdf: Iterator[PdfMeta | PdfHeadings | tuple[int, str]] | None = None
         self._hwp: HwpPages | None = None
+        self._sections = Sections(self.name)
         suffix = suffix_of(self.name)
         if suffix in PDF_SUFFIXES:
             self._pdf = iter_pdf_pages(self.name, data, password=password, timeout_s=timeout_s)
             meta = next(self._pdf)
             assert isinstance(meta, PdfMeta)
             self.n_pages, self._labels = meta.n_pages, meta.labels
-            self._items: Iterator[PdfMeta | tuple[int, str]] = self._pdf
+            self._sections = Sections(self.name, meta.title, meta.outline)
+            self._items: Iterator[PdfMeta | PdfHeadings | tuple[int, str]] = self._pdf
         elif suffix in HWP_SUFFIXES:  # pages: paragraph groups under a heading path
             self._hwp = HwpPages(self.name, data, timeout_s=timeout_s)
             self.n_pages, self._labels = self._hwp.n_pages, []
@@ -218,6 +223,9 @@ class PageStream:
         deferred: dict[int, str] = {}
         for item in self._items:
             assert not isinstance(item, PdfMeta)
+            if isinstance(item, PdfHeadings):  # a PDF without bookmarks: its large lines
+                self._sections.add_detected(item.number, item.headings)
+                continue
             number, text = item
             self.pages_read = number
             if self._pdf is not None and needs_ocr(text, self._ocr.mode):
@@ -260,6 +268,12 @@ class PageStream:
                 self.respaced_pages.append(number)
                 metadata[RESPACED_KEY] = respaced
                 text = respaced.text
+        metadata[TITLE_KEY] = self._sections.doc_title
+        if self._hwp is not None:  # HWP/HWPX: the page is one heading path's paragraphs
+            if raw:
+                metadata[SECTION_KEY] = metadata["page_label"]
+        else:
+            metadata.update(section_metadata(self._sections.page_starts(number, text)))
         return Document(page_content=text, metadata=metadata)
 
     def _recognise(self, deferred: dict[int, str]) -> Iterator[Document]:

@@ -36,12 +36,7 @@ from rag_core.index.registry import (
     now_iso,
 )
 from rag_core.index.vector_store import VectorStore
-from rag_core.ingestion.loaders import (
-    PageStream,
-    display_name,
-    sha256_hex,
-    suffix_of,
-)
+from rag_core.ingestion.loaders import PageStream, display_name, sha256_hex, suffix_of
 from rag_core.ingestion.ocr import OcrOptions
 from rag_core.ingestion.progress import (
     IngestResult,
@@ -49,6 +44,7 @@ from rag_core.ingestion.progress import (
     ProgressReporter,
     expected_chunks,
 )
+from rag_core.ingestion.sections import embedded_text, keyword_text
 from rag_core.ingestion.splitting import build_splitter, iter_chunks
 from rag_core.retrieval.language import chunk_languages
 
@@ -74,7 +70,10 @@ def embed_in_batches(
     batch_size: int = EMBED_WINDOW,
     report: ProgressReporter | None = None,
 ) -> list[list[float]]:
-    """Embed chunk texts ``batch_size`` at a time, reporting progress after each call.
+    """Embed chunks ``batch_size`` at a time, reporting progress after each call.
+
+    What is embedded is :func:`~rag_core.ingestion.sections.embedded_text` (title and
+    heading path, then the passage); the passage alone is stored and shown.
 
     Args:
         embed: an ``Embeddings.embed_documents``.
@@ -88,7 +87,7 @@ def embed_in_batches(
     vectors: list[list[float]] = []
     total = len(chunks)
     for start in range(0, total, batch_size):
-        texts = [c.page_content for c in chunks[start : start + batch_size]]
+        texts = [embedded_text(c) for c in chunks[start : start + batch_size]]
         vectors.extend(embed(texts))
         if report:
             report("embed", min(start + batch_size, total), total)
@@ -290,10 +289,10 @@ class IngestPipeline:
         return len(chunks), writer.embedded, replaced
 
     def add_terms(self, chunks: list[Document], terms: dict[str, list[str]]) -> None:
-        """Analyse ``chunks`` for BM25 into ``terms`` and keep them in each chunk's metadata."""
+        """BM25 terms of each chunk's ``keyword_text`` into ``terms`` and the chunk's metadata."""
         if not chunks:
             return
-        analysed = self.keyword_index.analyzer.analyze([c.page_content for c in chunks])
+        analysed = self.keyword_index.analyzer.analyze([keyword_text(c) for c in chunks])
         for chunk, chunk_terms in zip(chunks, analysed, strict=True):
             terms[str(chunk.id)] = chunk_terms
             chunk.metadata[TERMS_METADATA_KEY] = " ".join(chunk_terms)

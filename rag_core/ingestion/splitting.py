@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from rag_core.ingestion.sections import section_parts
 from rag_core.ingestion.spacing import RESPACED_KEY, Respaced
 from rag_core.ingestion.tables import has_table, split_page_with_tables
 
@@ -59,6 +60,10 @@ def iter_chunks(
 ) -> Iterator[Document]:
     """Split page Documents into chunks, one page at a time, as the pages arrive.
 
+    A page on which a section starts (see :func:`rag_core.ingestion.sections.section_parts`)
+    is first cut at each section start, so no chunk spans one; the parts are then split
+    as pages are, and chunk indexes and offsets stay those of the page.
+
     Args:
         pages: Documents with metadata ``sha256`` and ``page`` (from
             :mod:`rag_core.ingestion.loaders`).
@@ -67,35 +72,57 @@ def iter_chunks(
     Yields:
         Chunks in page order. Each has ``id`` set and metadata copied from its page plus
         ``chunk_index`` (0-based, per page), ``start_index`` and ``end_index`` (character
-        offsets of the chunk in its page's text). A respaced page (its metadata holds a
+        offsets of the chunk in its page's text) and ``section`` (its heading path, when
+        known). A respaced page (its metadata holds a
         :class:`~rag_core.ingestion.spacing.Respaced` under ``RESPACED_KEY``, which is
         removed) is cut from the respaced text; its chunks also get ``respaced: True`` and
         ``source_start_index`` / ``source_end_index``, the same span in the extractor's text.
     """
     for page in pages:
         respaced = page.metadata.pop(RESPACED_KEY, None)
-        if has_table(page.page_content):  # rows kept whole, the header in every chunk
-            pieces = split_page_with_tables(page, splitter)
-        else:
-            pieces = splitter.split_documents([page])
-        for index, piece in enumerate(pieces):
-            if not piece.page_content.strip():
-                continue
-            meta = dict(piece.metadata)
-            meta["chunk_index"] = index
-            start = int(meta.get("start_index", -1))
-            meta["start_index"] = start
-            if "end_index" not in meta:  # a table chunk has it: its header is repeated
-                meta["end_index"] = start + len(piece.page_content) if start >= 0 else -1
-            if isinstance(respaced, Respaced) and start >= 0:
-                meta["respaced"] = True
-                meta["source_start_index"] = respaced.to_original(start)
-                meta["source_end_index"] = respaced.to_original(meta["end_index"])
-            yield Document(
-                id=chunk_id(meta["sha256"], int(meta["page"]), index),
-                page_content=piece.page_content,
-                metadata=meta,
-            )
+        index = -1
+        for offset, part in section_parts(page):
+            if has_table(part.page_content):  # rows kept whole, the header in every chunk
+                pieces = split_page_with_tables(part, splitter)
+            else:
+                pieces = splitter.split_documents([part])
+            for piece in pieces:
+                index += 1
+                if not piece.page_content.strip():
+                    continue
+                meta = _chunk_metadata(piece, offset, index, respaced)
+                yield Document(
+                    id=chunk_id(meta["sha256"], int(meta["page"]), index),
+                    page_content=piece.page_content,
+                    metadata=meta,
+                )
+
+
+def _chunk_metadata(
+    piece: Document, offset: int, index: int, respaced: object
+) -> dict[str, object]:
+    """A chunk's metadata: its piece's, with its index and offsets in the page's text.
+
+    Args:
+        piece: the chunk as the splitter made it, offsets relative to its part.
+        offset: where the part starts in the page's text (characters).
+        index: the chunk's 0-based index on its page.
+        respaced: the page's :class:`Respaced` record, if its spacing was restored.
+    """
+    meta = dict(piece.metadata)
+    meta["chunk_index"] = index
+    start = int(meta.get("start_index", -1))
+    if "end_index" in meta and start >= 0:  # a table chunk has it: its header is repeated
+        meta["end_index"] = int(meta["end_index"]) + offset
+    start = start + offset if start >= 0 else -1
+    meta["start_index"] = start
+    if "end_index" not in meta:
+        meta["end_index"] = start + len(piece.page_content) if start >= 0 else -1
+    if isinstance(respaced, Respaced) and start >= 0:
+        meta["respaced"] = True
+        meta["source_start_index"] = respaced.to_original(start)
+        meta["source_end_index"] = respaced.to_original(int(meta["end_index"]))
+    return meta
 
 
 def split_pages(

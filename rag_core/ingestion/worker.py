@@ -9,7 +9,8 @@ first pages while the child is still reading the rest (see
 :class:`rag_core.ingestion.loaders.PageStream`), and can show page progress.
 
 Messages from the child (JSON lines on its stdout):
-``("meta", n_pages, labels)``, ``("page", number, text)``, ``("error", kind, detail)``,
+``("meta", n_pages, labels, title, outline)``, ``("headings", number, headings)`` (PDFs
+without bookmarks, before the page), ``("page", number, text)``, ``("error", kind, detail)``,
 ``("done",)``.
 """
 
@@ -25,11 +26,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rag_core.errors import DocumentError, PasswordRequiredError, WrongPasswordError
+from rag_core.ingestion.pdf_headings import LineFonts, read_outline, read_title
 from rag_core.ingestion.pdf_tables import PlumberPages, may_hold_table
 
 logger = logging.getLogger(__name__)
@@ -44,10 +46,34 @@ LEADING_BYTES = b" \t\r\n\x00\xef\xbb\xbf"
 
 @dataclass(frozen=True)
 class PdfMeta:
-    """What the child reports before the pages: page count and printed page labels."""
+    """What the child reports before the pages.
+
+    Attributes:
+        n_pages: pages in the PDF.
+        labels: the printed page label of each page.
+        title: the ``/Title`` of its document information ("" when it has none).
+        outline: its bookmarks, ``[depth, title, page]`` (see
+            :func:`rag_core.ingestion.pdf_headings.read_outline`).
+    """
 
     n_pages: int
     labels: list[str]
+    title: str = ""
+    outline: list[list[Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PdfHeadings:
+    """Heading candidates of a page of a PDF without bookmarks, sent just before the page.
+
+    Attributes:
+        number: the 1-based page number.
+        headings: ``[size, bold, text]`` lists (see
+            :meth:`rag_core.ingestion.pdf_headings.LineFonts.headings`).
+    """
+
+    number: int
+    headings: list[list[Any]]
 
 
 def check_pdf_magic(name: str, data: bytes) -> None:
@@ -74,8 +100,11 @@ def iter_pdf_pages(
     password: str | None = None,
     timeout_s: float = 120.0,
     memory_limit: int = MEMORY_LIMIT_BYTES,
-) -> Iterator[PdfMeta | tuple[int, str]]:
+) -> Iterator[PdfMeta | PdfHeadings | tuple[int, str]]:
     """Yield a :class:`PdfMeta`, then ``(page_number, text)`` for every page, in order.
+
+    A PDF without bookmarks also gets a :class:`PdfHeadings` before each page that has
+    lines set large or bold (heading candidates).
 
     Args:
         name: display name, for messages only.
@@ -87,7 +116,8 @@ def iter_pdf_pages(
         memory_limit: address-space cap of the child, in bytes.
 
     Yields:
-        First a ``PdfMeta``; then 1-based page numbers with their extracted text.
+        First a ``PdfMeta``; then 1-based page numbers with their extracted text, each
+        preceded by its ``PdfHeadings`` when it has any.
 
     Raises:
         DocumentError: not a PDF, damaged, too complex (timeout) or too large (memory).
@@ -101,7 +131,9 @@ def iter_pdf_pages(
     for message in run_child("rag_core.ingestion.worker", args, [header, data], timeout_s):
         kind = message[0]
         if kind == "meta":
-            yield PdfMeta(n_pages=message[1], labels=message[2])
+            yield PdfMeta(message[1], message[2], *message[3:5])
+        elif kind == "headings":
+            yield PdfHeadings(number=message[1], headings=message[2])
         elif kind == "page":
             yield (message[1], message[2])
         elif kind == "error":
@@ -333,10 +365,14 @@ def _child_main(memory_limit: int) -> None:
             labels = []
         if len(labels) != n_pages:
             labels = [str(i) for i in range(1, n_pages + 1)]
-        put(("meta", n_pages, labels))
+        outline = read_outline(reader)
+        put(("meta", n_pages, labels, read_title(reader), outline))
         tables = _table_finder(data, password)
+        fonts = None if outline else LineFonts()  # no bookmarks: headings by font size
         for index, page in enumerate(reader.pages):
-            text = page.extract_text() or ""
+            text = page.extract_text(visitor_text=fonts.visit if fonts else None) or ""
+            if fonts is not None and (headings := fonts.headings()):
+                put(("headings", index + 1, headings))
             if tables is not None and may_hold_table(page):
                 text = tables.page_text(index) or text
             put(("page", index + 1, text))
