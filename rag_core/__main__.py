@@ -278,7 +278,7 @@ def _cmd_retrieve(kb: KnowledgeBase, args: argparse.Namespace) -> int:
         _out(json.dumps([c.to_dict() for c in citations], ensure_ascii=False))
         return 0
     for c in citations:
-        _out(f"[{c.number}] {c.source} {c.page_display} score={c.score:.4f}")
+        _out(f"[{c.number}] {c.source} {c.location} score={c.score:.4f}")
         _out("    " + " ".join(c.text.split())[:300])
     return 0
 

@@ -77,7 +77,7 @@ def print_answer(result: RagAnswer, out: TextIO, err: TextIO, *, num_predict: in
     for c in result.citations:
         mark = " (cited)" if c.number in cited else ""
         passage = " ".join(c.text.split())[:200]
-        out.write(f"[{c.number}] {c.source} {c.page_display}{mark}: {passage}\n")
+        out.write(f"[{c.number}] {c.source} {c.location}{mark}: {passage}\n")
 
 
 def answer_questions(

@@ -106,6 +106,8 @@ def render_source(
 ) -> None:
     """One source in an expander: file, page, passage, supporting sentences, score, page."""
     label = f"[{citation.number}] {escape_markdown(citation.source)}, {page_label(citation)}"
+    if citation.section_display:  # the heading path, written by the document's author
+        label += f" · {escape_markdown(citation.section_display)}"
     with st.expander(label, expanded=False):
         text = citation.text
         if len(text) > PASSAGE_PREVIEW_CHARS:

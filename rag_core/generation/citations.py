@@ -13,6 +13,9 @@ from langchain_core.documents import Document
 
 from rag_core.generation import claims
 
+SECTION_DISPLAY_CHARS = 120
+"""Characters of a heading path shown beside a page (the UI, the CLI)."""
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -32,6 +35,9 @@ class Citation:
         sha256: the document's content hash.
         start_index: character offset of the passage in its page's text (-1 if unknown).
         ocr: the passage was recognised by OCR from a page image (the sources say "OCR").
+        section: the heading path of the passage ("Chapter > Section"), from the PDF's
+            bookmarks or headings or the HWP's heading path; "" when unknown. Written by
+            the document's author: printable and bounded, but to be escaped when shown.
     """
 
     number: int
@@ -45,6 +51,7 @@ class Citation:
     sha256: str = ""
     start_index: int = -1
     ocr: bool = False
+    section: str = ""
 
     @property
     def printed_label(self) -> str:
@@ -57,6 +64,25 @@ class Citation:
         if self.printed_label:
             return f"p. {self.page} (printed {self.printed_label})"
         return f"p. {self.page}"
+
+    @property
+    def section_display(self) -> str:
+        """The heading path to show beside the page, at most 120 characters; "" if none.
+
+        Empty when it only repeats the page label (an HWP page is labelled with its
+        path); a longer path keeps its end (the deepest headings) after "…".
+        """
+        if not self.section or self.section == self.page_label:
+            return ""
+        if len(self.section) <= SECTION_DISPLAY_CHARS:
+            return self.section
+        return "…" + self.section[-(SECTION_DISPLAY_CHARS - 1) :]
+
+    @property
+    def location(self) -> str:
+        """The page and the heading path: "p. 57 · Formulae > Single Equations" (CLI)."""
+        section = self.section_display
+        return f"{self.page_display} · {section}" if section else self.page_display
 
     def to_dict(self) -> dict[str, Any]:
         """Return the citation as a JSON-ready dict."""
@@ -90,6 +116,7 @@ def build_citations(docs: list[Document]) -> list[Citation]:
                 sha256=str(meta.get("sha256", "")),
                 start_index=int(meta.get("start_index", -1)),
                 ocr=bool(meta.get("ocr", False)),
+                section=str(meta.get("section") or ""),
             )
         )
     return citations

@@ -5,8 +5,9 @@ headless Chromium: the listener on 127.0.0.1 gets no request, no link or image p
 it, and no rendered Markdown holds a link or an image at all.
 
 Vectors: (a) a page label prefix (/PageLabels /P), shown in the source's title and the
-cited page's caption; (b) the outline title and the document info (/Title, /Author), which
-the UI does not show (checked anyway); (c) a hostile file name (the upload keeps only the
+cited page's caption; (b) the outline title, shown as the passage's section in the source's
+title, and the document info (/Title, /Author), which the UI does not show (checked
+anyway); (c) a hostile file name (the upload keeps only the
 last path component, so its payloads carry no "/"); (d) passage text; (e) the model's
 answer with an image, an inline link, a reference definition, an autolink, bare URLs and
 raw HTML; (f) the chat title in the sidebar list (the question as typed).
@@ -165,6 +166,7 @@ def test_every_untrusted_text_renders_inert(
     printed = " ".join(f"p. 1 (printed {page_label(label + '1', 1)})".split())
     assert printed in " ".join(joined.split()), titles
     assert hostile_name in joined, titles
+    assert "[outline-link](" in joined, titles  # (b) the section, as text
     for index in range(sources.count()):
         sources.nth(index).locator("summary").click()
     expect(answer).to_contain_text("<img src=")  # the passage, as text
