@@ -15,6 +15,7 @@ import streamlit as st
 from langchain_core.embeddings import Embeddings
 
 from rag_core.config import Settings, build_settings
+from rag_core.document_view import DocumentView, paragraph_view
 from rag_core.generation.llm import OllamaStatus, check_ollama
 from rag_core.history import ChatHistory
 from rag_core.index.collections import list_collections
@@ -149,3 +150,18 @@ def _page_image(
     out = io.BytesIO()
     view.image.save(out, format="PNG")
     return out.getvalue(), view.highlighted
+
+
+def get_paragraph_view(path: str, paragraph: int, passage: str) -> DocumentView:
+    """The cited paragraph(s) of a stored HWP / HWPX file with their neighbours, marked.
+
+    Raises:
+        DocumentError: the stored file cannot be read.
+    """
+    with st.spinner(t("res.reading_document")):
+        return _paragraph_view(path, paragraph, passage)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _paragraph_view(path: str, paragraph: int, passage: str) -> DocumentView:
+    return paragraph_view(Path(path), paragraph, passage)

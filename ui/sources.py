@@ -16,15 +16,26 @@ from rag_core.errors import DocumentError
 from rag_core.generation.citations import Citation
 from rag_core.generation.respond import AnswerCheck
 from rag_core.index.files import SourceFiles, SourceFileSet
+from rag_core.ingestion.tables import parse_markdown_table
 from ui.i18n import t
-from ui.resources import get_page_image
+from ui.resources import get_page_image, get_paragraph_view
 from ui.text import escape_markdown
 
 PASSAGE_PREVIEW_CHARS = 1200
+HWP_KINDS = ("hwpx", "hwp")
 
 
 def page_label(citation: Citation) -> str:
-    """The page as shown to the user: "p. 17 (printed 15)" / "17쪽 (인쇄 쪽번호 15)"."""
+    """The page as shown to the user: "p. 17 (printed 15)" / "17쪽 (인쇄 쪽번호 15)".
+
+    An HWP / HWPX source has no pages: its heading path and paragraph number instead
+    ("제3장 출장 > 제7조, ¶ 12").
+    """
+    if citation.kind in HWP_KINDS:
+        paragraph = t("chat.paragraph", paragraph=citation.page)
+        if citation.printed_label:
+            return f"{escape_markdown(citation.printed_label)}, {paragraph}"
+        return paragraph
     if citation.printed_label:
         # the label is written by the PDF's author (/PageLabels): escaped like a file name
         label = escape_markdown(citation.printed_label)
@@ -108,11 +119,10 @@ def render_source(
     label = f"[{citation.number}] {escape_markdown(citation.source)}, {page_label(citation)}"
     if citation.section_display:  # the heading path, written by the document's author
         label += f" · {escape_markdown(citation.section_display)}"
+    if citation.ocr:
+        label += f" · {t('chat.ocr')}"
     with st.expander(label, expanded=False):
-        text = citation.text
-        if len(text) > PASSAGE_PREVIEW_CHARS:
-            text = text[:PASSAGE_PREVIEW_CHARS] + " ..."
-        st.text(text)
+        render_passage(citation.text, table=citation.table)
         for sentence in sentences:
             quoted = escape_markdown(" ".join(sentence.split()))
             st.caption(t("chat.supporting", sentence=quoted))
@@ -121,6 +131,53 @@ def render_source(
         is_pdf = stored is not None and stored.suffix == ".pdf"
         if is_pdf and st.toggle(t("chat.show_page"), key=f"{key}_page_{citation.number}"):
             render_page(stored, citation, sentences)  # type: ignore[arg-type]
+        is_hwp = stored is not None and stored.suffix in (".hwpx", ".hwp")
+        if is_hwp and st.toggle(t("chat.show_document"), key=f"{key}_doc_{citation.number}"):
+            render_paragraphs(stored, citation)  # type: ignore[arg-type]
+
+
+def render_passage(text: str, *, table: bool = False) -> None:
+    """A passage as plain text, or a Markdown table passage as a table (cells are text)."""
+    parsed = parse_markdown_table(text) if table else None
+    if parsed:
+        header, rows = parsed
+        st.dataframe(
+            [dict(zip(_unique(header), row, strict=False)) for row in rows],
+            hide_index=True,
+            width="stretch",
+        )
+        return
+    if len(text) > PASSAGE_PREVIEW_CHARS:
+        text = text[:PASSAGE_PREVIEW_CHARS] + " ..."
+    st.text(text)
+
+
+def _unique(header: list[str]) -> list[str]:
+    """Column names made unique (a table may repeat a header cell; dicts would merge them)."""
+    seen: dict[str, int] = {}
+    names = []
+    for cell in header:
+        seen[cell] = seen.get(cell, 0) + 1
+        names.append(cell if seen[cell] == 1 else f"{cell} ({seen[cell]})")
+    return names
+
+
+def render_paragraphs(path: Path, citation: Citation) -> None:
+    """An HWP / HWPX source in its document: the cited paragraphs and their neighbours."""
+    try:
+        view = get_paragraph_view(str(path), citation.page, citation.text)
+    except DocumentError as exc:
+        st.error(escape_markdown(str(exc)))
+        return
+    for paragraph in view.paragraphs:
+        heading = t("chat.paragraph", paragraph=paragraph.number)
+        if paragraph.label:
+            heading += f" · {escape_markdown(paragraph.label)}"
+        st.caption(heading)
+        with st.container(border=paragraph.highlighted):
+            render_passage(paragraph.text, table=paragraph.table)
+    if not view.found:
+        st.caption(t("chat.not_located"))
 
 
 def render_page(path: Path, citation: Citation, sentences: Sequence[str] = ()) -> None:

@@ -38,6 +38,10 @@ class Citation:
         section: the heading path of the passage ("Chapter > Section"), from the PDF's
             bookmarks or headings or the HWP's heading path; "" when unknown. Written by
             the document's author: printable and bounded, but to be escaped when shown.
+        kind: the source's format when it has no fixed pages ("hwpx", "hwp": ``page`` is
+            then a paragraph number and ``page_label`` the heading path); "" for PDFs and
+            text files.
+        table: the passage holds a Markdown table (the sources show it as a table).
     """
 
     number: int
@@ -52,6 +56,8 @@ class Citation:
     start_index: int = -1
     ocr: bool = False
     section: str = ""
+    kind: str = ""
+    table: bool = False
 
     @property
     def printed_label(self) -> str:
@@ -117,6 +123,8 @@ def build_citations(docs: list[Document]) -> list[Citation]:
                 start_index=int(meta.get("start_index", -1)),
                 ocr=bool(meta.get("ocr", False)),
                 section=str(meta.get("section") or ""),
+                kind=str(meta.get("kind") or ""),
+                table=bool(meta.get("table", False)),
             )
         )
     return citations
