@@ -19,6 +19,7 @@ This module adds the answer's language (:func:`answer_language`,
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from rag_core.generation.claims import (
     CitationCheck,
@@ -163,18 +164,36 @@ _QUOTED_RE = re.compile(r"[\"“「『]([^\"”」』]{5,})[\"”」』]")
 _PREAMBLE_WORD_RE = re.compile(r"question|query|질문|쿼리|검색어", re.IGNORECASE)
 
 
-def _strip_preamble(line: str) -> str:
-    """Return ``line`` without markup, lead-ins, preambles, labels and quotes."""
+def strip_preamble(
+    line: str,
+    *,
+    mentions: re.Pattern[str] = _PREAMBLE_WORD_RE,
+    patterns: Sequence[re.Pattern[str]] = (),
+) -> str:
+    """Return ``line`` without markup, lead-ins, preambles, labels and quotes.
+
+    Shared by the follow-up rewrite and the query translation cleaners: models wrap both
+    in the same habits ("Sure! The rewritten question is: ...", "**Translation:** ...").
+
+    Args:
+        line: one line of a model's reply.
+        mentions: a quoted part is taken alone when the rest of the line matches this
+            (e.g. "question", "translation").
+        patterns: the lead-in / preamble / label patterns removed in order (the
+            rewrite's own when empty).
+
+    Returns:
+        The line's content, stripped.
+    """
     line = line.strip().lstrip("#>*-• ").strip()
     line = re.sub(r"^\*\*(.*?)\*\*", r"\1", line).strip()
     quoted = _QUOTED_RE.search(line)
     outside = line[: quoted.start()] + line[quoted.end() :] if quoted else ""
-    if quoted and _PREAMBLE_WORD_RE.search(outside):
+    if quoted and mentions.search(outside):
         return quoted.group(1).strip()  # Sure! The rewritten question is "What ...?"
-    for pattern in (_LEAD_IN_RE, _EN_PREAMBLE_RE, _KO_PREAMBLE_RE, _LABEL_RE):
+    for pattern in patterns or (_LEAD_IN_RE, _EN_PREAMBLE_RE, _KO_PREAMBLE_RE, _LABEL_RE):
         line = pattern.sub("", line, count=1).strip()
-    line = line.strip("*").strip().strip(_QUOTES).strip()
-    return line
+    return line.strip("*").strip().strip(_QUOTES).strip()
 
 
 def _is_preamble_only(line: str) -> bool:
@@ -213,7 +232,7 @@ def clean_rewrite(
     answer, _ = split_reasoning(text)
     rewrite = ""
     for line in answer.splitlines():
-        cleaned = _strip_preamble(line)
+        cleaned = strip_preamble(line)
         if any(c.isalnum() for c in cleaned) and not _is_preamble_only(cleaned):
             rewrite = cleaned
             break

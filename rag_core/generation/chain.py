@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from operator import itemgetter
 from typing import Any
 
@@ -81,16 +81,8 @@ class ChainOptions:
 
     @classmethod
     def from_settings(cls, settings: Any) -> ChainOptions:
-        """Take the chain's options from a :class:`rag_core.config.Settings`."""
-        return cls(
-            num_ctx=settings.num_ctx,
-            num_predict=settings.num_predict,
-            min_similarity=settings.min_similarity,
-            min_keyword_coverage=settings.min_keyword_coverage,
-            rewrite_followups=settings.rewrite_followups,
-            translate_queries=settings.translate_queries,
-            rrf_k=settings.rrf_k,
-        )
+        """Take the chain's options from a :class:`rag_core.config.Settings` (same names)."""
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
 
 @dataclass

@@ -22,6 +22,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from rag_core.generation.answer import strip_preamble
 from rag_core.generation.llm import OLLAMA_EXCEPTIONS, explain_ollama_error
 from rag_core.generation.reasoning import split_reasoning
 from rag_core.retrieval.language import LANGUAGE_NAMES, question_language
@@ -74,15 +75,11 @@ _MENTIONS_TRANSLATION_RE = re.compile(r"translat|번역|english|korean|영어|�
 
 def _strip_line(line: str) -> str:
     """Return ``line`` without Markdown, lead-ins, preambles, labels and quotes."""
-    line = line.strip().lstrip("#>*-• ").strip()
-    line = re.sub(r"^\*\*(.*?)\*\*", r"\1", line).strip()
-    quoted = _QUOTED_RE.search(line)
-    outside = line[: quoted.start()] + line[quoted.end() :] if quoted else ""
-    if quoted and _MENTIONS_TRANSLATION_RE.search(outside):
-        return quoted.group(1).strip()  # The translation is "How do I ...?"
-    for pattern in (_LEAD_IN_RE, _PREAMBLE_RE, _KO_PREAMBLE_RE, _LABEL_RE):
-        line = pattern.sub("", line, count=1).strip()
-    return line.strip("*").strip().strip(_QUOTES).strip()
+    return strip_preamble(
+        line,
+        mentions=_MENTIONS_TRANSLATION_RE,
+        patterns=(_LEAD_IN_RE, _PREAMBLE_RE, _KO_PREAMBLE_RE, _LABEL_RE),
+    )
 
 
 def clean_translation(text: str, question: str, target: str) -> str:
