@@ -81,15 +81,7 @@ class SourceFiles:
         path = self._path(sha256, suffix)
         if path.exists():
             return path
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return self._write_atomically(path, data)
 
     def save_words(self, sha256: str, pages: Mapping[int, list[list[Any]]]) -> Path:
         """Store the OCR word boxes of a document's pages atomically; return the path.
@@ -107,10 +99,17 @@ class SourceFiles:
             json.dumps({"page": page, "words": words}, ensure_ascii=False) + "\n"
             for page, words in sorted(pages.items())
         )
+        return self._write_atomically(path, "".join(lines).encode("utf-8"))
+
+    def _write_atomically(self, path: Path, data: bytes) -> Path:
+        """Write ``data`` to a temporary file beside ``path`` and rename it into place.
+
+        A reader never sees half a file, and a failed write leaves no temporary behind.
+        """
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".incoming-")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.writelines(lines)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
