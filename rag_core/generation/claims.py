@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+
+from rag_core.index.keyword import shared_analyzer
 
 MAX_RANGE = 20
 """A range ``[a-b]`` spanning more numbers than this is read as its two ends only."""
@@ -198,25 +198,6 @@ def strip_citations(text: str) -> str:
     return re.sub(r"[ \t]{2,}", " ", out).strip()
 
 
-_kiwi: Any = None
-_kiwi_lock = threading.Lock()
-
-
-def _get_kiwi() -> Any:
-    """Return the process-wide Kiwi: the BM25 analyzer's when it exposes one, else our own."""
-    global _kiwi
-    with _kiwi_lock:
-        if _kiwi is None:
-            from rag_core.index.keyword import shared_analyzer
-
-            _kiwi = getattr(shared_analyzer(), "kiwi", None)
-            if _kiwi is None:
-                from kiwipiepy import Kiwi
-
-                _kiwi = Kiwi()
-        return _kiwi
-
-
 def _english_ends(text: str, start: int, end: int) -> Iterator[int]:
     for match in _SENTENCE_END_RE.finditer(text, start, end):
         word = re.search(r"([A-Za-z.]+)\.$", text[start : match.start() + 1])
@@ -245,13 +226,12 @@ def sentence_spans(text: str, *, lines: bool = False) -> list[tuple[int, int]]:
     breaks = _LINE_BREAK_RE if lines else _PARAGRAPH_RE
     cuts = [0, *(m.end() for m in breaks.finditer(text)), len(text)]
     spans: list[tuple[int, int]] = []
-    kiwi = _get_kiwi()
+    analyzer = shared_analyzer()
     for block_start, block_end in itertools.pairwise(cuts):
         block = text[block_start:block_end]
         if not block.strip():
             continue
-        with _kiwi_lock:
-            sents = kiwi.split_into_sents(block)
+        sents = analyzer.with_kiwi(lambda kiwi, block=block: kiwi.split_into_sents(block))
         for sent in sents:
             start, end = block_start + sent.start, block_start + sent.end
             edges = [start, *_english_ends(text, start, end), end]

@@ -14,12 +14,13 @@ matches non-space characters, lands on the same glyphs either way.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from rag_core.index.keyword import shared_analyzer
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def rejoin_syllables(text: str, *, kiwi: Any | None = None) -> str:
 
     Args:
         text: OCR output (see :func:`split_syllables`).
-        kiwi: a ``kiwipiepy.Kiwi``; the process-wide one if None.
+        kiwi: a ``kiwipiepy.Kiwi``; the process-wide one (the BM25 analyzer's) if None.
 
     Returns:
         The text with Korean words spaced by Kiwi.
@@ -169,20 +170,12 @@ def insert_spaces(original: str, proposed: str) -> Respaced | None:
     return Respaced("".join(chars), offsets, len(gaps))
 
 
-@functools.cache
-def _kiwi() -> Any:
-    """One Kiwi per process, loaded on the first page that needs it (about 2 s)."""
-    from kiwipiepy import Kiwi
-
-    return Kiwi()
-
-
 def respace(text: str, *, kiwi: Any | None = None) -> Respaced | None:
     """Restore the spaces of one page, its Hangul lines in one batched ``Kiwi.space`` call.
 
     Args:
         text: the page's text.
-        kiwi: a ``kiwipiepy.Kiwi``; the process-wide one if None.
+        kiwi: a ``kiwipiepy.Kiwi``; the process-wide one (the BM25 analyzer's) if None.
 
     Returns:
         The respaced page, or None when Kiwi changed a non-space character or inserted
@@ -192,7 +185,12 @@ def respace(text: str, *, kiwi: Any | None = None) -> Respaced | None:
     todo = [i for i, line in enumerate(lines) if HANGUL.search(line)]
     if not todo:
         return None
-    spaced: Sequence[str] = list((kiwi or _kiwi()).space([lines[i] for i in todo]))
+    wanted = [lines[i] for i in todo]
+    spaced: Sequence[str] = (
+        list(kiwi.space(wanted))
+        if kiwi is not None
+        else shared_analyzer().with_kiwi(lambda shared: list(shared.space(wanted)))
+    )
     proposed = list(lines)
     for i, line in zip(todo, spaced, strict=True):
         proposed[i] = line
