@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -459,25 +460,22 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
 # --------------------------------------------------------------------------- #
 # Command line
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_command_line_prints_url_and_serves(stop_signal: signal.Signals) -> None:
-    """``python tests/ollama_server.py`` prints its URL and serves until a signal."""
+@contextlib.contextmanager
+def command_line_server(*args: str, stop_signal: int = signal.SIGTERM) -> Iterator[str]:
+    """Run ``python tests/ollama_server.py --port 0 ARGS``; yield the URL it prints.
+
+    On leaving, the server gets ``stop_signal`` and must exit with status 0.
+    """
     script = Path(__file__).with_name("ollama_server.py")
     proc = subprocess.Popen(
-        [sys.executable, str(script), "--port", "0", "--answer", "Fixed answer."],
+        [sys.executable, str(script), "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
         assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
-        assert httpx.get(url, timeout=5).text == "Ollama is running"
-        reply = ollama.Client(host=url, timeout=5).chat(
-            model="llama3.2", messages=[{"role": "user", "content": "hi"}]
-        )
-        assert reply.message.content == "Fixed answer."
+        yield proc.stdout.readline().strip()
     finally:
         proc.send_signal(stop_signal)
         try:
@@ -486,6 +484,18 @@ def test_command_line_prints_url_and_serves(stop_signal: signal.Signals) -> None
             proc.kill()
             raise
     assert returncode == 0
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_command_line_prints_url_and_serves(stop_signal: signal.Signals) -> None:
+    """``python tests/ollama_server.py`` prints its URL and serves until a signal."""
+    with command_line_server("--answer", "Fixed answer.", stop_signal=stop_signal) as url:
+        assert url.startswith("http://127.0.0.1:")
+        assert httpx.get(url, timeout=5).text == "Ollama is running"
+        reply = ollama.Client(host=url, timeout=5).chat(
+            model="llama3.2", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert reply.message.content == "Fixed answer."
 
 
 # --------------------------------------------------------------------------- #
@@ -921,25 +931,8 @@ def test_constructor_arguments_set_the_mode() -> None:
 
 def test_command_line_mode() -> None:
     """``--mode`` picks the quirk mode of the command-line server."""
-    script = Path(__file__).with_name("ollama_server.py")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), "--port", "0", "--mode", "think-lone-close"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+    with command_line_server("--mode", "think-lone-close") as url:
         reply = ollama.Client(host=url, timeout=5).chat(
             model="llama3.2", messages=_chain_messages()
         )
         assert reply.message.content == f"{REASONING}\n</think>\n\n{HONEST}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            returncode = proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - cleanup only
-            proc.kill()
-            raise
-    assert returncode == 0
