@@ -4,7 +4,7 @@ Built as in LangChain's "return sources" recipe::
 
     retrieve = RunnablePassthrough.assign(query=rewrite follow-up | question)
         .assign(search=query | cross-lingual search)   (translations when needed)
-        .assign(retrieved=search.docs, queries=search.queries)
+        .assign(queries=search.queries) .assign(retrieved=search.docs)
         .assign(relevant=scores, docs=retrieved within the context budget)
     answer = context | prompt | llm            (AIMessageChunks: content, thinking,
                                                 done_reason)
@@ -206,7 +206,12 @@ def build_rag_chain(
         .assign(raw_query=query)
         .assign(query=lambda x: rewrite_to_query(x["raw_query"], x["question"], x["history"]))
         .assign(search=lambda x: search.search(x["query"]))
-        .assign(queries=lambda x: x["search"].queries, retrieved=lambda x: x["search"].docs)
+        # One key per step: when a step upstream raises (a deleted collection, a dead
+        # Chroma server), a map of two keys gives each key its own copy of the stream, and
+        # the copy that did not see the exception ends early; its lambda then fails with a
+        # KeyError that can win the race and hide the real error (1 in 3 runs measured).
+        .assign(queries=lambda x: x["search"].queries)
+        .assign(retrieved=lambda x: x["search"].docs)
         .assign(
             relevant=lambda x: is_relevant(
                 x["retrieved"],

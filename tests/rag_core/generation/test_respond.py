@@ -8,7 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
 
+from rag_core.errors import StoreUnavailableError
 from rag_core.generation.chain import ChainOptions, ChatTurn, build_rag_chain
 from rag_core.generation.llm import build_chat_model
 from rag_core.generation.report import answer_notices
@@ -197,3 +200,24 @@ def test_slow_first_token_still_streams(corpus_kb: KnowledgeBase, ollama: FakeOl
     ollama.first_token_delay = 0.5
     result = _answer(corpus_kb, ollama)
     assert result.ttft_s is not None and result.ttft_s >= 0.5 and "[1]" in result.answer
+
+
+class _DeadStoreRetriever(BaseRetriever):
+    """A retriever whose store went away (what a stopped Chroma server raises)."""
+
+    def _get_relevant_documents(self, query: str, *, run_manager=None) -> list[Document]:
+        raise StoreUnavailableError("the Chroma server at 127.0.0.1:9 is not answering")
+
+
+def test_a_failing_store_is_the_answers_error_every_time(tmp_path: Path, ollama: FakeOllamaServer):
+    """The store's error reaches the answer on every run, never a KeyError from the chain.
+
+    Before each chain step took one key, the step after the search split its input stream
+    in two; when the search raised, one copy ended early and its KeyError won about one
+    run in three, so the loop runs often enough to catch that.
+    """
+    s = settings_for(tmp_path, ollama_host=ollama.url)
+    chain = build_rag_chain(_DeadStoreRetriever(), build_chat_model(s))
+    errors = {answer_question(chain, "Knuth?").error for _ in range(60)}
+    assert len(errors) == 1 and "is not answering" in errors.pop()
+    assert ollama.chat_requests == []
