@@ -22,7 +22,7 @@ which prints the server URL on one line and serves until Ctrl-C or SIGTERM
 
 Request kinds
 -------------
-Every ``/api/chat`` (and ``/api/generate``) request is one of three kinds:
+Every ``/api/chat`` (and ``/api/generate``) request is one of four kinds:
 
 * **rewrite**: the first message is a system message containing ``"standalone question"``
   (the chain's follow-up rewriter). The rewritten question is ``rewrite_template``
@@ -33,6 +33,15 @@ Every ``/api/chat`` (and ``/api/generate``) request is one of three kinds:
   numbered passages. Answered from ``translations`` (key: the latest user message,
   stripped; missing keys give the input back unchanged) in mode ``translate``, and in every
   other mode too as soon as ``translations`` is non-empty.
+* **judge**: a system message contains ``'Answer only "yes" or "no"'`` or
+  ``'"예" 또는 "아니오"로만'`` (the citation judge's prompts,
+  ``rag_core.generation.prompts.JUDGE_SYSTEM_PROMPTS``). The sentence is what follows
+  ``"Sentence:"`` / ``"문장:"`` in the latest user message, the passages the text between
+  its ``<passages>`` and ``</passages>``. The verdict (:func:`judge_verdict`) is "yes" when
+  the sentence, citation markers and end punctuation removed, appears in the passages
+  (whitespace and case ignored), else "no". Plumbing only: a substring test, not a judge
+  of meaning. Every mode answers ``yes`` / ``no`` except the ``judge-*`` modes below; the
+  ``think-*`` modes wrap it with JUDGE_REASONING as they wrap answers.
 * **answer**: everything else. Passages are the ``[n] ...`` lines of the latest
   user/system message that has any (see :func:`extract_passages`); the chain's
   ``(file, p. N)`` header in front of a passage is not part of its text. A *sentence* of
@@ -132,6 +141,15 @@ for P1's number (always 1 with the chain's prompts), except in ``wrong-citation`
 ``translate``
     Translation requests answered from ``translations`` (see Request kinds); everything
     else honest. Not a quirk: a helper for cross-lingual search.
+``judge-think``
+    Judge requests answered ``"<think>\n" + JUDGE_REASONING + "\n</think>\n\nyes"`` (or
+    ``no``), in 3-character pieces: a reasoning model as the judge. Answers are honest.
+``judge-korean``
+    Judge requests answered ``"예"`` or ``"아니오"``: a model that replies in Korean to a
+    Korean claim (or to any). Answers are honest.
+``judge-garbage``
+    Judge requests answered ``JUDGE_GARBAGE`` (neither yes nor no): a model that ignores
+    the "yes or no" rule; the lexical verdict must be kept. Answers are honest.
 
 A *language reminder* is ``"answer in Korean"`` (also ``respond``/``reply``, optionally
 ``only``: ``"Answer only in Korean"``; case-insensitive) or ``"한국어로 답"`` (as in
@@ -200,6 +218,9 @@ MODES: tuple[str, ...] = (
     "chinese",
     "slow-first-token",
     "translate",
+    "judge-think",
+    "judge-korean",
+    "judge-garbage",
 )
 """The quirk modes (see the module docstring)."""
 THINK_MODES = frozenset({"think-inline", "think-multi", "think-lone-close", "think-field"})
@@ -212,6 +233,10 @@ REWRITE_REASONING = (
     "The latest question depends on the earlier turn, so I restate it as one standalone "
     "question without answering it."
 )
+JUDGE_REASONING = "The sentence cites the passage, so I compare it with the passage's text."
+JUDGE_GARBAGE = "The passage discusses related matters in some detail."
+JUDGE_MARKERS = ('Answer only "yes" or "no"', '"예" 또는 "아니오"로만')
+"""What marks a judge request (see Request kinds)."""
 PREAMBLE_EN = "Here is the standalone question:\n\n"
 PREAMBLE_KO = "다음은 독립적인 질문입니다:\n\n"
 WRONG_LANGUAGE_FALLBACK = "The documents answer this in the first passage [1]."
@@ -247,6 +272,9 @@ _END_PUNCT_RE = re.compile(r"[.!?。！？]+$")
 _HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 _PASSAGES_BLOCK_RE = re.compile(r"<passages>.*?(?:</passages>|\Z)", re.DOTALL)
+_JUDGE_PASSAGES_RE = re.compile(r"<passages>(.*?)</passages>", re.DOTALL)
+_JUDGE_LABEL_RE = re.compile(r"^\s*(?:Sentence|문장)\s*:\s*")
+_MARKER_RE = re.compile(r"\s*(?:\[\^?\d[\d,\s\-–]*\]|【\d+】)")
 LANGUAGE_REMINDER_RE = re.compile(
     r"\b(?:answer|respond|reply)\s+(?:only\s+)?in\s+korean\b|한국어로\s*답", re.IGNORECASE
 )
@@ -386,7 +414,7 @@ class Reply:
     Attributes:
         content: The answer text (``message.content`` / ``response``).
         thinking: Reasoning sent in the separate ``thinking`` field ("" for none).
-        kind: ``"answer"``, ``"rewrite"`` or ``"translate"``.
+        kind: ``"answer"``, ``"rewrite"``, ``"translate"`` or ``"judge"``.
         fine: Stream ``content`` in pieces of at most ``FINE_TOKEN_CHARS`` characters.
         language_reminder: Whether the request carried a language reminder.
         mode: The mode that made the reply.
@@ -502,6 +530,49 @@ def translation_source(body: dict[str, Any]) -> str | None:
     return None
 
 
+def judge_request(body: dict[str, Any]) -> tuple[str, str] | None:
+    """For a judge request, ``(sentence, passages text)``; else None (see Request kinds)."""
+    if not any(marker in text for text in _system_texts(body) for marker in JUDGE_MARKERS):
+        return None
+    question = latest_question(body)
+    passages = _JUDGE_PASSAGES_RE.search(question)
+    after = question.rsplit("</passages>", 1)[-1]
+    return _JUDGE_LABEL_RE.sub("", after).strip(), passages.group(1) if passages else ""
+
+
+def judge_verdict(sentence: str, passages: str) -> bool:
+    """Whether ``sentence`` (markers and end punctuation removed) appears in ``passages``.
+
+    Whitespace and case are ignored (the client may tidy the spaces around punctuation
+    when it removes the markers). Plumbing, not meaning: a paraphrase is "no", a copied
+    sentence is "yes".
+    """
+    text = _END_PUNCT_RE.sub("", _MARKER_RE.sub("", sentence).strip())
+    text = "".join(text.split()).casefold()
+    return bool(text) and text in "".join(passages.split()).casefold()
+
+
+def _judge_reply(mode: str, body: dict[str, Any], request: tuple[str, str]) -> Reply:
+    """What ``mode`` answers to a judge request (see Request kinds and the judge modes)."""
+    verdict = judge_verdict(*request)
+    text = "yes" if verdict else "no"
+    if mode == "judge-think":
+        return Reply(
+            f"<think>\n{JUDGE_REASONING}\n</think>\n\n{text}", kind="judge", fine=True, mode=mode
+        )
+    if mode == "judge-korean":
+        return Reply("예" if verdict else "아니오", kind="judge", mode=mode)
+    if mode == "judge-garbage":
+        return Reply(JUDGE_GARBAGE, kind="judge", mode=mode)
+    if mode == "think-field":
+        thinking = JUDGE_REASONING if think_requested(body) else ""
+        return Reply(text, thinking=thinking, kind="judge", mode=mode)
+    if mode in THINK_MODES:
+        wrapped = _wrap_reasoning(mode, text, JUDGE_REASONING, JUDGE_REASONING)
+        return Reply(wrapped, kind="judge", fine=True, mode=mode)
+    return Reply(text, kind="judge", mode=mode)
+
+
 def think_requested(body: dict[str, Any]) -> bool:
     """Whether the request asks for separate reasoning (``think`` true or a level)."""
     think = body.get("think")
@@ -614,6 +685,9 @@ def mode_reply(
     if source is not None and (mode == "translate" or translations):
         text = (translations or {}).get(source, source)
         return Reply(text, kind="translate", language_reminder=reminder, mode=mode)
+    judged = judge_request(body)
+    if judged is not None:
+        return _judge_reply(mode, body, judged)
 
     rewrite = rewritten_question(body, rewrite_template)
     if rewrite is not None:
@@ -1226,6 +1300,9 @@ class FakeOllamaServer:
                 rewrite_template=self.rewrite_template,
             )
         reminder = has_language_reminder(body)
+        judged = judge_request(body)
+        if judged is not None:
+            return _judge_reply(mode, body, judged)
         source = translation_source(body)
         if source is not None and self.translations:
             text = self.translations.get(source, source)

@@ -7,7 +7,7 @@ one source of the English wording).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rag_core.generation.respond import AnswerCheck, RagAnswer
@@ -25,6 +25,10 @@ NOTICE_TEXTS = {
     "only as asked, since the model could not translate it. {error}",
     "translation_unusable": "The documents are in {languages}: the question was searched "
     "only as asked, since the model's translation of it was unusable.",
+    "judge_failed": "The judge model {model} could not check {n} cited statement(s), so "
+    "their word-based verdicts are kept. {error}",
+    "judge_unparsed": "The judge model {model} answered neither yes nor no for {n} cited "
+    "statement(s), so their word-based verdicts are kept.",
 }
 """English texts of the notices, by code (formatted with :attr:`Notice.params`)."""
 
@@ -62,7 +66,8 @@ def answer_notices(
 
     Returns:
         In this order, as they apply: truncated, language, no citation, invalid
-        citations, unsupported statements.
+        citations, unsupported statements, the judge model's failures (an Ollama error,
+        replies that were neither yes nor no).
     """
     if not relevant or not answer.strip():
         return []
@@ -79,6 +84,12 @@ def answer_notices(
         notices.append(Notice("invalid_citations", {"numbers": numbers}))
     if check.unsupported:
         notices.append(Notice("unsupported", {"n": len(check.unsupported)}))
+    judge = check.judge
+    if judge is not None and judge.failed:
+        params = {"model": judge.model, "n": judge.failed, "error": judge.error}
+        notices.append(Notice("judge_failed", params))
+    if judge is not None and judge.unparsed:
+        notices.append(Notice("judge_unparsed", {"model": judge.model, "n": judge.unparsed}))
     return notices
 
 
@@ -91,9 +102,12 @@ def answer_json(result: RagAnswer, *, num_predict: int = 0) -> dict[str, Any]:
     ``citations`` (each with ``number``, ``source``, ``page``, ``page_label``, ``text``,
     ``cited`` and the retriever's scores), ``cited`` (sorted valid numbers),
     ``invalid_citations``, ``claims`` (``text``, ``citations``, ``supported`` (true, false,
-    or null when it cites no valid source), ``source``, ``spans``), ``answer_language``,
-    ``language_match``, ``notices`` (English texts; the search's notices first, e.g. a
-    translation that could not be made).
+    or null when it cites no valid source; the judge's verdict when it gave one),
+    ``source``, ``spans``, ``lexical`` (the word-based verdict), ``judge`` (the judge
+    model's verdict, null when not judged)), ``answer_language``, ``language_match``,
+    ``judge`` (null without ``--judge``, else ``model``, ``asked``, ``judged``,
+    ``overturned``, ``unparsed``, ``skipped``, ``error``, ``error_code``), ``notices``
+    (English texts; the search's notices first, e.g. a translation that could not be made).
 
     Args:
         result: from :func:`rag_core.generation.respond.answer_question`.
@@ -121,11 +135,14 @@ def answer_json(result: RagAnswer, *, num_predict: int = 0) -> dict[str, Any]:
                 "supported": c.supported,
                 "source": c.source,
                 "spans": [list(s) for s in c.spans],
+                "lexical": c.lexical,
+                "judge": c.judge,
             }
             for c in check.claims
         ],
         "answer_language": check.answer_language,
         "language_match": check.language_match,
+        "judge": asdict(check.judge) if check.judge is not None else None,
         "notices": [Notice(code, params).text for code, params in result.search_notices]
         + [
             n.text

@@ -8,7 +8,8 @@ One place turns a model's raw stream into a checked answer:
 * an answer cut off by ``num_predict`` (``done_reason: "length"``) is flagged;
 * citations are parsed in every common form, numbers beyond the sources are reported,
   and each cited sentence (claim) is checked against the passages it cites
-  (:func:`~rag_core.generation.support.claim_support`);
+  (:func:`~rag_core.generation.support.claim_support`), then, only when a judge model is
+  given, by that model (:mod:`rag_core.generation.judge`);
 * an answer in another language than the question's is asked for once more with a
   reminder (:data:`~rag_core.generation.prompts.LANGUAGE_REMINDERS`); if the second reply
   is still in another language, the check says so.
@@ -29,6 +30,7 @@ from rag_core.generation.answer import answer_language, language_matches
 from rag_core.generation.chain import ChatTurn, RagChain, history_messages, not_found_answer
 from rag_core.generation.citations import Citation, build_citations
 from rag_core.generation.claims import parse_citations
+from rag_core.generation.judge import ClaimJudge, JudgeReport
 from rag_core.generation.llm import OLLAMA_EXCEPTIONS, explain_ollama_error
 from rag_core.generation.prompts import LANGUAGE_REMINDERS
 from rag_core.generation.reasoning import (
@@ -52,9 +54,13 @@ class ClaimCheck:
         text: the sentence as written (citation markers included).
         citations: the numbers it cites (valid or not), in order.
         supported: True / False when it cites a valid source; None when it cites none.
+            The judge's verdict when a judge gave one, else the lexical one.
         source: the cited number whose passage supports it best (0 when none).
         spans: ``(start, end)`` character offsets of the supporting sentence(s) in that
-            passage (for highlighting; empty when not supported).
+            passage (for highlighting; empty when the lexical check found none).
+        lexical: the lexical-semantic verdict (:func:`claim_support`), None as above.
+        judge: the judge model's verdict; None when no judge ran, the claim cites no
+            valid source, or the judge's reply was unusable (see :class:`JudgeReport`).
     """
 
     text: str
@@ -62,6 +68,8 @@ class ClaimCheck:
     supported: bool | None = None
     source: int = 0
     spans: list[tuple[int, int]] = field(default_factory=list)
+    lexical: bool | None = None
+    judge: bool | None = None
 
 
 @dataclass
@@ -75,6 +83,7 @@ class AnswerCheck:
         answer_language: "ko", "en", "zh", "ja" or "" (too little text).
         language_match: the answer is in the question's language.
         truncated: the model stopped at ``num_predict`` (``done_reason: "length"``).
+        judge: what the judge model did (None when no judge was asked).
     """
 
     cited: list[int] = field(default_factory=list)
@@ -83,6 +92,7 @@ class AnswerCheck:
     answer_language: str = ""
     language_match: bool = True
     truncated: bool = False
+    judge: JudgeReport | None = None
 
     @property
     def unsupported(self) -> list[ClaimCheck]:
@@ -157,7 +167,8 @@ def check_answer(
         item = ClaimCheck(text=claim.text, citations=list(claim.citations))
         if verdict is not None:
             number, support = verdict
-            item.supported, item.source = support.supported, number
+            item.supported = item.lexical = support.supported
+            item.source = number
             item.spans = [tuple(span) for span in support.spans]  # type: ignore[misc]
         claims.append(item)
     return AnswerCheck(
@@ -225,6 +236,7 @@ def _answer_events(
     state: dict[str, Any],
     *,
     retry: bool,
+    judge: ClaimJudge | None,
 ) -> Iterator[tuple[str, Any]]:
     """Stream the reply (once more with a reminder if in another language); then check it."""
     inputs = {**retrieved, "reminder": ""}
@@ -241,6 +253,8 @@ def _answer_events(
     check = check_answer(
         state["answer"], question, state["citations"], truncated=state["truncated"]
     )
+    if judge is not None:
+        judge.refine(check, state["citations"])
     yield "check", check
 
 
@@ -252,6 +266,7 @@ def stream_rag_answer(
     host: str = "",
     model: str = "",
     retry_language: bool = True,
+    judge: ClaimJudge | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """Run the chain and yield its events as they come.
 
@@ -286,6 +301,9 @@ def stream_rag_answer(
         host: the Ollama base URL (for error messages).
         model: the model tag (for error messages).
         retry_language: ask once more when the answer's language differs.
+        judge: an optional judge model that refines each cited claim's support verdict
+            before ``("check", ...)`` (one call per claim; its failures are recorded in
+            :attr:`AnswerCheck.judge`, never raised); None: the lexical check only.
 
     Yields:
         ``(kind, value)`` pairs as described above.
@@ -302,7 +320,9 @@ def stream_rag_answer(
         if not retrieved["relevant"]:
             yield "token", not_found_answer(question)
             return
-        yield from _answer_events(chain, question, retrieved, state, retry=retry_language)
+        yield from _answer_events(
+            chain, question, retrieved, state, retry=retry_language, judge=judge
+        )
     except OLLAMA_EXCEPTIONS as exc:
         error: OllamaError = explain_ollama_error(exc, host=host, model=model)
         logger.warning("answer failed: %s", error)
@@ -332,7 +352,7 @@ def answer_question(
         question: the user's question.
         on_event: called with every ``(kind, value)`` event as it comes (e.g. to print
             the tokens in a terminal).
-        **options: ``history``, ``host``, ``model``, ``retry_language`` of
+        **options: ``history``, ``host``, ``model``, ``retry_language``, ``judge`` of
             :func:`stream_rag_answer`.
     """
     result = RagAnswer(question=question, query=question)
