@@ -14,11 +14,14 @@ Commands:
 * ``retrieve QUESTION [--k 5] [--mode M] [--model M] [--json]``: show the top-k chunks
   (a question in a language the documents are not in is also searched in translation,
   by the Ollama model, as in the app; the queries go to stderr).
-* ``ask QUESTION [--k 5] [--model M] [--json]``: stream an answer from Ollama (reasoning
-  to stderr), then notices (no citation, invalid numbers, unsupported statements, cut off,
-  wrong language) and the sources; ``--json`` prints one JSON object as the last line.
-* ``chat [--json]``: questions from stdin, one per line, as one conversation (follow-ups
-  are rewritten into standalone queries); one JSON object per answer with ``--json``.
+* ``ask QUESTION [--k 5] [--model M] [--judge M] [--json]``: stream an answer from Ollama
+  (reasoning to stderr), then notices (no citation, invalid numbers, unsupported
+  statements, cut off, wrong language) and the sources; ``--json`` prints one JSON object
+  as the last line; ``--judge MODEL`` lets that Ollama model judge each cited sentence
+  (one call per sentence; optional, its failures keep the word-based verdicts).
+* ``chat [--judge M] [--json]``: questions from stdin, one per line, as one conversation
+  (follow-ups are rewritten into standalone queries); one JSON object per answer with
+  ``--json``.
 * ``eval QA.jsonl [--k 5] [--mode M] [--model M] [--show-queries] [--json]``: recall@k,
   MRR@k, nDCG@k, overall and per document, through the app's search (translations
   included); ``--show-queries`` lists each question's rank and the queries searched; the
@@ -289,13 +292,25 @@ def _cmd_retrieve(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 def _cmd_ask(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     return answer_questions(
-        kb, [args.question], k=args.k, model=args.model, as_json=args.json, keep_history=False
+        kb,
+        [args.question],
+        k=args.k,
+        model=args.model,
+        as_json=args.json,
+        keep_history=False,
+        judge=args.judge,
     )
 
 
 def _cmd_chat(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     return answer_questions(
-        kb, sys.stdin, k=args.k, model=args.model, as_json=args.json, keep_history=True
+        kb,
+        sys.stdin,
+        k=args.k,
+        model=args.model,
+        as_json=args.json,
+        keep_history=True,
+        judge=args.judge,
     )
 
 

@@ -4,7 +4,9 @@ Both run the same chain and post-processing as the app
 (:func:`rag_core.generation.respond.stream_rag_answer`). In a terminal the answer streams
 to stdout, the reasoning (if any) to stderr, then the notices and the sources; with
 ``--json`` each answer is one JSON object on its own line
-(:func:`rag_core.generation.report.answer_json`).
+(:func:`rag_core.generation.report.answer_json`). ``--judge MODEL`` lets an Ollama model
+refine each cited sentence's support verdict (:mod:`rag_core.generation.judge`; one model
+call per cited sentence).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from rag_core.generation.chain import ChainOptions, ChatTurn, RagChain, build_rag_chain
+from rag_core.generation.judge import build_judge
 from rag_core.generation.llm import build_chat_model
 from rag_core.generation.report import Notice, answer_json, answer_notices
 from rag_core.generation.respond import RagAnswer, answer_question
@@ -71,6 +74,12 @@ def print_answer(result: RagAnswer, out: TextIO, err: TextIO, *, num_predict: in
         out.write(f"note: {notice.text}\n")
     for claim in check.unsupported:
         out.write(f"  not supported by [{claim.source}]: {' '.join(claim.text.split())}\n")
+    if check.judge is not None:
+        report = check.judge
+        err.write(
+            f"(judge {report.model}: {report.judged} of {report.asked + report.skipped} cited "
+            f"statement(s) judged, {report.overturned} word-based verdict(s) changed)\n"
+        )
     cited = set(check.cited)
     title = "Sources" if result.relevant else "Closest matches"
     out.write(f"\n{title}:\n")
@@ -88,6 +97,7 @@ def answer_questions(
     model: str | None,
     as_json: bool,
     keep_history: bool,
+    judge: str | None = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
@@ -100,6 +110,7 @@ def answer_questions(
         model: the Ollama model tag (the setting if None).
         as_json: print one JSON object per answer instead of streaming text.
         keep_history: send earlier turns with each question (follow-ups are rewritten).
+        judge: an Ollama model tag that judges each cited sentence (None: no judge).
         out: where answers go.
         err: where reasoning, searched-for queries and errors go.
 
@@ -109,6 +120,7 @@ def answer_questions(
     settings = kb.settings
     model_tag = model or settings.ollama_model
     chain = build_cli_chain(kb, k, model)
+    claim_judge = build_judge(settings, judge) if judge else None
     history: list[ChatTurn] = []
     failed = False
     for line in questions:
@@ -122,6 +134,7 @@ def answer_questions(
             history=history if keep_history else [],
             host=settings.ollama_host,
             model=model_tag,
+            judge=claim_judge,
             on_event=show,
         )
         failed |= bool(result.error)
@@ -140,6 +153,12 @@ def add_answer_arguments(cmd: Any) -> None:
     cmd.add_argument("--k", type=int, help="top-k passages")
     cmd.add_argument("--model", help="Ollama model tag")
     cmd.add_argument("--json", action="store_true", help="one JSON object per answer")
+    cmd.add_argument(
+        "--judge",
+        metavar="MODEL",
+        help="an Ollama model that also judges each cited sentence against its passages "
+        "(one model call per cited sentence)",
+    )
 
 
 __all__ = ["add_answer_arguments", "answer_questions", "build_cli_chain"]

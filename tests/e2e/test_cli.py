@@ -291,3 +291,38 @@ def test_ask_prints_notices_for_a_wrong_citation(corpus_kb: KnowledgeBase):
     assert done.returncode == 0, done.stderr
     assert "note: The answer cites [9], which are not among the sources shown." in done.stdout
     assert "(cited)" in done.stdout
+
+
+def test_ask_json_with_a_judge_rejects_a_wrong_citation(corpus_kb: KnowledgeBase):
+    """Plumbing: the test server's judge says "no" when the sentence is not in the passage."""
+    with FakeOllamaServer(mode="wrong-citation", token_delay=0.0) as server:
+        done = run_cli(
+            "ask", "When did Knuth start writing TeX?", "--json", "--judge", "llama3.2",
+            data_dir=corpus_kb.settings.data_dir, ollama=server.url,
+        )  # fmt: skip
+        kinds = [r["kind"] for r in server.replies]
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(result) >= ASK_KEYS | {"judge"}
+    [claim] = [c for c in result["claims"] if c["supported"] is not None]
+    assert (claim["judge"], claim["supported"]) == (False, False)
+    assert result["judge"]["model"] == "llama3.2" and result["judge"]["judged"] == 1
+    assert kinds[-1] == "judge" and kinds.count("judge") == 1  # one call per cited sentence
+
+
+def test_chat_with_a_judge_that_answers_neither_yes_nor_no_prints_a_notice(
+    corpus_kb: KnowledgeBase,
+):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    with FakeOllamaServer(mode="judge-garbage", token_delay=0.0) as server:
+        env["RAG_OLLAMA_HOST"] = server.url
+        done = subprocess.run(
+            [sys.executable, "-m", "rag_core", "--data-dir", str(corpus_kb.settings.data_dir),
+             "chat", "--judge", "llama3.2"],
+            input="When did Knuth start writing TeX?\n",
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "note: The judge model llama3.2 answered neither yes nor no for 1 cited" in done.stdout
+    assert "not supported by" not in done.stdout  # the word-based verdict (supported) is kept
+    assert "(judge llama3.2: 0 of 1 cited statement(s) judged" in done.stderr
