@@ -3,7 +3,7 @@
 Run from the repository root on an already-ingested store::
 
     python benchmarks/answers.py tests/data/qa_dev.jsonl --data-dir D [--k 5] [--json]
-        [--model M] [--limit N] [--test-server MODE]
+        [--model M] [--limit N] [--test-server MODE] [--judge MODEL]
 
 Each question goes through the same chain as the app and the CLI
 (:func:`rag_core.generation.respond.answer_question`: retrieval, the relevance gate, the
@@ -14,6 +14,11 @@ model, reasoning split off, citations parsed and checked); the metrics are defin
 (``tests/ollama_server.py``) instead of Ollama: it is not a model, so its figures check
 the plumbing (``honest`` copies a sentence of passage [1] and cites [1];
 ``wrong-citation`` copies one from the last passage but cites [1]), not answer quality.
+
+``--judge MODEL`` lets an Ollama model judge every cited sentence
+(:mod:`rag_core.generation.judge`, one call per cited sentence); ``citation_support`` then
+counts the judge's verdicts, and the word-based figure is printed beside it. With
+``--test-server`` the judge is that server's substring test (plumbing, not a judge).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,10 +36,11 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from rag_core.answer_quality import run_answers  # noqa: E402
+from rag_core.answer_quality import Judged, run_answers  # noqa: E402
 from rag_core.config import build_settings  # noqa: E402
 from rag_core.evaluation import load_qa  # noqa: E402
 from rag_core.generation.chain import ChainOptions, build_rag_chain  # noqa: E402
+from rag_core.generation.judge import build_judge  # noqa: E402
 from rag_core.generation.llm import build_chat_model  # noqa: E402
 from rag_core.generation.respond import answer_question  # noqa: E402
 from rag_core.knowledge_base import build_knowledge_base  # noqa: E402
@@ -51,6 +58,34 @@ ROWS = (
 )
 
 
+JUDGE_ROWS = (
+    ("citation_support_lexical", "  the same by the word-based check alone"),
+    ("judge_overturned", "  verdicts the judge changed"),
+    ("judge_unparsed", "  judge replies neither yes nor no"),
+    ("judge_failed", "  cited sentences the judge could not check"),
+)
+
+
+def judge_summary(judged: Sequence[Judged]) -> dict[str, float | int]:
+    """The word-based support share and the judge's counts over the answered questions.
+
+    ``citation_support_lexical`` is ``citation_support`` of
+    :func:`rag_core.answer_quality.summarise` (cited sentences of answers that did not fail
+    or abstain) computed from :attr:`ClaimCheck.lexical` instead of ``supported``.
+    """
+    answers = [j.answer for j in judged if not j.answer.error]
+    checked = [j.answer for j in judged if not j.answer.error and not j.abstained]
+    cited = [c for a in checked for c in a.check.claims if c.lexical is not None]
+    reports = [a.check.judge for a in answers if a.check.judge is not None]
+    supported = sum(1 for c in cited if c.lexical)
+    return {
+        "citation_support_lexical": round(supported / len(cited), 4) if cited else 1.0,
+        "judge_overturned": sum(r.overturned for r in reports),
+        "judge_unparsed": sum(r.unparsed for r in reports),
+        "judge_failed": sum(r.failed for r in reports),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Answer the questions, print the table (and the JSON line)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -61,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="Ollama model tag (default: RAG_OLLAMA_MODEL)")
     parser.add_argument("--limit", type=int, help="only the first N questions")
     parser.add_argument("--test-server", metavar="MODE", help="use tests/ollama_server.py")
+    parser.add_argument("--judge", metavar="MODEL", help="Ollama model judging cited sentences")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
     items = load_qa(args.qa)[: args.limit]
@@ -81,15 +117,22 @@ def main(argv: list[str] | None = None) -> int:
             build_chat_model(settings, model=model),
             ChainOptions.from_settings(settings),
         )
-        _, summary = run_answers(
+        judge = build_judge(settings, args.judge) if args.judge else None
+        judged, summary = run_answers(
             items,
-            lambda q: answer_question(chain, q, host=settings.ollama_host, model=model),
+            lambda q: answer_question(
+                chain, q, host=settings.ollama_host, model=model, judge=judge
+            ),
             progress=lambda done, total: print(f"\r{done}/{total}", end="", file=sys.stderr),
         )
+    if judge is not None:
+        summary.update(judge_summary(judged))
     print(file=sys.stderr)
     source = f"test server, mode {args.test_server}" if args.test_server else f"Ollama {model}"
     print(f"{args.qa.name}: {summary['questions']} questions, {source}, top-k {args.k}")
-    for key, label in ROWS:
+    if judge is not None:
+        source += f", judge {args.judge}"
+    for key, label in ROWS + (JUDGE_ROWS if judge is not None else ()):
         print(f"{label:<50} {summary[key]:>10}")
     if summary["errors"]:
         print(f"{'answers that failed (Ollama errors)':<50} {summary['errors']:>10}")
