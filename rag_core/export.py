@@ -41,7 +41,8 @@ class ExportLabels:
         unsupported: an unsupported sentence (``{n}`` the cited number, ``{sentence}``).
         retried: the answer was asked for again (``{language}``).
         notices: the notice texts by code (see
-            :data:`~rag_core.generation.report.NOTICE_TEXTS`).
+            :data:`~rag_core.generation.report.NOTICE_TEXTS`; a code missing here is
+            written in English).
         languages: language names by code ("ko" -> "Korean").
     """
 
@@ -66,7 +67,8 @@ class ExportLabels:
         if notice.code == "language":
             code = check.answer_language
             params["answer_language"] = self.languages.get(code, code or "?")
-        return self.notices[notice.code].format(**params)
+        template = self.notices.get(notice.code, NOTICE_TEXTS[notice.code])  # English if new
+        return template.format(**params)
 
     def page_of(self, citation: Citation, escape: Callable[[str], str] = _same) -> str:
         """The page of ``citation`` ("p. 17 (printed 15)"), the printed label escaped."""

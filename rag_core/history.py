@@ -17,11 +17,12 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from rag_core.generation.citations import Citation, cited_numbers
+from rag_core.generation.judge import JudgeReport
 from rag_core.generation.report import Notice, answer_notices
 from rag_core.generation.respond import AnswerCheck, ClaimCheck
 from rag_core.index.registry import now_iso
@@ -112,7 +113,8 @@ def check_from_dict(data: Mapping[str, Any]) -> AnswerCheck:
         data: the dict; unknown keys are ignored, missing ones take their defaults.
 
     Returns:
-        The check, claims and their ``(start, end)`` spans included.
+        The check, claims and their ``(start, end)`` spans, lexical and judge verdicts
+        and the judge's report included.
     """
     claims = [
         ClaimCheck(
@@ -121,6 +123,8 @@ def check_from_dict(data: Mapping[str, Any]) -> AnswerCheck:
             supported=c.get("supported"),
             source=int(c.get("source", 0)),
             spans=[(int(a), int(b)) for a, b in c.get("spans", [])],
+            lexical=c.get("lexical"),
+            judge=c.get("judge"),
         )
         for c in data.get("claims", [])
     ]
@@ -131,7 +135,15 @@ def check_from_dict(data: Mapping[str, Any]) -> AnswerCheck:
         answer_language=str(data.get("answer_language", "")),
         language_match=bool(data.get("language_match", True)),
         truncated=bool(data.get("truncated", False)),
+        judge=_judge_report(data.get("judge")),
     )
+
+
+def _judge_report(data: Mapping[str, Any] | None) -> JudgeReport | None:
+    if not data:
+        return None
+    known = {f.name for f in fields(JudgeReport)}
+    return JudgeReport(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)

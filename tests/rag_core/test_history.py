@@ -10,6 +10,7 @@ import pytest
 
 from rag_core.export import ExportLabels, chat_to_markdown
 from rag_core.generation.citations import Citation
+from rag_core.generation.judge import JudgeReport
 from rag_core.generation.respond import AnswerCheck, ClaimCheck
 from rag_core.history import ADDED_COLUMNS, ChatHistory, ChatMessage
 
@@ -179,13 +180,14 @@ CHECK = AnswerCheck(
     cited=[1],
     invalid_citations=[9],
     claims=[
-        ClaimCheck("In 1977 [1].", [1], True, 1, [(0, 21)]),
-        ClaimCheck("He wrote *LaTeX* [1].", [1], False, 1, []),
+        ClaimCheck("In 1977 [1].", [1], True, 1, [(0, 21)], lexical=False, judge=True),
+        ClaimCheck("He wrote *LaTeX* [1].", [1], False, 1, [], lexical=False),
         ClaimCheck("See [9].", [9], None, 0, []),
     ],
     answer_language="en",
     language_match=True,
     truncated=True,
+    judge=JudgeReport("qwen3:8b", asked=2, judged=1, overturned=1, unparsed=1),
 )
 ANSWER = ChatMessage(
     "assistant",
@@ -212,6 +214,7 @@ def test_thinking_and_check_survive_reopening(tmp_path: Path):
         "truncated",
         "invalid_citations",
         "unsupported",
+        "judge_unparsed",
     ]
     assert "secret plan" not in answer.content
 
@@ -224,6 +227,7 @@ def test_export_carries_the_marks_and_splits_cited_from_also_retrieved():
     assert "The answer cites [9], which are not among the sources shown." in text
     assert "1 cited statement(s) are not supported" in text
     assert "> Not supported by [1]: He wrote *LaTeX* [1]." in text
+    assert "The judge model qwen3:8b answered neither yes nor no for 1 cited" in text
     cited, also = text.index("**Cited**"), text.index("**Also retrieved**")
     assert cited < text.index("- [1] lshort.pdf, p. 15 (printed 1)") < also
     assert also < text.index("- [2] ")
@@ -253,6 +257,7 @@ def test_export_in_another_language_escapes_everything_from_documents():
     assert "**인용한 출처**" in text and "**함께 찾은 구절**" in text
     assert "> Note: 잘림 64" in text and "없는 번호 [9]" in text
     assert "[1]의 뒷받침 없음: He wrote \\*LaTeX\\* \\[1\\]\\." in text
+    assert "The judge model qwen3:8b answered" in text  # a code without a label: English
     # nothing from a document or the query can become a link, an image, HTML or a heading
     for raw in ("](http", "![i]", "\n# Heading", "**bold**", "[TeX](http", "http://"):
         assert raw not in text, raw
