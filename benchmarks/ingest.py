@@ -48,8 +48,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from rag_core.config import build_settings  # noqa: E402
+from rag_core.index.analyzer import shared_analyzer  # noqa: E402
 from rag_core.index.embeddings import BACKENDS, build_embeddings, resolve_model_path  # noqa: E402
-from rag_core.index.keyword import shared_analyzer  # noqa: E402
 from rag_core.ingestion.progress import IngestProgress  # noqa: E402
 from rag_core.knowledge_base import KnowledgeBase  # noqa: E402
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rag_core.generation import support as support_mod  # noqa: E402
-from rag_core.index.keyword import shared_analyzer  # noqa: E402
+from rag_core.index.analyzer import shared_analyzer  # noqa: E402
 
 LABELS = REPO / "tests" / "data" / "support_labels.jsonl"
 THRESHOLDS = [round(0.30 + 0.05 * i, 2) for i in range(13)]

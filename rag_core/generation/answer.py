@@ -223,7 +223,7 @@ def clean_rewrite(
         text: the model's reply to the rewriting prompt.
         question: the follow-up question as asked.
         history_text: the conversation the rewrite drew on (plain text).
-        analyzer: the BM25 analyzer; :func:`rag_core.index.keyword.shared_analyzer` if
+        analyzer: the BM25 analyzer; :func:`rag_core.index.analyzer.shared_analyzer` if
             None.
 
     Returns:
@@ -241,7 +241,7 @@ def clean_rewrite(
     if len(rewrite) > REWRITE_MAX_FACTOR * len(question) + REWRITE_MAX_EXTRA:
         return question
     if analyzer is None:
-        from rag_core.index.keyword import shared_analyzer
+        from rag_core.index.analyzer import shared_analyzer
 
         analyzer = shared_analyzer()
     context = content_terms(f"{question}\n{history_text}", analyzer)

@@ -45,7 +45,7 @@ from rag_core.generation.prompts import (
     build_condense_prompt,
     estimate_tokens,
 )
-from rag_core.index.keyword import shared_analyzer
+from rag_core.index.analyzer import shared_analyzer
 from rag_core.retrieval.crosslingual import build_search
 from rag_core.retrieval.language import question_language
 from rag_core.retrieval.relevance import is_relevant

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from rag_core.index.keyword import shared_analyzer
+from rag_core.index.analyzer import shared_analyzer
 
 MAX_RANGE = 20
 """A range ``[a-b]`` spanning more numbers than this is read as its two ends only."""

@@ -40,7 +40,7 @@ from rag_core.generation.reasoning import (
     ThinkingDelta,
 )
 from rag_core.generation.support import claim_support
-from rag_core.index.keyword import shared_analyzer
+from rag_core.index.analyzer import shared_analyzer
 from rag_core.retrieval.language import question_language
 
 logger = logging.getLogger(__name__)

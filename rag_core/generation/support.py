@@ -3,7 +3,7 @@
 Design (measured by ``benchmarks/support.py`` on ``tests/data/support_labels.jsonl``):
 
 1. Terms. The claim (citation markers removed) and every sentence of the passage go
-   through the project's BM25 analyzer (:class:`rag_core.index.keyword.KiwiAnalyzer`):
+   through the project's BM25 analyzer (:class:`rag_core.index.analyzer.KiwiAnalyzer`):
    Kiwi morphemes for Korean (particles and endings dropped, so ``패키지를`` and
    ``패키지가`` meet as ``패키지``), Snowball-stemmed English words, numbers, Latin
    identifiers. Question words and generic verbs (:data:`FUNCTION_WORDS`) are dropped.
@@ -160,7 +160,7 @@ _HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
 
 
 class TermAnalyzer(Protocol):
-    """Text -> terms, like :meth:`rag_core.index.keyword.KiwiAnalyzer.analyze`."""
+    """Text -> terms, like :meth:`rag_core.index.analyzer.KiwiAnalyzer.analyze`."""
 
     def analyze(self, texts: Sequence[str]) -> list[list[str]]:
         """Return the terms of each text."""
@@ -214,7 +214,7 @@ def content_terms(text: str, analyzer: TermAnalyzer) -> set[str]:
 
     Args:
         text: a claim or a question (citation markers are removed here).
-        analyzer: e.g. :func:`rag_core.index.keyword.shared_analyzer`.
+        analyzer: e.g. :func:`rag_core.index.analyzer.shared_analyzer`.
 
     Returns:
         Distinct terms, e.g. ``{"default", "paper", "size"}``.

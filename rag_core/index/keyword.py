@@ -1,11 +1,11 @@
 """BM25 keyword index that understands Korean morphology.
 
-* Analyzer: Kiwi (``kiwipiepy``, https://github.com/bab2min/kiwipiepy) splits text into
-  morphemes, so ``검색팀을`` (search team + object particle) indexes as ``검색``, ``팀``
-  and matches a query for ``검색팀``. Particles and endings (J*, E*) are dropped; nouns,
-  verb and adjective stems, roots, numbers, Hanja and Latin words are kept. Latin words
-  are lower-cased, English stop words removed, and stemmed with the Snowball English
-  stemmer (PyStemmer), so "commands" matches "command".
+* Analyzer: :class:`rag_core.index.analyzer.KiwiAnalyzer` (Kiwi morphemes, stemmed
+  English words).
+* Analyzer versions: :data:`~rag_core.index.analyzer.ANALYZER_VERSION` is stored with the
+  token table and with each chunk's terms in Chroma; terms made by another version are
+  analysed again from the chunk text (see :meth:`KeywordIndex.sync`), so a query and the
+  chunks it searches are always analysed alike.
 * Scoring: BM25 (Robertson & Zaragoza, 2009) as implemented by ``bm25s`` (Lucene variant,
   k1=1.5, b=0.75), https://github.com/xhluca/bm25s.
 * Persistence: each chunk's terms are stored with the chunk in Chroma (metadata
@@ -28,95 +28,28 @@ import logging
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from functools import lru_cache
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import bm25s
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 from langchain_core.documents import Document
 
+from rag_core.index.analyzer import ANALYZER_VERSION, KiwiAnalyzer, shared_analyzer
 from rag_core.ingestion.sections import keyword_text
 
 logger = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
 # bm25s sets its logger to DEBUG at import and logs every index build; keep it quiet.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 TERMS_METADATA_KEY = "bm25_terms"
 """Chunk metadata key holding the chunk's BM25 terms, space-separated."""
 
-KEPT_TAG_PREFIXES = ("NN", "NR", "VV", "VA", "XR", "SL", "SN", "SH", "MM")
-"""Kiwi (Sejong) tags kept as terms: nouns, numerals, verb/adjective stems, roots,
-Latin words, numbers, Hanja, determiners."""
-
-
-class KiwiAnalyzer:
-    """Text -> BM25 terms, Korean morphemes via Kiwi and stemmed English words."""
-
-    def __init__(self) -> None:
-        """Load Kiwi's model (about 2.5 s, from the ``kiwipiepy-model`` package).
-
-        Kiwi finishes loading on its first analysis (1.5 s of the 2.5, holding the GIL),
-        so one short text is analysed here rather than in the first ingest or search.
-        """
-        from kiwipiepy import Kiwi
-
-        self._kiwi = Kiwi()
-        self._kiwi.tokenize("warm up")
-        self._stemmer = Stemmer.Stemmer("english")
-        self._stop = frozenset(STOPWORDS_EN)
-        self._lock = threading.Lock()
-
-    def with_kiwi(self, work: Callable[[Any], _T]) -> _T:
-        """Run ``work(kiwi)`` on this analyzer's Kiwi, under its lock.
-
-        One Kiwi model per process (about 2.5 s and 200 MB to load) serves BM25 analysis,
-        answer sentence splitting (:mod:`rag_core.generation.claims`) and Korean respacing
-        (:mod:`rag_core.ingestion.spacing`).
-        """
-        with self._lock:
-            return work(self._kiwi)
-
-    def analyze(self, texts: Sequence[str]) -> list[list[str]]:
-        """Return the terms of each text.
-
-        Args:
-            texts: n strings.
-
-        Returns:
-            n lists of terms, e.g. ``["검색", "팀", "만들"]`` for ``"검색팀을 만들었다"``.
-        """
-        with self._lock:
-            results = list(self._kiwi.tokenize(list(texts)))
-        return [self._terms(tokens) for tokens in results]
-
-    def _terms(self, tokens: Any) -> list[str]:
-        terms: list[str] = []
-        latin: list[str] = []
-        for token in tokens:
-            tag: str = token.tag
-            if not tag.startswith(KEPT_TAG_PREFIXES):
-                continue
-            if tag == "SL":
-                word = token.form.lower()
-                if word not in self._stop and len(word) > 1:
-                    latin.append(word)
-            else:
-                terms.append(token.form.lower())
-        if latin:
-            terms.extend(self._stemmer.stemWords(latin))
-        return terms
-
-
-@lru_cache(maxsize=1)
-def shared_analyzer() -> KiwiAnalyzer:
-    """Return one process-wide analyzer (Kiwi's model is loaded once)."""
-    return KiwiAnalyzer()
+ANALYZER_METADATA_KEY = "bm25_analyzer"
+"""Chunk metadata key holding the :data:`~rag_core.index.analyzer.ANALYZER_VERSION` that
+made its terms."""
 
 
 class KeywordSource(Protocol):
@@ -170,6 +103,31 @@ class KeywordIndex:
             )
             db.execute("CREATE INDEX IF NOT EXISTS tokens_sha ON tokens (sha256)")
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)")
+        self._forget_other_analyzer_terms()
+
+    def _forget_other_analyzer_terms(self) -> None:
+        """Drop the token table when another analyzer version made it (once, on open).
+
+        :meth:`sync` then takes every document's terms from the source again, analysing
+        the chunk text where the stored terms are another version's. Without a source
+        there is no text to analyse, so the table is left as it is.
+        """
+        if self.source is None:
+            return
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")  # one process migrates; the others see it done
+            row = db.execute("SELECT value FROM meta WHERE key = 'analyzer'").fetchone()
+            if row is not None and int(row[0]) == ANALYZER_VERSION:
+                return
+            dropped = db.execute("DELETE FROM tokens").rowcount
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('analyzer', ?)", (ANALYZER_VERSION,))
+        if dropped:
+            logger.info(
+                "BM25 terms of %d chunks were made by another analyzer version: "
+                "analysing them again (analyzer version %d)",
+                dropped,
+                ANALYZER_VERSION,
+            )
 
     @property
     def analyzer(self) -> KiwiAnalyzer:
@@ -215,14 +173,21 @@ class KeywordIndex:
     def chunk_terms(self, ids: Sequence[str]) -> dict[str, list[str]]:
         """Return the stored terms of the given chunks (no re-tokenising).
 
+        The table is first brought in step with the source (:meth:`sync`: one cheap read
+        when nothing changed), so chunks another instance added have their terms.
+
         Args:
             ids: chunk ids.
 
         Returns:
             chunk id -> its terms, for the ids present in the index.
+
+        Raises:
+            RagError: the shared document list cannot be read (see :meth:`sync`).
         """
         if not ids:
             return {}
+        self.sync()
         marks = ",".join("?" * len(ids))
         with self._connect() as db:
             rows = db.execute(
@@ -391,6 +356,9 @@ class StoreKeywordSource:
     def document_chunks(self, sha256: str) -> list[tuple[str, str, str | None]]:
         """Return a document's chunks as (chunk id, text as indexed, stored terms or None).
 
+        Stored terms made by another analyzer version count as none (the text is
+        analysed again).
+
         The text is the chunk's keyword text (title and heading path, then the passage;
         :func:`~rag_core.ingestion.sections.keyword_text`), as the ingest analysed it.
 
@@ -398,6 +366,13 @@ class StoreKeywordSource:
             CollectionDeletedError: the collection was deleted meanwhile.
         """
         return [
-            (chunk_id, keyword_text(Document(text, metadata=meta)), meta.get(TERMS_METADATA_KEY))
+            (chunk_id, keyword_text(Document(text, metadata=meta)), _current_terms(meta))
             for chunk_id, text, meta in self.store.document_chunks(sha256)
         ]
+
+
+def _current_terms(metadata: dict[str, Any]) -> str | None:
+    """A chunk's stored terms if this analyzer version made them, else None."""
+    if metadata.get(ANALYZER_METADATA_KEY) != ANALYZER_VERSION:
+        return None
+    return metadata.get(TERMS_METADATA_KEY)

@@ -26,7 +26,12 @@ from langchain_core.embeddings import Embeddings
 
 from rag_core.errors import DocumentError, PasswordRequiredError, WrongPasswordError
 from rag_core.index.files import SourceFiles
-from rag_core.index.keyword import TERMS_METADATA_KEY, KeywordIndex
+from rag_core.index.keyword import (
+    ANALYZER_METADATA_KEY,
+    ANALYZER_VERSION,
+    TERMS_METADATA_KEY,
+    KeywordIndex,
+)
 from rag_core.index.locking import write_lock
 from rag_core.index.registry import (
     STATUS_COMPLETE,
@@ -298,6 +303,7 @@ class IngestPipeline:
         for chunk, chunk_terms in zip(chunks, analysed, strict=True):
             terms[str(chunk.id)] = chunk_terms
             chunk.metadata[TERMS_METADATA_KEY] = " ".join(chunk_terms)
+            chunk.metadata[ANALYZER_METADATA_KEY] = ANALYZER_VERSION
 
     def remove_document(self, sha256: str, *, rebuild: bool) -> None:
         """Remove a document's chunks, BM25 terms, registry row and stored file (locked).

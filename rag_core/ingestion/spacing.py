@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag_core.index.keyword import shared_analyzer
+from rag_core.index.analyzer import shared_analyzer
 
 logger = logging.getLogger(__name__)
 

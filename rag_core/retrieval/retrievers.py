@@ -29,7 +29,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag_core.config import RetrievalMode
-from rag_core.index.keyword import TERMS_METADATA_KEY, KeywordIndex
+from rag_core.index.keyword import ANALYZER_METADATA_KEY, TERMS_METADATA_KEY, KeywordIndex
 from rag_core.index.vector_store import VectorStore, collection_deleted
 from rag_core.retrieval.fusion import reciprocal_rank_fusion
 from rag_core.retrieval.language import embedding_covers
@@ -245,9 +245,10 @@ class ChunkRetriever(BaseRetriever):
 
 
 def _chunk(chunk_id: str, text: str | None, meta: Mapping[str, Any] | None) -> Document:
-    """A chunk read from Chroma as a Document, without its stored BM25 terms."""
+    """A chunk read from Chroma as a Document, without its stored BM25 terms and version."""
     metadata = dict(meta or {})
     metadata.pop(TERMS_METADATA_KEY, None)
+    metadata.pop(ANALYZER_METADATA_KEY, None)
     return Document(id=chunk_id, page_content=text or "", metadata=metadata)
 
 

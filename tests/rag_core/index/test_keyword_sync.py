@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
-from rag_core.index.keyword import KeywordIndex
+from rag_core.index.analyzer import ANALYZER_VERSION
+from rag_core.index.keyword import (
+    ANALYZER_METADATA_KEY,
+    TERMS_METADATA_KEY,
+    KeywordIndex,
+    StoreKeywordSource,
+)
 
 
 class ListedDocuments:
@@ -73,3 +81,42 @@ def test_a_second_index_on_the_same_directory_sees_the_rebuild(tmp_path: Path):
     source.put("a" * 64, [("a-0", "", "walrus")])
     assert _ids(first, "walrus") == ["a-0"]
     assert _ids(second, "walrus") == ["a-0"]  # the token table already had it: no rebuild
+
+
+def test_terms_of_another_analyzer_version_are_analysed_again(tmp_path: Path):
+    """An index made by analyzer version 1 ("package." -> "pack" + "age.") is redone."""
+    source = ListedDocuments()
+    source.put("a" * 64, [("a-0", "You need the package.", None)])
+    assert _ids(KeywordIndex(tmp_path / "bm25", source=source), "packages") == ["a-0"]
+    with sqlite3.connect(tmp_path / "bm25" / "tokens.sqlite3") as db:
+        db.execute("UPDATE tokens SET terms = 'pack age.'")  # what version 1 stored
+        db.execute("DELETE FROM meta WHERE key = 'analyzer'")  # version 1 wrote none
+    db.close()
+
+    reopened = KeywordIndex(tmp_path / "bm25", source=source)
+    terms = reopened.chunk_terms(["a-0"])["a-0"]
+    assert "packag" in terms and "age." not in terms
+    assert _ids(reopened, "packages") == ["a-0"]
+    # once redone, opening again keeps the table
+    reads = source.chunk_reads
+    assert KeywordIndex(tmp_path / "bm25", source=source).chunk_terms(["a-0"])["a-0"] == terms
+    assert source.chunk_reads == reads  # the table was kept: no chunk read again
+
+
+class _Chunks:
+    def __init__(self, chunks: list[tuple[str, str, dict[str, Any]]]) -> None:
+        self.chunks = chunks
+
+    def document_chunks(self, sha256: str) -> list[tuple[str, str, dict[str, Any]]]:
+        return self.chunks
+
+
+def test_store_terms_count_only_when_this_analyzer_version_made_them():
+    old = {TERMS_METADATA_KEY: "pack age."}
+    current = {TERMS_METADATA_KEY: "need packag", ANALYZER_METADATA_KEY: ANALYZER_VERSION}
+    store = _Chunks([("a-0", "You need the package.", old), ("a-1", "Need it.", current)])
+    chunks = StoreKeywordSource(registry=None, store=store).document_chunks("a" * 64)
+    assert [(chunk_id, terms) for chunk_id, _, terms in chunks] == [
+        ("a-0", None),  # analysed again by the index
+        ("a-1", "need packag"),
+    ]
