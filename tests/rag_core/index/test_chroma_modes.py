@@ -105,6 +105,7 @@ def test_two_app_instances_sharing_a_server_see_the_same_documents(
     hits = two.retriever(mode="bm25", k=3).invoke("walruses")
     assert [h.metadata["source"] for h in hits] == ["walrus.txt"]
     assert "bm25_terms" not in hits[0].metadata  # stored for BM25, not shown
+    assert "bm25_analyzer" not in hits[0].metadata
     # two took the terms stored with the chunks in Chroma: the same terms one computed
     ids = [str(i) for i in one.store.collection.get(include=[])["ids"]]
     assert two.keyword_index.chunk_terms(ids) == one.keyword_index.chunk_terms(ids)
