@@ -15,6 +15,7 @@ from rag_core.index.analyzer import shared_analyzer
         ("Run pdflatex. Then run bibtex!", "pdflatex"),
         ("Version 1.2. Use LaTeX.", "latex"),
         ("pdfLaTeX로 컴파일합니다.", "pdflatex"),
+        ("Save it as file.txt.", "file.txt"),  # inner dots kept, as Kiwi reads names
     ],
 )
 def test_a_latin_word_before_punctuation_stays_one_term(text: str, term: str):
