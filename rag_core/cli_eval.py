@@ -35,25 +35,36 @@ def print_search_notices(notices: dict[str, dict[str, Any]]) -> None:
 
 
 def print_metrics(results: dict[str, Any], k: int, default_mode: str) -> None:
-    """The metrics table: per mode, overall then per document, and the gate's figures."""
+    """Print the metrics table and the gate's figures.
+
+    Per mode: overall, per question language, same language and cross-lingual (question
+    in another language than its document), per document, then the gate's figures
+    overall and per question language.
+    """
     docs = sorted({doc for r in results.values() for doc in r["per_doc"]})
-    header = f"{'mode':8s} {'scope':16s} {'recall@' + str(k):>9s} {'mrr@' + str(k):>7s} "
+    header = f"{'mode':8s} {'scope':24s} {'recall@' + str(k):>9s} {'mrr@' + str(k):>7s} "
     _out(header + f"{'ndcg@' + str(k):>8s} {'n':>4s}")
     for mode, r in results.items():
         default = " (default)" if mode == default_mode else ""
-        for scope, m in [("overall", r["overall"]), *[(d, r["per_doc"][d]) for d in docs]]:
+        scopes = [("overall", r["overall"])]
+        scopes += [(f"questions {lang}", m) for lang, m in r.get("per_language", {}).items()]
+        scopes += [(key.replace("_", " "), r[key]) for key in ("same_language", "crosslingual")]
+        scopes += [(d, r["per_doc"][d]) for d in docs]
+        for scope, m in scopes:
+            if not m["questions"]:
+                continue
             note = default if scope == "overall" else ""
             _out(
-                f"{mode:8s} {scope:16s} {m[f'recall@{k}']:9.3f} {m[f'mrr@{k}']:7.3f} "
+                f"{mode:8s} {scope:24s} {m[f'recall@{k}']:9.3f} {m[f'mrr@{k}']:7.3f} "
                 f"{m[f'ndcg@{k}']:8.3f} {m['questions']:4d}{note}"
             )
-        a = r["abstention"]
-        if a["unanswerable"]:
-            _out(
-                f'{mode:8s} "not in the documents": caught {a["caught"]} of '
-                f"{a['unanswerable']} unanswerable, wrongly refused {a['refused']} of "
-                f"{a['answerable']} answerable"
-            )
+        for lang, a in [("", r["abstention"]), *r["abstention_by_language"].items()]:
+            if a["unanswerable"] or (lang and a["answerable"]):
+                _out(
+                    f'{mode:8s} "not in the documents"{" (" + lang + ")" if lang else ""}: '
+                    f"caught {a['caught']} of {a['unanswerable']} unanswerable, wrongly "
+                    f"refused {a['refused']} of {a['answerable']} answerable"
+                )
         if r["translated"]:
             _out(f"{mode:8s} {r['translated']} question(s) also searched in translation")
 

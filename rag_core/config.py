@@ -16,7 +16,11 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RetrievalMode = Literal["dense", "mmr", "bm25", "hybrid"]
-"""Retriever kinds: cosine top-k, MMR over the dense top fetch_k, BM25 only, RRF hybrid."""
+"""Retriever kinds: cosine top-k, MMR over the dense top fetch_k, BM25 only, hybrid."""
+
+FusionMethod = Literal["convex", "rrf"]
+"""How hybrid retrieval fuses dense and BM25 candidates: a convex combination of min-max
+normalised scores, or reciprocal rank fusion (see :mod:`rag_core.retrieval.fusion`)."""
 
 APP_NAME = "rag-pdf-chat"
 REINDEX_SUFFIX = "-reindex"
@@ -86,6 +90,12 @@ class Settings(BaseSettings):
         mmr_lambda: MMR trade-off, 1 = pure relevance, 0 = pure diversity
             (Carbonell & Goldstein, 1998).
         rrf_k: the constant of reciprocal rank fusion, 60 as in Cormack et al. (2009).
+        fusion: how hybrid mode fuses dense and BM25 candidates: "convex" (default,
+            ``dense_weight * dense + (1 - dense_weight) * bm25`` over min-max normalised
+            scores, Bruch et al. 2023) or "rrf" (reciprocal rank fusion).
+        dense_weight: weight of the dense side in hybrid mode for a question in a language
+            the embedding model handles (alpha of the convex combination; RRF weight of
+            the dense ranking against 1.0 for BM25).
         embedding_languages: languages the embedding model handles: "en" for the default
             English-only all-MiniLM-L6-v2, "multilingual" (or e.g. "en,ko") for a model
             such as paraphrase-multilingual-MiniLM-L12-v2.
@@ -160,6 +170,8 @@ class Settings(BaseSettings):
     fetch_k: int = Field(default=50, ge=1)
     mmr_lambda: float = Field(default=0.5, ge=0.0, le=1.0)
     rrf_k: int = Field(default=60, ge=1)
+    fusion: FusionMethod = "convex"
+    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     embedding_languages: str = "en"
     uncovered_dense_weight: float = Field(default=0.0, ge=0.0)
     min_similarity: float = Field(default=0.4, ge=-1.0, le=1.0)

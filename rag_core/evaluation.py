@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,7 @@ from rag_core.config import RetrievalMode
 from rag_core.errors import RagError
 from rag_core.generation.llm import build_chat_model
 from rag_core.retrieval.crosslingual import CrossLingualSearch, SearchResult, build_search
-from rag_core.retrieval.language import question_language
+from rag_core.retrieval.language import parse_languages, question_language
 from rag_core.retrieval.relevance import is_relevant
 
 if TYPE_CHECKING:
@@ -46,12 +46,15 @@ class QAItem:
         doc: file name of the document that holds the answer.
         question: the question text.
         pages: 1-based physical pages holding the answer.
+        also: other places that answer it equally, ``((file name, pages), ...)`` (a
+            translation of the document in the same collection); they count as hits.
     """
 
     id: str
     doc: str
     question: str
     pages: tuple[int, ...]
+    also: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 def load_qa(path: Path) -> list[QAItem]:
@@ -68,12 +71,24 @@ def load_qa(path: Path) -> list[QAItem]:
 
 
 def relevance(item: QAItem, docs: Sequence[Document]) -> list[int]:
-    """Return the answer page each retrieved chunk hits, or 0 when it is not relevant."""
+    """Return the answer page each retrieved chunk hits, or 0 when it is not relevant.
+
+    A chunk of an ``also`` place counts as the question's first answer page (an answer
+    found in the document's translation is found once, like a second chunk of a page).
+    """
+    places = {item.doc: set(item.pages)}
+    for name, pages in item.also:
+        places.setdefault(name, set()).update(pages)
     hits = []
     for doc in docs:
         page = int(doc.metadata.get("page", 0) or 0)
-        same_doc = doc.metadata.get("source") == item.doc
-        hits.append(page if same_doc and page in item.pages else 0)
+        source = str(doc.metadata.get("source", ""))
+        if source == item.doc and page in item.pages:
+            hits.append(page)
+        elif page in places.get(source, ()):
+            hits.append(item.pages[0] if item.pages else 0)
+        else:
+            hits.append(0)
     return hits
 
 
@@ -121,6 +136,7 @@ def evaluate(
     k: int,
     *,
     gate: Callable[[Sequence[Document]], bool] | None = None,
+    doc_languages: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, Any]:
     """Run every question through ``retrieve`` and average the metrics.
 
@@ -139,12 +155,17 @@ def evaluate(
         gate: the "not in the documents" decision on the retrieved chunks (True = answer,
             e.g. :func:`rag_core.retrieval.relevance.is_relevant` with the settings'
             thresholds); None leaves the abstention figures out.
+        doc_languages: file name -> its languages (from the document list); with it, the
+            answerable questions are also averaged by whether their language is one of
+            their document's ("same_language") or not ("crosslingual").
 
     Returns:
         ``{"k": k, "overall": {"recall", "mrr", "ndcg", "questions"}, "per_doc": {doc:
         {...}}, "misses": [answerable question ids without a hit], "per_question": [{"id",
         "doc", "queries": [the queries searched], "rank": 1-based rank of the first
-        relevant chunk, 0 = none in the top k, None = unanswerable}]}``, plus with a gate
+        relevant chunk, 0 = none in the top k, None = unanswerable}], "per_language": {"en"
+        | "ko": metrics of the questions in that language}}``, with ``doc_languages``
+        also ``"same_language"`` and ``"crosslingual"`` metrics, plus with a gate
         ``"abstention": {"unanswerable", "caught", "answerable", "refused",
         "precision", "recall"}``: how many unanswerable questions the gate refused
         (caught) and how many answerable ones it refused wrongly; abstention precision =
@@ -154,6 +175,8 @@ def evaluate(
         carry ``@k`` in the CLI output.
     """
     per_doc: dict[str, list[dict[str, float]]] = {}
+    per_language: dict[str, list[dict[str, float]]] = {}
+    direction: dict[str, list[dict[str, float]]] = {"same_language": [], "crosslingual": []}
     rows: list[dict[str, float]] = []
     misses: list[str] = []
     refusals: dict[str, dict[str, int]] = {}
@@ -164,14 +187,19 @@ def evaluate(
         queries = got.queries if isinstance(got, SearchResult) else [item.question]
         row: dict[str, Any] = {"id": item.id, "doc": item.doc, "queries": queries, "rank": None}
         per_question.append(row)
+        language = question_language(item.question)
         if gate is not None:
-            _count_refusal(refusals, question_language(item.question), item, not gate(docs))
+            _count_refusal(refusals, language, item, not gate(docs))
         if not item.pages:
             continue
         scores = score_ranking(item, docs, k)
         row["rank"] = round(1 / scores["mrr"]) if scores["mrr"] else 0
         rows.append(scores)
         per_doc.setdefault(item.doc, []).append(scores)
+        per_language.setdefault(language, []).append(scores)
+        if doc_languages is not None and item.doc in doc_languages:
+            same = language in doc_languages[item.doc]
+            direction["same_language" if same else "crosslingual"].append(scores)
         if not scores["recall"]:
             misses.append(item.id)
     report: dict[str, Any] = {
@@ -180,7 +208,10 @@ def evaluate(
         "per_doc": {doc: _mean(doc_rows) for doc, doc_rows in sorted(per_doc.items())},
         "misses": misses,
         "per_question": per_question,
+        "per_language": {lang: _mean(rows_) for lang, rows_ in sorted(per_language.items())},
     }
+    if doc_languages is not None:
+        report.update({key: _mean(key_rows) for key, key_rows in direction.items()})
     if gate is not None:
         total = {key: sum(c[key] for c in refusals.values()) for key in _REFUSAL_KEYS}
         report["abstention"] = _abstention(total)
@@ -235,8 +266,9 @@ def evaluate_modes(
 
     Returns:
         ``(results by mode, search notices by code)``; each result has ``overall``,
-        ``abstention_by_language``,
-        ``per_doc`` (named metrics), ``misses``, ``abstention``, ``translated`` (questions
+        ``abstention_by_language``, ``per_doc``, ``per_language`` (by question language),
+        ``same_language`` and ``crosslingual`` (question in one of its document's
+        languages or not; named metrics), ``misses``, ``abstention``, ``translated`` (questions
         searched in translation too) and ``per_question`` (see
         :func:`rag_core.evaluation.evaluate`).
     """
@@ -251,6 +283,7 @@ def evaluate_modes(
 
     results: dict[str, Any] = {}
     notices: dict[str, dict[str, Any]] = {}
+    doc_languages = {r.name: parse_languages(r.languages) for r in kb.documents()}
     for mode in modes:
         search = build_kb_search(kb, mode, k)
 
@@ -259,10 +292,15 @@ def evaluate_modes(
             notices.update(result.notices)
             return result
 
-        report = evaluate(items, run, k, gate=gate)
+        report = evaluate(items, run, k, gate=gate, doc_languages=doc_languages)
         results[mode] = {
             "overall": named_metrics(report["overall"], k),
             "per_doc": {doc: named_metrics(m, k) for doc, m in report["per_doc"].items()},
+            "per_language": {
+                lang: named_metrics(m, k) for lang, m in report["per_language"].items()
+            },
+            "same_language": named_metrics(report["same_language"], k),
+            "crosslingual": named_metrics(report["crosslingual"], k),
             "misses": report["misses"],
             "abstention": report["abstention"],
             "abstention_by_language": report["abstention_by_language"],
@@ -290,6 +328,10 @@ def parse_qa_lines(lines: Iterable[str], source: str = "question set") -> list[Q
                     doc=str(row["doc"]),
                     question=str(row["question"]),
                     pages=tuple(int(p) for p in row["pages"]),
+                    also=tuple(
+                        (str(name), tuple(int(p) for p in pages))
+                        for name, pages in dict(row.get("also") or {}).items()
+                    ),
                 )
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -136,6 +136,8 @@ class KnowledgeBase:
             fetch_k=s.fetch_k,
             mmr_lambda=s.mmr_lambda,
             rrf_k=s.rrf_k,
+            fusion=s.fusion,
+            dense_weight=s.dense_weight,
             embedding_languages=s.embedding_languages,
             uncovered_dense_weight=s.uncovered_dense_weight,
             reranker=self.reranker,

@@ -31,8 +31,9 @@ Every ``/api/chat`` (and ``/api/generate``) request is one of four kinds:
   question unchanged.
 * **translate**: a system message contains ``"Translate"`` (case-sensitive) and no
   numbered passages. Answered from ``translations`` (key: the latest user message,
-  stripped; missing keys give the input back unchanged) in mode ``translate``, and in every
-  other mode too as soon as ``translations`` is non-empty.
+  stripped; missing keys give the input back unchanged, which the search rejects as no
+  translation) in every mode: a collection holding Korean and English documents has
+  every question translated, and the quirk modes are about answers.
 * **judge**: a system message contains ``'Answer only "yes" or "no"'`` or
   ``'"예" 또는 "아니오"로만'`` (the citation judge's prompts,
   ``rag_core.generation.prompts.JUDGE_SYSTEM_PROMPTS``). The sentence is what follows
@@ -682,7 +683,7 @@ def mode_reply(
         raise ValueError(msg)
     reminder = has_language_reminder(body)
     source = translation_source(body)
-    if source is not None and (mode == "translate" or translations):
+    if source is not None:
         text = (translations or {}).get(source, source)
         return Reply(text, kind="translate", language_reminder=reminder, mode=mode)
     judged = judge_request(body)
@@ -1257,6 +1258,12 @@ class FakeOllamaServer:
         with self._lock:
             return [r["body"] for r in self.requests if r["path"] == "/api/chat"]
 
+    @property
+    def answer_requests(self) -> list[dict[str, Any]]:
+        """Bodies of the ``/api/chat`` requests other than translation requests (a search in
+        a collection holding another language than the question's translates it first)."""
+        return [b for b in self.chat_requests if translation_source(b) is None]
+
     def clear_requests(self) -> None:
         """Forget the recorded requests and replies."""
         with self._lock:
@@ -1304,8 +1311,8 @@ class FakeOllamaServer:
         if judged is not None:
             return _judge_reply(mode, body, judged)
         source = translation_source(body)
-        if source is not None and self.translations:
-            text = self.translations.get(source, source)
+        if source is not None:
+            text = (self.translations or {}).get(source, source)
             return Reply(text, kind="translate", language_reminder=reminder)
         kind = "answer" if _rewrite_request_question(body) is None else "rewrite"
         return Reply(self.responder(body), kind=kind, language_reminder=reminder)

@@ -911,12 +911,12 @@ def test_translate_uses_the_lookup_table(server: FakeOllamaServer) -> None:
     assert llm.invoke(_lc(_chain_messages(system, "모르는 문장"))).content == "모르는 문장"
     assert llm.invoke(_lc(_chain_messages())).content == HONEST
     assert [r["kind"] for r in server.replies] == ["translate", "translate", "answer"]
-    # Other modes (default too) translate as soon as the table is non-empty.
-    server.mode = "default"
+    # every mode translates (unknown texts come back unchanged)
+    server.mode = "length"
     assert llm.invoke(messages).content == FIRST_QUESTION
     server.translations = {}
-    assert llm.invoke(messages).content == NOT_FOUND_ANSWER
-    server.mode = "translate"
+    assert llm.invoke(messages).content == KO_QUESTION
+    server.mode = "default"
     assert llm.invoke(messages).content == KO_QUESTION
 
 

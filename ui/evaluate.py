@@ -53,11 +53,34 @@ def run_evaluation(kb: KnowledgeBase, items: list, modes: list[str], k: int) -> 
         result = results[mode]
         notices.update(found)
         translated[mode] = int(result["translated"])
-        scopes = [("overall", result["overall"]), *result["per_doc"].items()]
-        rows.extend({"mode": mode, "scope": scope, **named} for scope, named in scopes)
+        rows.extend({"mode": mode, "scope": scope, **m} for scope, m in metric_scopes(result))
         gate.extend(gate_rows(mode, result["abstention_by_language"]))
     bar.empty()
     return {"rows": rows, "gate": gate, "translated": translated, "notices": notices}
+
+
+def metric_scopes(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Return the metric rows of one mode's result as ``(scope, metrics)``.
+
+    Overall, per question language, same language and cross-lingual, then per document;
+    scopes without questions are left out.
+    """
+    scopes = [("overall", result["overall"])]
+    scopes += [(f"language:{lang}", m) for lang, m in result.get("per_language", {}).items()]
+    scopes += [(key, result[key]) for key in ("same_language", "crosslingual") if key in result]
+    scopes += list(result["per_doc"].items())
+    return [(scope, m) for scope, m in scopes if m["questions"]]
+
+
+def scope_label(scope: str) -> str:
+    """The displayed name of a metric scope (a file name is shown as it is)."""
+    if scope == "overall":
+        return t("eval.overall")
+    if scope in ("same_language", "crosslingual"):
+        return t(f"eval.{scope}")
+    if scope.startswith("language:"):
+        return t("eval.scope_language", language=t(f"lang.{scope.split(':', 1)[1]}"))
+    return scope
 
 
 def gate_rows(mode: str, by_language: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -102,9 +125,7 @@ def render_results(rows: list[dict], k: int) -> None:
     headers = {"mode": mode, "scope": scope, "questions": t("eval.col_questions")}
     shown = [
         {
-            headers.get(key, key): t("eval.overall")
-            if key == "scope" and value == "overall"
-            else value
+            headers.get(key, key): scope_label(value) if key == "scope" else value
             for key, value in row.items()
         }
         for row in rows

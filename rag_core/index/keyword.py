@@ -28,7 +28,7 @@ import logging
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -95,6 +95,7 @@ class KeywordIndex:
         self._loaded_version = -1
         self._model: bm25s.BM25 | None = None
         self._ids: list[str] = []
+        self._owners: tuple[int, list[str]] = (-1, [])
         with self._connect() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS tokens ("
@@ -285,7 +286,12 @@ class KeywordIndex:
             return
 
     def search(
-        self, query: str, k: int, *, terms: Sequence[str] | None = None
+        self,
+        query: str,
+        k: int,
+        *,
+        terms: Sequence[str] | None = None,
+        documents: Collection[str] | None = None,
     ) -> list[tuple[str, float]]:
         """Return the top ``k`` chunks for ``query`` by BM25 score.
 
@@ -295,6 +301,8 @@ class KeywordIndex:
             terms: the query's terms if the caller has analysed it already (Kiwi takes
                 about 1 ms a question; a retriever analyses it once for search and
                 relevance), else it is analysed here.
+            documents: only chunks of these documents (sha256s) are returned; None = all.
+                Scores keep the whole collection's statistics (IDF, average length).
 
         Returns:
             ``(chunk_id, bm25_score)`` pairs, best first; only chunks sharing a term with
@@ -309,17 +317,29 @@ class KeywordIndex:
             self.sync()
             self._ensure_loaded()
             model, ids = self._model, self._ids
+            owners = self._chunk_owners() if documents is not None else []
         if model is None or not terms or not ids:
             return []
         known = [t for t in terms if t in model.vocab_dict]
         if not known:
             return []
         scores = np.asarray(model.get_scores(known))
+        if documents is not None:
+            wanted = set(documents)
+            scores = scores * np.fromiter((o in wanted for o in owners), bool, len(owners))
         top = min(k, len(ids))
         best = np.argpartition(-scores, top - 1)[:top]
         best = best[np.argsort(-scores[best], kind="stable")]
         hits = [(ids[int(i)], float(scores[i])) for i in best if scores[i] > 0]
         return hits
+
+    def _chunk_owners(self) -> list[str]:
+        """The document (sha256) of each chunk of the loaded index, in its order (cached)."""
+        if self._owners[0] != self._loaded_version:
+            with self._connect() as db:
+                owner = dict(db.execute("SELECT chunk_id, sha256 FROM tokens").fetchall())
+            self._owners = (self._loaded_version, [owner.get(i, "") for i in self._ids])
+        return self._owners[1]
 
 
 def _to_tokenized(corpus: list[list[str]]) -> bm25s.tokenization.Tokenized:

@@ -54,8 +54,8 @@ found by two queries at ranks 6-10 can still rise (see :data:`ORIGINAL_WEIGHT`).
 _LANGUAGES_OF: dict[str, str] = {}
 """Languages worked out from stored chunks, by sha256 (content: valid for ever)."""
 
-_BY_VERSION: dict[tuple[str, str], frozenset[str]] = {}
-"""A collection's languages by (registry name, document-list version token)."""
+_BY_VERSION: dict[tuple[str, str], dict[str, frozenset[str]]] = {}
+"""Each collection's documents by language, by (registry name, document-list version)."""
 
 _BY_VERSION_SIZE = 64
 """Entries of :data:`_BY_VERSION` kept (old versions are never asked for again)."""
@@ -81,10 +81,20 @@ class DocumentLanguages:
         self.store = store
 
     def __call__(self) -> frozenset[str]:
-        """Return the union of the complete documents' languages.
+        """Return the union of the complete documents' languages (e.g. ``{"en", "ko"}``).
 
-        Read from the document list once per version of it: afterwards a question costs
-        one read of the version token (by id, as the BM25 index's freshness check).
+        Raises:
+            CollectionDeletedError, StoreUnavailableError: from the registry or store.
+        """
+        return frozenset(language for language in self.by_language() if language)
+
+    def by_language(self) -> dict[str, frozenset[str]]:
+        """Return language -> the sha256s of the complete documents in it.
+
+        A document in two languages ("en,ko") is listed under both; one without letters
+        ("") under "". Read from the document list once per version of it: afterwards a
+        question costs one read of the version token (by id, as the BM25 index's
+        freshness check).
 
         Raises:
             CollectionDeletedError, StoreUnavailableError: from the registry or store.
@@ -92,15 +102,15 @@ class DocumentLanguages:
         key = (self.registry.name, self.registry.version())
         if key[1] and key in _BY_VERSION:
             return _BY_VERSION[key]
-        languages = self._read()
+        found = self._read()
         if key[1]:
             if len(_BY_VERSION) >= _BY_VERSION_SIZE:
                 _BY_VERSION.clear()
-            _BY_VERSION[key] = languages
-        return languages
+            _BY_VERSION[key] = found
+        return found
 
-    def _read(self) -> frozenset[str]:
-        languages: set[str] = set()
+    def _read(self) -> dict[str, frozenset[str]]:
+        found: dict[str, set[str]] = {}
         for record in self.registry.list():
             recorded = record.languages or _LANGUAGES_OF.get(record.sha256)
             if recorded is None:
@@ -108,8 +118,9 @@ class DocumentLanguages:
                 recorded = chunk_languages((meta.get("page"), text) for _, text, meta in chunks)
                 _LANGUAGES_OF[record.sha256] = recorded
                 logger.info("languages of %s worked out from its chunks: %s", record.name, recorded)
-            languages |= parse_languages(recorded)
-        return frozenset(languages)
+            for language in parse_languages(recorded) or {""}:
+                found.setdefault(language, set()).add(record.sha256)
+        return {language: frozenset(docs) for language, docs in found.items()}
 
 
 @dataclass
@@ -121,11 +132,16 @@ class SearchResult:
         queries: the queries searched with: the question as asked first, then each
             translation used.
         translations: every translation attempted (including failed ones).
+        required: whether the translations were needed to search at all: the question's
+            language is in none of the documents. In a mixed collection (the question's
+            language among others) a failed translation only narrows the search to the
+            question as asked, over every document, and gives no notice.
     """
 
     docs: list[Document]
     queries: list[str]
     translations: list[Translation] = field(default_factory=list)
+    required: bool = True
 
     @property
     def notices(self) -> list[tuple[str, dict[str, Any]]]:
@@ -134,8 +150,11 @@ class SearchResult:
         Codes: "translation_unavailable" (the model could not be asked: params
         ``languages``, ``error_code`` (the :class:`~rag_core.errors.OllamaError` code),
         ``error`` (its message), ``host``, ``model``) and "translation_unusable" (the
-        reply was no translation; params ``languages``).
+        reply was no translation; params ``languages``). None when the translations were
+        not :attr:`required`.
         """
+        if not self.required:
+            return []
         failed = [t for t in self.translations if not t.text]
         out: list[tuple[str, dict[str, Any]]] = []
         unavailable = [t for t in failed if t.error_code != "unusable"]
@@ -147,6 +166,42 @@ class SearchResult:
         if unusable:
             out.append(("translation_unusable", {"languages": _names(unusable)}))
         return out
+
+
+STRENGTH_TOP = 3
+"""How many of a ranking's first chunks :func:`match_strength` looks at."""
+
+LANGUAGE_RRF_K = 2
+"""RRF constant of the fusion of per-language rankings in a mixed collection: small, so
+the weights (:func:`match_strength`) interleave the rankings (equal strengths alternate
+them; a ranking half as strong places its first chunk after the other's third) instead
+of putting one wholly before the other as k = 60 would."""
+
+
+def match_strength(ranking: Sequence[Document]) -> float:
+    """How well a query matched the documents it searched, in [0, 1].
+
+    The best keyword coverage (share of the query's content terms found in a chunk,
+    :func:`~rag_core.retrieval.relevance.keyword_coverage`) among its first
+    :data:`STRENGTH_TOP` chunks, or their best cosine similarity when the embedding model
+    covers the query's language and that is higher. Both are on the same scale whatever
+    the language, so a Korean query over the Korean documents and its English
+    translation over the English ones can be weighed against each other.
+
+    Args:
+        ranking: a retriever's chunks for one query, best first (with ``keyword_coverage``,
+            ``similarity`` and ``embedding_covered`` metadata).
+
+    Returns:
+        The strength; 0 for an empty ranking.
+    """
+    best = 0.0
+    for doc in ranking[:STRENGTH_TOP]:
+        meta = doc.metadata
+        best = max(best, float(meta.get("keyword_coverage", 0.0)))
+        if meta.get("embedding_covered", False):
+            best = max(best, float(meta.get("similarity", 0.0)))
+    return best
 
 
 def _names(translations: Sequence[Translation]) -> str:
@@ -236,15 +291,15 @@ class CrossLingualSearch:
     def targets(self, query: str) -> list[str]:
         """Return the languages to translate ``query`` into.
 
-        The documents' languages when the query's own language is not among them; none
-        when it is, when the languages are unknown, or without a translator.
+        The documents' languages other than the query's own; none when the documents are
+        all in the query's language, when their languages are unknown, or without a
+        translator.
         """
         if self.translator is None or not hasattr(self.retriever, "document_languages"):
             return []
+        asked = question_language(query)
         languages = self.retriever.document_languages()
-        if not languages or question_language(query) in languages:
-            return []
-        return sorted(lang for lang in languages if lang in LANGUAGE_NAMES)
+        return sorted(lang for lang in languages if lang != asked and lang in LANGUAGE_NAMES)
 
     def search(self, query: str) -> SearchResult:
         """Return the top-k chunks for ``query`` and the queries used.
@@ -262,22 +317,43 @@ class CrossLingualSearch:
         translate: Callable[[str, str], Translation] = self.translator.translate
         pending = [_EXECUTOR.submit(translate, query, target) for target in targets]
         deep = top * self.depth
-        rankings = [self._retrieve(query, deep)]  # while the model translates
+        by_language = self._by_language()
+        asked = question_language(query)
+        mixed = asked in by_language
+        # while the model translates: the question in the documents of its own language
+        # (and those without one); in all documents when none is in its language
+        own = by_language.get(asked, frozenset()) | by_language.get("", frozenset())
+        rankings = [self._retrieve(query, deep, own if mixed else None)]
         translations = [future.result() for future in pending]
         queries = [query]
         for translation in translations:
             if translation.text and translation.text not in queries:
-                rankings.append(self._retrieve(translation.text, deep))
+                documents = by_language.get(translation.target) if mixed else None
+                rankings.append(self._retrieve(translation.text, deep, documents))
                 queries.append(translation.text)
         if len(rankings) == 1:
-            return SearchResult(rankings[0][:top], queries, translations)
-        weights = [self.original_weight] + [1.0] * (len(rankings) - 1)
-        fused = fuse_rankings(rankings, top, rrf_k=self.rrf_k, weights=weights)
-        return SearchResult(fused, queries, translations)
+            if mixed:  # no usable translation: the question over every document
+                rankings = [self._retrieve(query, top)]
+            return SearchResult(rankings[0][:top], queries, translations, not mixed)
+        if mixed:
+            weights = [max(match_strength(ranking), 0.01) for ranking in rankings]
+            fused = fuse_rankings(rankings, top, rrf_k=LANGUAGE_RRF_K, weights=weights)
+        else:
+            weights = [self.original_weight] + [1.0] * (len(rankings) - 1)
+            fused = fuse_rankings(rankings, top, rrf_k=self.rrf_k, weights=weights)
+        return SearchResult(fused, queries, translations, not mixed)
 
-    def _retrieve(self, query: str, k: int) -> list[Document]:
+    def _by_language(self) -> dict[str, frozenset[str]]:
+        by_language = getattr(self.retriever, "documents_by_language", None)
+        return by_language() if by_language is not None else {}
+
+    def _retrieve(
+        self, query: str, k: int, documents: frozenset[str] | None = None
+    ) -> list[Document]:
         if hasattr(self.retriever, "retrieve"):
-            return list(self.retriever.retrieve(query, k=k))
+            if documents is None:
+                return list(self.retriever.retrieve(query, k=k))
+            return list(self.retriever.retrieve(query, k=k, documents=documents))
         return list(self.retriever.invoke(query))
 
 

@@ -3,20 +3,23 @@
 Every returned chunk carries in its metadata:
 
 * ``score``: the score of the mode that ranked it (cosine similarity for dense and MMR,
-  BM25 for bm25, the reciprocal-rank-fusion score for hybrid);
+  BM25 for bm25, the fused score for hybrid: a convex combination of normalised scores or
+  a reciprocal-rank-fusion score, see ``fusion``);
 * ``similarity``: cosine similarity of the chunk's embedding to the question's, for every
   mode, so "is anything relevant at all?" is decided the same way whatever the mode;
 * ``rank``: its 1-based position.
 
 Methods: MMR, Carbonell & Goldstein (1998), via ``langchain_chroma``'s
-``maximal_marginal_relevance``; reciprocal rank fusion, Cormack, Clarke & Buettcher (2009),
-score = sum over rankings of 1 / (k + rank), k = 60.
+``maximal_marginal_relevance``; hybrid fusion by a convex combination of min-max
+normalised scores (Bruch, Gai & Ingber, "An Analysis of Fusion Functions for Hybrid
+Retrieval", ACM TOIS 2023) or by reciprocal rank fusion, Cormack, Clarke & Buettcher
+(2009), score = sum over rankings of 1 / (k + rank), k = 60.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,10 +31,10 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from rag_core.config import RetrievalMode
+from rag_core.config import FusionMethod, RetrievalMode
 from rag_core.index.keyword import ANALYZER_METADATA_KEY, TERMS_METADATA_KEY, KeywordIndex
 from rag_core.index.vector_store import VectorStore, collection_deleted
-from rag_core.retrieval.fusion import reciprocal_rank_fusion
+from rag_core.retrieval.fusion import convex_combination, reciprocal_rank_fusion
 from rag_core.retrieval.language import embedding_covers
 from rag_core.retrieval.relevance import keyword_coverage
 
@@ -52,6 +55,11 @@ class ChunkRetriever(BaseRetriever):
         fetch_k: candidates per ranking before MMR or fusion.
         mmr_lambda: MMR relevance/diversity trade-off in [0, 1].
         rrf_k: reciprocal rank fusion constant.
+        fusion: how hybrid mode fuses the dense and BM25 candidates: "convex" (a convex
+            combination of min-max normalised scores, :func:`convex_combination`) or
+            "rrf" (reciprocal rank fusion).
+        dense_weight: weight of the dense side for a question the embedding model covers
+            (alpha of the convex combination; the dense ranking's RRF weight against 1.0).
         embedding_languages: languages the embedding model handles (see
             :func:`embedding_covers`).
         uncovered_dense_weight: RRF weight of the dense ranking for a question the
@@ -64,9 +72,9 @@ class ChunkRetriever(BaseRetriever):
             returned (still being indexed, or half-indexed by a killed ingest: a document
             counts only once all its chunks are stored); None = none hidden.
         languages: returns the languages of the collection's documents (e.g.
-            ``frozenset({"en"})``, from
-            :class:`~rag_core.retrieval.crosslingual.DocumentLanguages`); None = unknown,
-            no cross-lingual search.
+            ``frozenset({"en"})``) and, by ``by_language()``, the documents in each
+            (a :class:`~rag_core.retrieval.crosslingual.DocumentLanguages`); None =
+            unknown, no cross-lingual search.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -79,28 +87,38 @@ class ChunkRetriever(BaseRetriever):
     fetch_k: int = 50
     mmr_lambda: float = 0.5
     rrf_k: int = 60
+    fusion: FusionMethod = "convex"
+    dense_weight: float = 0.5
     embedding_languages: str = "en"
     uncovered_dense_weight: float = 0.0
     reranker: Any | None = None
     rerank_candidates: int = 20
     hidden_documents: Callable[[], Sequence[str]] | None = None
-    languages: Callable[[], frozenset[str]] | None = None
+    languages: Any | None = None
 
     def document_languages(self) -> frozenset[str]:
         """Return the languages of the documents searched (empty when unknown)."""
         return self.languages() if self.languages is not None else frozenset()
+
+    def documents_by_language(self) -> dict[str, frozenset[str]]:
+        """Return language -> sha256s of the documents in it (empty when unknown)."""
+        by_language = getattr(self.languages, "by_language", None)
+        return dict(by_language()) if by_language is not None else {}
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         return self.retrieve(query)
 
-    def retrieve(self, query: str, *, k: int | None = None) -> list[Document]:
+    def retrieve(
+        self, query: str, *, k: int | None = None, documents: Collection[str] | None = None
+    ) -> list[Document]:
         """Return the top-k chunks for ``query`` (see the module doc for metadata).
 
         Args:
             query: the question.
             k: overrides the retriever's top-k.
+            documents: search only the chunks of these documents (sha256s); None = all.
 
         Returns:
             At most k Documents, best first, with ``id`` set.
@@ -111,59 +129,45 @@ class ChunkRetriever(BaseRetriever):
                 instance or process).
         """
         try:
-            return self._retrieve(query, k or self.k)
+            return self._retrieve(query, k or self.k, documents)
         except NotFoundError as exc:
             raise collection_deleted(self.store.name) from exc
 
-    def _retrieve(self, query: str, top: int) -> list[Document]:
+    def _retrieve(
+        self, query: str, top: int, documents: Collection[str] | None = None
+    ) -> list[Document]:
         collection = self.store.collection
         total = collection.count()
         if total == 0 or not query.strip():
             return []
-        covered = embedding_covers(query, self.embedding_languages)
         hidden = frozenset(self.hidden_documents()) if self.hidden_documents else frozenset()
+        if documents is not None and not set(documents) - hidden:
+            return []
+        covered = embedding_covers(query, self.embedding_languages)
         query_vec = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
         query_terms: list[str] = []
         if self.keyword_index is not None:
             query_terms = self.keyword_index.analyzer.analyze([query])[0]
         fetch = min(max(self.fetch_k, top), total)
         want = max(top, self.rerank_candidates) if self.reranker is not None else top
+        where = _where(hidden, documents)
         if self.mode in ("dense", "mmr"):
-            dense = self._dense(
-                query_vec, fetch if self.mode == "mmr" else min(want, total), hidden
-            )
+            dense = self._dense(query_vec, fetch if self.mode == "mmr" else min(want, total), where)
             docs = dense[:want] if self.mode == "dense" else self._mmr(query_vec, dense, want)
             score_key = "similarity"
         else:
             if self.keyword_index is None:
                 raise ValueError(f"retrieval mode {self.mode} needs a keyword index")
-            keyword_hits = self.keyword_index.search(query, fetch, terms=query_terms)
+            keyword_hits = self.keyword_index.search(
+                query, fetch, terms=query_terms, documents=documents
+            )
             bm25 = dict(keyword_hits)
             if self.mode == "bm25":
                 docs = self._by_ids([i for i, _ in keyword_hits[:want]], query_vec, hidden)
                 score_key = "bm25"
             else:
-                dense_weight = 1.0 if covered else self.uncovered_dense_weight
-                dense = self._dense(query_vec, fetch, hidden) if dense_weight > 0 else []
-                fused = reciprocal_rank_fusion(
-                    [[d.id or "" for d in dense], [i for i, _ in keyword_hits]],
-                    k=self.rrf_k,
-                    weights=[dense_weight, 1.0],
-                )[:want]
-                if len(fused) < want and not dense:
-                    # keywords found too little: the nearest chunks fill the empty slots
-                    taken = {i for i, _ in fused}
-                    dense = [d for d in self._dense(query_vec, want, hidden) if d.id not in taken]
-                    fused += [(d.id or "", 0.0) for d in dense][: want - len(fused)]
-                known = {d.id: d for d in dense}
-                for doc in self._by_ids([i for i, _ in fused if i not in known], query_vec, hidden):
-                    known[doc.id] = doc
-                docs = []
-                for chunk_id, score in fused:
-                    if chunk_id in known:
-                        known[chunk_id].metadata["rrf"] = score
-                        docs.append(known[chunk_id])
-                score_key = "rrf"
+                docs = self._hybrid(query_vec, keyword_hits, covered, want, fetch, where, hidden)
+                score_key = "fused"
             for doc in docs:
                 if doc.id in bm25:
                     doc.metadata["bm25"] = bm25[doc.id]
@@ -172,6 +176,46 @@ class ChunkRetriever(BaseRetriever):
             score_key = "rerank"
         docs = _ranked(docs[:top], score_key)
         self._annotate(query_terms, docs, covered)
+        return docs
+
+    def _hybrid(
+        self,
+        query_vec: np.ndarray,
+        keyword_hits: list[tuple[str, float]],
+        covered: bool,
+        want: int,
+        fetch: int,
+        where: dict[str, Any] | None,
+        hidden: frozenset[str],
+    ) -> list[Document]:
+        """Fuse the dense and BM25 candidates (see :attr:`fusion`); the best ``want``."""
+        dense_weight = self.dense_weight if covered else self.uncovered_dense_weight
+        dense = self._dense(query_vec, fetch, where) if dense_weight > 0 else []
+        if self.fusion == "convex":
+            fused = convex_combination(
+                [(d.id or "", float(d.metadata["similarity"])) for d in dense],
+                keyword_hits,
+                alpha=min(dense_weight, 1.0),
+            )[:want]
+        else:
+            fused = reciprocal_rank_fusion(
+                [[d.id or "" for d in dense], [i for i, _ in keyword_hits]],
+                k=self.rrf_k,
+                weights=[dense_weight, 1.0],
+            )[:want]
+        if len(fused) < want and not dense:
+            # keywords found too little: the nearest chunks fill the empty slots
+            taken = {i for i, _ in fused}
+            dense = [d for d in self._dense(query_vec, want, where) if d.id not in taken]
+            fused += [(d.id or "", 0.0) for d in dense][: want - len(fused)]
+        known = {d.id: d for d in dense}
+        for doc in self._by_ids([i for i, _ in fused if i not in known], query_vec, hidden):
+            known[doc.id] = doc
+        docs = []
+        for chunk_id, score in fused:
+            if chunk_id in known:
+                known[chunk_id].metadata["fused"] = score
+                docs.append(known[chunk_id])
         return docs
 
     def _rerank(self, query: str, docs: list[Document]) -> list[Document]:
@@ -192,12 +236,12 @@ class ChunkRetriever(BaseRetriever):
             )
 
     def _dense(
-        self, query_vec: np.ndarray, n: int, hidden: frozenset[str] = frozenset()
+        self, query_vec: np.ndarray, n: int, where: dict[str, Any] | None = None
     ) -> list[Document]:
         got = self.store.collection.query(
             query_embeddings=[query_vec.tolist()],
             n_results=n,
-            where={"sha256": {"$nin": sorted(hidden)}} if hidden else None,
+            where=where,
             include=["documents", "metadatas", "distances", "embeddings"],
         )
         docs = []
@@ -244,6 +288,18 @@ class ChunkRetriever(BaseRetriever):
         return [rows[i] for i in ids if i in rows]
 
 
+def _where(hidden: frozenset[str], documents: Collection[str] | None) -> dict[str, Any] | None:
+    """The Chroma ``where`` filter: not the hidden documents, only ``documents`` if given."""
+    parts: list[dict[str, Any]] = []
+    if hidden:
+        parts.append({"sha256": {"$nin": sorted(hidden)}})
+    if documents is not None:
+        parts.append({"sha256": {"$in": sorted(set(documents) - hidden)}})
+    if len(parts) > 1:
+        return {"$and": parts}
+    return parts[0] if parts else None
+
+
 def _chunk(chunk_id: str, text: str | None, meta: Mapping[str, Any] | None) -> Document:
     """A chunk read from Chroma as a Document, without its stored BM25 terms and version."""
     metadata = dict(meta or {})
@@ -285,14 +341,30 @@ class MultiCollectionRetriever(BaseRetriever):
             found |= retriever.document_languages()
         return found
 
-    def retrieve(self, query: str, *, k: int | None = None) -> list[Document]:
-        """Return the fused top-k chunks of every collection for ``query``."""
+    def documents_by_language(self) -> dict[str, frozenset[str]]:
+        """Return language -> sha256s of the documents in it, over every collection."""
+        found: dict[str, frozenset[str]] = {}
+        for retriever in self.retrievers.values():
+            for language, docs in retriever.documents_by_language().items():
+                found[language] = found.get(language, frozenset()) | docs
+        return found
+
+    def retrieve(
+        self, query: str, *, k: int | None = None, documents: Collection[str] | None = None
+    ) -> list[Document]:
+        """Return the fused top-k chunks of every collection for ``query``.
+
+        Args:
+            query: the question.
+            k: top-k (the retriever's if None).
+            documents: search only these documents (sha256s); None = all.
+        """
         top = k or self.k
         by_key: dict[str, Document] = {}
         rankings: list[list[str]] = []
         for name, retriever in self.retrievers.items():
             ranking = []
-            for doc in retriever.retrieve(query, k=top):
+            for doc in retriever.retrieve(query, k=top, documents=documents):
                 doc.metadata["collection"] = name
                 key = f"{name}/{doc.id}"
                 by_key[key] = doc

@@ -200,5 +200,5 @@ def test_without_a_judge_no_judge_request_is_sent(
     result = _answer(corpus_kb, fake_ollama, None)
     assert result.check.judge is None
     assert all(c.judge is None and c.supported == c.lexical for c in result.check.claims)
-    assert _judge_replies(fake_ollama) == [] and fake_ollama.chat_count == 1
+    assert _judge_replies(fake_ollama) == [] and len(fake_ollama.answer_requests) == 1
     assert answer_json(result)["judge"] is None

@@ -91,9 +91,9 @@ def test_reasoning_is_not_sent_back_as_history(corpus_kb: KnowledgeBase, ollama:
     _answer(
         corpus_kb, ollama, "And when was it released?", history=[ChatTurn(QUESTION, first.answer)]
     )
-    sent = [m["content"] for r in ollama.chat_requests[-2:] for m in r["messages"]]
+    sent = [m["content"] for r in ollama.answer_requests[-2:] for m in r["messages"]]
     assistant = [
-        m["content"] for m in ollama.chat_requests[-1]["messages"] if m["role"] == "assistant"
+        m["content"] for m in ollama.answer_requests[-1]["messages"] if m["role"] == "assistant"
     ]
     assert assistant == [first.answer] and all("<think>" not in c for c in assistant)
     assert any("standalone question" in c for c in sent)  # the follow-up was rewritten
@@ -178,7 +178,7 @@ def test_wrong_language_is_asked_again_once(
 ):
     ollama.mode = mode
     result = _answer(corpus_kb, ollama, KO_QUESTION)
-    assert result.retried is True and ollama.chat_count == 2
+    assert result.retried is True and len(ollama.answer_requests) == 2
     assert result.check.answer_language == "ko" and result.check.language_match is True
     assert ollama.replies[-1]["language_reminder"] is True
 

@@ -77,7 +77,8 @@ def test_out_of_scope_question_gets_not_in_the_documents(
     assert result.relevant is False
     assert result.answer == NOT_FOUND_ANSWERS[language]
     assert len(result.citations) == 4  # the closest matches are still shown
-    assert fake_ollama.chat_requests == []  # no answer invented by the model
+    # the mixed store is searched in translation too, but no answer is asked of the model
+    assert [r["kind"] for r in fake_ollama.replies] == ["translate"]
 
 
 def test_in_scope_korean_question_passes_the_gate_and_reaches_the_model(
@@ -105,7 +106,7 @@ def test_follow_up_is_rewritten_with_the_history(
     result = answer_question(
         _chain(corpus_kb, fake_ollama), "And when was it released?", history=history
     )
-    rewrite, answer = fake_ollama.chat_requests
+    rewrite, answer = fake_ollama.answer_requests
     assert [m["content"] for m in rewrite["messages"][1:]] == [
         "Who wrote TeX?",
         "Donald Knuth wrote TeX [1].",
@@ -123,7 +124,7 @@ def test_rewrite_can_be_turned_off(corpus_kb: KnowledgeBase, fake_ollama: FakeOl
         "When was TeX released?",
         history=history,
     )
-    assert len(fake_ollama.chat_requests) == 1 and result.query == "When was TeX released?"
+    assert len(fake_ollama.answer_requests) == 1 and result.query == "When was TeX released?"
 
 
 def test_context_budget_drops_passages_instead_of_overflowing(
