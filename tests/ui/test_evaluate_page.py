@@ -22,11 +22,22 @@ def test_evaluation_table_per_mode_and_document(
     assert not app.exception
     table = app.dataframe[0].value
     assert list(table["mode"].unique()) == ["bm25", "hybrid"]
-    assert set(table["scope"]) == {"overall", "lshort.pdf", "lshort-ko.pdf"}
+    # every question is in its document's language: no cross-lingual row
+    assert set(table["scope"]) == {
+        "overall",
+        "questions in English",
+        "questions in Korean",
+        "same language as the document",
+        "lshort.pdf",
+        "lshort-ko.pdf",
+    }
     expected = evaluate(load_qa(QA_SAMPLE), corpus_kb.retriever(mode="hybrid", k=5).retrieve, 5)
-    hybrid = table[(table["mode"] == "hybrid") & (table["scope"] == "overall")].iloc[0]
-    assert hybrid["recall@5"] == expected["overall"]["recall"]
-    assert hybrid["questions"] == 10
+    hybrid = table[table["mode"] == "hybrid"].set_index("scope")
+    assert hybrid.loc["overall", "recall@5"] == expected["overall"]["recall"]
+    assert hybrid.loc["overall", "questions"] == 10
+    english = expected["per_language"]["en"]
+    assert hybrid.loc["questions in English", "recall@5"] == english["recall"]
+    assert hybrid.loc["same language as the document", "questions"] == 10
 
 
 def test_gate_rates_per_language_for_unanswerable_questions(
