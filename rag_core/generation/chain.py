@@ -74,7 +74,7 @@ class ChainOptions:
     num_ctx: int = 8192
     num_predict: int = 768
     min_similarity: float = 0.4
-    min_keyword_coverage: float = 0.4
+    min_keyword_coverage: float = 0.3
     rewrite_followups: bool = True
     translate_queries: bool = True
     rrf_k: int = 60
