@@ -1,15 +1,25 @@
 """Cross-lingual search: the question, its translations, one fused ranking.
 
-When the question's language (:func:`~rag_core.retrieval.language.question_language`) is
-not among the languages of the documents searched (recorded at ingest, see
-:class:`DocumentLanguages`), :class:`CrossLingualSearch` asks the chat model for the
-question in each of the documents' languages (:class:`~rag_core.retrieval.translation.
-QueryTranslator`) on a worker thread while the question as asked is already being
-searched, then searches with each translation and fuses the rankings by reciprocal rank
-fusion (Cormack, Clarke & Buettcher, SIGIR 2009). When the question's language is present,
-the question alone is searched: no model call, no extra work beyond reading the document
-list's languages. The app's chain, ``rag_core retrieve`` and ``rag_core eval`` all search
-through it.
+The languages of the documents searched are recorded at ingest (see
+:class:`DocumentLanguages`). When any of them differs from the question's
+(:func:`~rag_core.retrieval.language.question_language`), :class:`CrossLingualSearch` asks
+the chat model for the question in each other language (:class:`~rag_core.retrieval.
+translation.QueryTranslator`) on a worker thread while the question as asked is already
+being searched, then:
+
+* **mixed collection** (the question's language is among the documents'): each query
+  searches only the documents in its own language (the Korean question the Korean
+  documents, its English translation the English ones), and the per-language rankings
+  are fused by weighted reciprocal rank fusion (k = :data:`LANGUAGE_RRF_K`) with each
+  ranking's :func:`match_strength` as its weight, the question's own language counting
+  :data:`OWN_LANGUAGE_WEIGHT` times;
+* **the question's language is in none of the documents**: the question over every
+  document is fused with its translations, at :data:`ORIGINAL_WEIGHT` against 1.0.
+
+Reciprocal rank fusion: Cormack, Clarke & Buettcher, SIGIR 2009. When every document is
+in the question's language, the question alone is searched: no model call, no extra work
+beyond reading the document list's languages. The app's chain, ``rag_core retrieve`` and
+``rag_core eval`` all search through it.
 """
 
 from __future__ import annotations
