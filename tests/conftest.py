@@ -146,6 +146,26 @@ def fake_ollama() -> Iterator[FakeOllamaServer]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def module_ollama() -> Iterator[FakeOllamaServer]:
+    """A test Ollama server shared by one test module, streaming without delay.
+
+    A test module's own fixture sets its translation table and clears its requests
+    (:func:`reset_translating`).
+    """
+    with FakeOllamaServer(token_delay=0.0) as server:
+        yield server
+
+
+def reset_translating(server: FakeOllamaServer, translations: dict[str, str]) -> None:
+    """Give ``server`` a translation table and forget earlier requests and translations."""
+    from rag_core.retrieval.translation import clear_translation_cache
+
+    server.translations = dict(translations)
+    server.clear_requests()
+    clear_translation_cache()
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Chroma server (``chroma run``, shipped with chromadb) on 127.0.0.1; its URL."""

@@ -9,7 +9,6 @@ plumbing, not a model's translations).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,8 +24,8 @@ from rag_core.generation.respond import answer_question
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.retrieval.crosslingual import DocumentLanguages, fuse_rankings
 from rag_core.retrieval.language import chunk_languages, document_languages
-from rag_core.retrieval.translation import clean_translation, clear_translation_cache
-from tests.conftest import DATA, LSHORT, LSHORT_KO, pdf_pages, settings_for
+from rag_core.retrieval.translation import clean_translation
+from tests.conftest import DATA, LSHORT, LSHORT_KO, pdf_pages, reset_translating, settings_for
 from tests.ollama_server import FakeOllamaServer, translation_source
 
 EN_PAGES = (55, 66)
@@ -65,17 +64,10 @@ def ko_kb(tmp_path_factory: pytest.TempPathFactory, embeddings: Embeddings) -> K
     return _store(tmp_path_factory.mktemp("ko-store"), embeddings, LSHORT_KO, KO_PAGES)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOllamaServer]:
-    with FakeOllamaServer(translations=TRANSLATIONS, token_delay=0.0) as running:
-        yield running
-
-
 @pytest.fixture
-def ollama(server: FakeOllamaServer) -> Iterator[FakeOllamaServer]:
-    server.clear_requests()
-    clear_translation_cache()
-    yield server
+def ollama(module_ollama: FakeOllamaServer) -> FakeOllamaServer:
+    reset_translating(module_ollama, TRANSLATIONS)
+    return module_ollama
 
 
 def _settings(kb: KnowledgeBase, host: str, **overrides: object) -> Settings:

@@ -10,7 +10,6 @@ only over the documents in its own language.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +24,7 @@ from rag_core.retrieval.crosslingual import (
     fuse_rankings,
     match_strength,
 )
-from rag_core.retrieval.translation import clear_translation_cache
-from tests.conftest import DATA, LSHORT_KO, REPO, pdf_pages, settings_for
+from tests.conftest import DATA, LSHORT_KO, REPO, pdf_pages, reset_translating, settings_for
 from tests.ollama_server import FakeOllamaServer, translation_source
 
 GNUPLOT = REPO / "benchmarks" / "data" / "gnuplot.pdf"
@@ -60,17 +58,10 @@ def mixed_kb(tmp_path_factory: pytest.TempPathFactory, embeddings: Embeddings) -
     return kb
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOllamaServer]:
-    with FakeOllamaServer(translations=TRANSLATIONS, token_delay=0.0) as running:
-        yield running
-
-
 @pytest.fixture
-def ollama(server: FakeOllamaServer) -> Iterator[FakeOllamaServer]:
-    server.clear_requests()
-    clear_translation_cache()
-    yield server
+def ollama(module_ollama: FakeOllamaServer) -> FakeOllamaServer:
+    reset_translating(module_ollama, TRANSLATIONS)
+    return module_ollama
 
 
 def _search(kb: KnowledgeBase, host: str, **overrides: object):
