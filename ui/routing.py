@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
@@ -27,6 +28,9 @@ from streamlit.runtime.pages_manager import PagesManager
 from ui.auth import require_login
 from ui.i18n import t
 from ui.resources import get_settings
+
+APP_ICON = Path(__file__).parent / "icon.png"
+"""The favicon (64x64 PNG, drawn for this project), served by the app itself."""
 
 _state = threading.local()
 ROUTED_KEY = "_routed_through_app"
@@ -43,7 +47,9 @@ def build_navigation(*, show_menu: bool = True) -> StreamlitPage:
     Returns:
         The ``StreamlitPage`` the URL asks for (``st.navigation``'s return value).
     """
-    st.set_page_config(page_title=t("app.title"), page_icon=":material/description:", layout="wide")
+    # a file, not a ":material/...:" icon: Streamlit links those favicons from Google's font
+    # CDN, so every page load would tell a third party who uses the app (issue 21)
+    st.set_page_config(page_title=t("app.title"), page_icon=str(APP_ICON), layout="wide")
     return st.navigation(
         [
             st.Page("pages/chat.py", title=t("nav.chat"), icon=":material/chat:", default=True),
