@@ -40,11 +40,16 @@ try:
 except RagError as exc:
     st.error(escape_markdown(str(exc)))
     st.stop()
-render_indexing_notice(get_ingest_queue(settings))
+indexing = render_indexing_notice(get_ingest_queue(settings))
 
 if not kb.documents():
-    st.info(t("chat.no_documents"))
-    st.page_link("pages/documents.py", label=t("chat.go_documents"), icon=":material/upload_file:")
+    if indexing:  # one notice, not "indexing" and "no documents" at once
+        st.info(t("chat.first_documents_indexing"))
+    else:
+        st.info(t("chat.no_documents"))
+        st.page_link(
+            "pages/documents.py", label=t("chat.go_documents"), icon=":material/upload_file:"
+        )
 
 chat_id = current_chat_id(history, user)
 messages = history.messages(chat_id, owner=user) if chat_id else []

@@ -224,12 +224,17 @@ def render_ingest_panel(queue: IngestQueue) -> None:
     st.fragment(panel, run_every=POLL_S if active else None)()
 
 
-def render_indexing_notice(queue: IngestQueue) -> None:
-    """A caption naming the files still being indexed in the background, if any."""
+def render_indexing_notice(queue: IngestQueue) -> bool:
+    """A caption naming the files still being indexed in the background, if any.
+
+    Returns:
+        True when some file is being indexed.
+    """
     active = queue.active()
     if active:
         names = ", ".join(escape_markdown(job.name) for job in active)
         st.caption(t("docs.indexing_notice", names=names))
+    return bool(active)
 
 
 def render_reports(reports: list[UploadReport]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rag_core.index.embeddings import embedding_identity
 from rag_core.ingestion.progress import IngestProgress
 from rag_core.knowledge_base import KnowledgeBase
@@ -239,6 +241,39 @@ def test_ingest_goes_on_in_the_background_while_the_chat_page_answers(
     table = app.dataframe[0].value.set_index("Name")
     assert table.loc["big.pdf", "Pages"] == 48
     assert any(s.value.startswith("big\\.pdf: 48 pages") for s in app.main.success)
+
+
+@pytest.mark.parametrize(
+    ("language", "indexing", "none_yet"),
+    [
+        ("en", "Your first documents are being indexed", "No documents indexed yet"),
+        ("ko", "첫 문서를 색인하는 중입니다", "아직 색인된 문서가 없습니다"),
+    ],
+)
+def test_while_the_first_file_is_indexed_the_chat_page_says_so_once(
+    make_app,
+    tmp_path: Path,
+    fake_ollama: FakeOllamaServer,
+    language: str,
+    indexing: str,
+    none_yet: str,
+):
+    app = make_app(tmp_path / "data", fake_ollama.url)
+    app.sidebar.selectbox(key="ui_language").set_value(language).run()
+    app.switch_page("pages/documents.py").run()
+    big = ("big.pdf", pdf_pages(LSHORT, 13, 60), "application/pdf")  # 48 pages, ~10 s
+    app.file_uploader[0].set_value([big]).run()
+    assert app.progress, "the upload returned before its ingest finished"
+
+    app.switch_page("pages/chat.py").run()
+    infos = [i.value for i in app.info]
+    assert any(indexing in i for i in infos), infos
+    assert not any(none_yet in i for i in infos), infos  # not both at once
+    assert any("big.pdf" in c.value.replace("\\", "") for c in app.caption)
+    app.switch_page("pages/documents.py").run()
+    settle(app)
+    app.switch_page("pages/chat.py").run()
+    assert not any(indexing in i.value or none_yet in i.value for i in app.info)
 
 
 def test_collections_create_upload_search_together_and_delete(
