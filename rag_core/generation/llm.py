@@ -63,9 +63,9 @@ def with_default_tag(model: str) -> str:
 
 
 OLLAMA_MESSAGES = {
-    "unreachable": "Ollama is not reachable at {host}. Start it with `ollama serve` (or the "
+    "unreachable": 'Ollama is not reachable at {host}. Start it with "ollama serve" (or the '
     "Ollama app), or set OLLAMA_HOST / RAG_OLLAMA_HOST to the right address.",
-    "missing_model": "The model '{model}' is not available on {host}. Run `ollama pull {model}`.",
+    "missing_model": "The model '{model}' is not available on {host}. Run \"ollama pull {model}\".",
     "busy": "Ollama at {host} is busy ({status}: {detail}). Try again shortly.",
     "timeout": "Ollama at {host} did not answer in time. The model may still be loading or "
     "the machine is busy: try again, or raise RAG_OLLAMA_TIMEOUT.",

@@ -60,6 +60,8 @@ def test_ollama_down_still_shows_sources_and_what_to_do(make_app, corpus_kb: Kno
     assert any(
         "ollama serve" in w.value and escape_markdown(host) in w.value for w in answer.warning
     )
+    # no Markdown in the engine's text, so no escaped backticks shown around the command
+    assert not any("`" in w.value for w in [*answer.warning, *app.sidebar.error])
     assert len(answer.expander) == 5
     assert any("lshort\\.pdf" in e.label for e in answer.expander)  # escaped markdown
 
