@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rag_core.generation.citations import Citation
+from rag_core.generation.claims import canonical_citations
 from rag_core.generation.report import LANGUAGE_NAMES, NOTICE_TEXTS, Notice
 from rag_core.generation.respond import AnswerCheck
 from rag_core.history import ChatMessage
@@ -89,7 +90,8 @@ def _export_answer(
     lines = []
     if message.query:
         lines += [f"_{labels.searched_for.format(query=escape(message.query))}_", ""]
-    lines += [sanitize(message.content) if message.content else labels.no_answer, ""]
+    content = canonical_citations(message.content)
+    lines += [sanitize(content) if content else labels.no_answer, ""]
     if message.error:
         lines += [f"> {escape(' '.join(message.error.split()))}", ""]
     marks = []

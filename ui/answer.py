@@ -18,6 +18,7 @@ from typing import Any
 
 import streamlit as st
 
+from rag_core.generation.claims import canonical_citations
 from rag_core.generation.report import NOTICE_TEXTS, Notice
 from rag_core.generation.respond import AnswerCheck
 from rag_core.history import ChatMessage
@@ -258,7 +259,9 @@ class AnswerView:
         self.status.clear()
         self.thinking.flush()
         self.answer.flush()
-        self.message.content = self.answer.text
+        self.message.content = canonical_citations(self.answer.text)
+        if self.message.content != self.answer.text:  # [^3], [1-2] ... shown as [3], [1][2]
+            self._answer_slot.markdown(sanitize_answer(self.message.content))
         self.message.thinking = self.thinking.text
         return self.message
 
@@ -348,7 +351,7 @@ def render_answer_text(message: ChatMessage) -> None:
             st.text(message.thinking)
     answer = st.empty()
     if message.content:
-        answer.markdown(sanitize_answer(message.content))
+        answer.markdown(sanitize_answer(canonical_citations(message.content)))
 
 
 __all__ = [

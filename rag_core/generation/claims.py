@@ -189,6 +189,27 @@ def cited_numbers(answer: str) -> list[int]:
     return list(seen)
 
 
+def canonical_citations(text: str) -> str:
+    """Rewrite every citation marker as plain ``[n]`` markers, one per number.
+
+    ``[^3]`` (a Markdown footnote reference) -> ``[3]``, ``[1-3]`` -> ``[1][2][3]``,
+    ``[1, 2]`` -> ``[1][2]``, ``【1】`` and ``[Source 1]`` -> ``[1]``, so every answer shows
+    its sources the one way the source list numbers them; code spans and LaTeX optional
+    arguments are left alone (:func:`find_citations`).
+
+    Args:
+        text: an answer.
+
+    Returns:
+        The answer with canonical markers (unchanged when it has none to rewrite).
+    """
+    out = text
+    for marker in reversed(find_citations(text)):
+        canonical = "".join(f"[{n}]" for n in marker.numbers)
+        out = out[: marker.start] + canonical + out[marker.end :]
+    return out
+
+
 def strip_citations(text: str) -> str:
     """Return ``text`` without citation markers, spaces tidied (``"A [1]."`` -> ``"A."``)."""
     out = text
@@ -304,6 +325,7 @@ __all__ = [
     "CitationCheck",
     "CitationMarker",
     "Claim",
+    "canonical_citations",
     "cited_numbers",
     "find_citations",
     "parse_citations",

@@ -73,6 +73,19 @@ def test_markdown_export_lists_numbered_citations():
     )
 
 
+def test_export_writes_every_citation_form_as_plain_numbers():
+    text = chat_to_markdown(
+        "Knuth",
+        [
+            ChatMessage("user", "When did Knuth start TeX?"),
+            ChatMessage(
+                "assistant", "In 1977 [^1]. Both say so [1-2], 【1】.", citations=[CITATION]
+            ),
+        ],
+    )
+    assert "In 1977 [1]. Both say so [1][2], [1]." in text
+
+
 def test_each_owner_sees_and_changes_only_their_own_chats(tmp_path: Path):
     history = ChatHistory(tmp_path / "chats.sqlite3")
     alice = history.create_chat(owner="alice")

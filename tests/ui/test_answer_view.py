@@ -247,3 +247,17 @@ def test_an_error_in_the_stream_reaches_the_page_and_stops_the_worker():
     with pytest.raises(ValueError, match="boom"):
         list(events_in_background(failing, tick_s=0.05))
     assert stopped == [True]
+
+
+def test_footnote_range_and_bracket_citations_show_as_plain_numbers(
+    make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
+):
+    fake_ollama.mode = "odd-citations"  # [1-2], [1, 2], [^2], 【1】 (issue 21, item 4)
+    app, answer = _ask(make_app, corpus_kb, fake_ollama, QUESTION)
+    live = answer.markdown[0].value
+    app.run()  # the same answer replayed from the history
+    replayed = _assistant(app)[0].markdown[0].value
+    for body in (live, replayed):
+        assert "[1][2]" in body and "[^2]" not in body and "【" not in body, body
+        assert "[1-2]" not in body and "[1, 2]" not in body, body
+    assert not any("cite no source" in w.value for w in answer.warning)
