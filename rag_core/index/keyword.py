@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 # bm25s sets its logger to DEBUG at import and logs every index build; keep it quiet.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
+_NO_CHUNKS = np.zeros(0, dtype=np.int64)
+
 TERMS_METADATA_KEY = "bm25_terms"
 """Chunk metadata key holding the chunk's BM25 terms, space-separated."""
 
@@ -95,7 +97,7 @@ class KeywordIndex:
         self._loaded_version = -1
         self._model: bm25s.BM25 | None = None
         self._ids: list[str] = []
-        self._owners: tuple[int, list[str]] = (-1, [])
+        self._owners: tuple[int, dict[str, np.ndarray]] = (-1, {})
         with self._connect() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS tokens ("
@@ -317,7 +319,7 @@ class KeywordIndex:
             self.sync()
             self._ensure_loaded()
             model, ids = self._model, self._ids
-            owners = self._chunk_owners() if documents is not None else []
+            owners = self._chunk_owners() if documents is not None else {}
         if model is None or not terms or not ids:
             return []
         known = [t for t in terms if t in model.vocab_dict]
@@ -325,20 +327,28 @@ class KeywordIndex:
             return []
         scores = np.asarray(model.get_scores(known))
         if documents is not None:
-            wanted = set(documents)
-            scores = scores * np.fromiter((o in wanted for o in owners), bool, len(owners))
+            keep = np.zeros(len(scores), dtype=bool)
+            for sha256 in documents:
+                keep[owners.get(sha256, _NO_CHUNKS)] = True
+            scores = scores * keep
         top = min(k, len(ids))
         best = np.argpartition(-scores, top - 1)[:top]
         best = best[np.argsort(-scores[best], kind="stable")]
         hits = [(ids[int(i)], float(scores[i])) for i in best if scores[i] > 0]
         return hits
 
-    def _chunk_owners(self) -> list[str]:
-        """The document (sha256) of each chunk of the loaded index, in its order (cached)."""
+    def _chunk_owners(self) -> dict[str, np.ndarray]:
+        """Each document's (sha256) chunk positions in the loaded index (cached per version)."""
         if self._owners[0] != self._loaded_version:
             with self._connect() as db:
                 owner = dict(db.execute("SELECT chunk_id, sha256 FROM tokens").fetchall())
-            self._owners = (self._loaded_version, [owner.get(i, "") for i in self._ids])
+            positions: dict[str, list[int]] = {}
+            for position, chunk_id in enumerate(self._ids):
+                positions.setdefault(owner.get(chunk_id, ""), []).append(position)
+            self._owners = (
+                self._loaded_version,
+                {sha: np.asarray(found, dtype=np.int64) for sha, found in positions.items()},
+            )
         return self._owners[1]
 
 
