@@ -50,7 +50,7 @@ MIN_COOKIE_KEY_CHARS = 32
 SAMPLE_COOKIE_KEYS = frozenset(
     key.casefold()
     for key in (
-        # this project's README: the sample of earlier versions and today's placeholder
+        # this project's docs: the sample of earlier versions and today's placeholder
         "a-long-random-secret",
         "REPLACE-with-output-of-secrets.token_urlsafe(32)",
         # streamlit-authenticator's README samples and its Authenticate default

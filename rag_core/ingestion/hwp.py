@@ -2,7 +2,7 @@
 
 Read with python-hwpx (https://github.com/airmang/python-hwpx, Apache-2.0), which opens
 HWPX packages (OWPML, KS X 6101) and converts HWP 5.0 binary files into the same model;
-see the README for why this library (hwp-hwpx-parser and helper-hwp were compared). This
+see docs/formats.md for why this library (hwp-hwpx-parser and helper-hwp were compared). This
 module runs inside the limited parse worker (:mod:`rag_core.ingestion.hwp_worker`): the
 archive is checked before the library reads a byte of it (:func:`check_archive`).
 

@@ -64,7 +64,7 @@ class OcrOptions:
     Attributes:
         mode: "auto" (pages without usable text), "off" or "force" (every page).
         languages: Tesseract languages, e.g. "kor+eng".
-        dpi: render resolution in dots per inch (300 reads Korean well; see README).
+        dpi: render resolution in dots per inch (300 reads Korean well; see docs/formats.md).
         tesseract_cmd: the tesseract binary, a name on PATH or a path.
         max_pixels: most pixels a page is rendered with; a larger page is rendered at a
             lower resolution, and reported as over the limit below ``min_dpi``.

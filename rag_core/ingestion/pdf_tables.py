@@ -4,7 +4,7 @@ pdfplumber (https://github.com/jsvine/pdfplumber, MIT; no models) finds tables f
 ruling lines of a page ("lines" strategy), but it lays out every character of the page
 with pdfminer first (about 0.15 s a page here) and walks the whole page tree once (0.6 s
 for 311 pages). So it only runs when ``RAG_PDF_TABLES=auto`` (off by default: see the
-README's measurements) and then only on pages whose decoded content stream, already read
+docs/formats.md's measurements) and then only on pages whose decoded content stream, already read
 by pypdf, draws rulings at :data:`MIN_HORIZONTAL` distinct heights and
 :data:`MIN_VERTICAL` distinct x positions (:func:`ruling_counts`, a regular-expression
 scan of about 0.5 ms a page). Text-only pages, framed single columns and tables drawn

@@ -274,7 +274,7 @@ def embedded_text(chunk: Document) -> str:
     The document title is left out of the embedding: on the development set it lowered
     dense MRR@5 (0.493 -> 0.461 with the title alone, 0.492 with title and path; a title
     such as lshort.pdf's first bookmark "Thank you!" says little about a passage), while
-    in the keyword text it helps BM25 (README, Retrieval quality).
+    in the keyword text it helps BM25 (docs/retrieval.md).
 
     Args:
         chunk: the chunk; its metadata's :data:`SECTION_KEY` is used (chunks stored

@@ -322,7 +322,7 @@ def _table_finder(data: bytes, password: str | None) -> PlumberPages | None:
     """The table finder when ``RAG_PDF_TABLES=auto`` (default ``off``), else None.
 
     Off by default: on PDFs full of ruled boxes pdfplumber's pass costs more than the
-    whole pypdf parse (README, Supported formats). Read here, in the worker, from the
+    whole pypdf parse (docs/formats.md). Read here, in the worker, from the
     environment it inherits from the app or the CLI.
     """
     if os.environ.get("RAG_PDF_TABLES", "off").strip().lower() not in ("auto", "on", "1", "true"):

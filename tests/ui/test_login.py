@@ -230,8 +230,8 @@ def test_an_unusable_config_stops_with_an_error_naming_the_file(
 
 
 def _readme_cookie_key() -> str:
-    """The cookie key in the README's sample sign-in config."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    """The cookie key in the documentation's sample sign-in config (docs/deployment.md)."""
+    readme = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
     [block] = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "cookie:" in b]
     return yaml.safe_load(block)["cookie"]["key"]
 
@@ -260,13 +260,13 @@ def test_a_weak_cookie_key_is_refused_with_how_to_make_one(
     assert not app.chat_input and not _shows_login_form(app)
 
 
-def test_the_readme_sample_cookie_key_is_refused(tmp_path: Path):
+def test_the_documented_sample_cookie_key_is_refused(tmp_path: Path):
     readme_key = _readme_cookie_key()
     assert readme_key.casefold() in SAMPLE_COOKIE_KEYS
     with pytest.raises(AuthConfigError) as refused:
         check_cookie_key(tmp_path / "auth.yaml", readme_key)
     assert refused.value.code == "cookie_key_sample"
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    readme = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
     assert f"at least {MIN_COOKIE_KEY_CHARS} characters" in readme
     assert MAKE_A_KEY in readme
 
