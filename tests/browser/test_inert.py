@@ -149,7 +149,8 @@ def test_every_untrusted_text_renders_inert(
         box.press("Enter")
         answer = page.locator("[data-testid='stChatMessage']").nth(1)
         expect(page.get_by_text("Export chat as Markdown")).to_be_visible()  # the run's end
-        expect(answer).to_contain_text("Walruses eat clams [1] and narwhals eat fish [2, 3].")
+        # the model wrote [2, 3]: shown as the plain markers the sources are numbered by
+        expect(answer).to_contain_text("Walruses eat clams [1] and narwhals eat fish [2][3].")
     finally:
         running_app.ollama.responder = previous
     # (e) the answer: citations and lists as written, every link shown as text
@@ -184,5 +185,5 @@ def test_every_untrusted_text_renders_inert(
 
     # the same after a refresh, where everything is replayed from the history
     page.reload()
-    expect(page.locator("[data-testid='stChatMessage']").nth(1)).to_contain_text("[2, 3]")
+    expect(page.locator("[data-testid='stChatMessage']").nth(1)).to_contain_text("[2][3]")
     _assert_inert(page, listener, "chat page replayed")
