@@ -373,6 +373,48 @@ def load_bytes(name: str, data: bytes, **options: Any) -> LoadedFile:
         )
 
 
+def precheck(name: str, data: bytes) -> None:
+    """Refuse a file that cannot be read before it waits for a parser (milliseconds).
+
+    What needs no parser: an empty file, an unsupported type, a ``.pdf`` without the
+    ``%PDF-`` header (:func:`~rag_core.ingestion.worker.check_pdf_magic`), an ``.hwp`` /
+    ``.hwpx`` that is neither a zip nor an OLE compound file
+    (:func:`~rag_core.ingestion.hwp.sniff`), a text file in neither UTF-8 nor CP949. The
+    ingest runs the same checks again; this one lets a queue report such files at once
+    instead of after the files queued before them.
+
+    Args:
+        name: the file's name as uploaded.
+        data: its bytes.
+
+    Raises:
+        DocumentError: with the code the ingest would give ("empty", "unsupported",
+            "not_pdf", "hwp_not_hwp", "hwp3", "encoding").
+    """
+    from rag_core.ingestion.hwp import HwpParseError, sniff
+    from rag_core.ingestion.hwp_worker import error_from_child
+    from rag_core.ingestion.worker import check_pdf_magic
+
+    shown = display_name(name)
+    if not data:
+        raise DocumentError(shown, "the file is empty (0 bytes)", "empty")
+    suffix = suffix_of(shown)
+    if suffix in PDF_SUFFIXES:
+        check_pdf_magic(shown, data)
+    elif suffix in HWP_SUFFIXES:
+        try:
+            sniff(data)
+        except HwpParseError as exc:
+            raise error_from_child(shown, exc.kind, exc.detail) from exc
+    elif suffix in TEXT_SUFFIXES:
+        _decode_text(shown, data)
+    else:
+        allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise DocumentError(
+            shown, f"unsupported file type {suffix or '(none)'}; use {allowed}", "unsupported"
+        )
+
+
 def _decode_text(name: str, data: bytes) -> str:
     for encoding in ("utf-8-sig", "cp949"):
         try:

@@ -15,7 +15,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from rag_core.errors import RagError
+from rag_core.errors import DocumentError, RagError
+from rag_core.ingestion.loaders import precheck
 from rag_core.ingestion.progress import IngestProgress, IngestResult
 from rag_core.knowledge_base import KnowledgeBase
 
@@ -75,13 +76,22 @@ class IngestQueue:
             data: the file's bytes.
             password: for an encrypted PDF.
 
+        A file that cannot be read at all (empty, unsupported, not the type its name says:
+        :func:`~rag_core.ingestion.loaders.precheck`) is finished with its error at once,
+        instead of waiting behind the files queued before it.
+
         Returns:
-            True if a new job was queued.
+            True if a new job was queued (or finished at once with its error).
         """
         with self._lock:
             if key in self._jobs:
                 return False
             self._jobs[key] = IngestJob(key, name)
+        try:
+            precheck(name, data)
+        except DocumentError as exc:
+            self._update(key, state="finished", error=exc)
+            return True
         self._executor.submit(self._run, key, name, data, password)
         return True
 

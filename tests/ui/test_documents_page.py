@@ -276,6 +276,31 @@ def test_while_the_first_file_is_indexed_the_chat_page_says_so_once(
     assert not any(indexing in i.value or none_yet in i.value for i in app.info)
 
 
+@pytest.mark.parametrize(
+    ("language", "empty", "renamed"),
+    [
+        ("en", "empty.txt: the file is empty", "renamed.pdf: this is not a PDF file"),
+        ("ko", "empty.txt: 빈 파일입니다", "renamed.pdf: PDF 파일이 아닙니다"),
+    ],
+)
+def test_bad_files_are_reported_at_once_not_after_the_good_ones(
+    make_app, tmp_path: Path, fake_ollama: FakeOllamaServer, language: str, empty: str, renamed: str
+):
+    app = make_app(tmp_path / "data", fake_ollama.url)
+    app.sidebar.selectbox(key="ui_language").set_value(language).run()
+    app.switch_page("pages/documents.py").run()
+    big = ("big.pdf", pdf_pages(LSHORT, 13, 60), "application/pdf")  # 48 pages, ~10 s
+    empty_file = ("empty.txt", b"", "text/plain")
+    not_pdf = ("renamed.pdf", b"just some notes\n" * 20, "application/pdf")
+    app.file_uploader[0].set_value([big, empty_file, not_pdf]).run()
+    assert app.progress, "the big file is still being indexed"  # (issue 21, item 2)
+    errors = _errors(app)
+    assert any(e.startswith(empty) for e in errors), errors
+    assert any(e.startswith(renamed) for e in errors), errors
+    settle(app)
+    assert list(app.dataframe[0].value.iloc[:, 0]) == ["big.pdf"]
+
+
 def test_collections_create_upload_search_together_and_delete(
     make_app, tmp_path: Path, fake_ollama: FakeOllamaServer
 ):

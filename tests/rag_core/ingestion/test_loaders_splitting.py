@@ -106,3 +106,31 @@ def test_page_labels_are_made_printable_and_short():
     assert page_label("A\u202e-3\x00", 5) == "A-3"  # bidi override and NUL removed
     assert len(page_label("![x](http://h/i.png)" * 50, 1)) == MAX_PAGE_LABEL_CHARS
     assert page_label("\u2066\x07", 7) == "7"  # nothing printable left: the page number
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "code"),
+    [
+        ("a.pdf", b"", "empty"),
+        ("a.pdf", b"just notes\n", "not_pdf"),
+        ("a.hwpx", b"just notes\n", "hwp_not_hwp"),
+        ("a.docx", b"PK\x03\x04", "unsupported"),
+        ("a.txt", b"\xff\xfe\x00\xd8", "encoding"),
+    ],
+)
+def test_precheck_refuses_what_no_parser_can_read(name: str, data: bytes, code: str):
+    from rag_core.errors import DocumentError
+    from rag_core.ingestion.loaders import precheck
+
+    with pytest.raises(DocumentError) as refused:
+        precheck(name, data)
+    assert refused.value.code == code
+
+
+def test_precheck_lets_readable_files_through():
+    from rag_core.ingestion.loaders import precheck
+    from tests.conftest import LSHORT
+
+    precheck("lshort.pdf", LSHORT.read_bytes()[:4096])
+    precheck("notes.txt", "한글 메모".encode("cp949"))
+    precheck("doc.hwpx", b"PK\x03\x04rest")
