@@ -31,7 +31,7 @@ options = render_sidebar(configured)
 settings = active_settings(configured)
 also = other_collections_to_search(configured)
 history = get_chat_history(str(settings.data_dir / "chats.sqlite3"))
-render_chat_list(history, user)
+chat_list = st.sidebar.container()  # filled last, so a chat this run starts is listed
 st.title(t("chat.title"))
 
 try:
@@ -39,6 +39,8 @@ try:
     retriever = build_chat_retriever(kb, settings, options.top_k, also)
 except RagError as exc:
     st.error(escape_markdown(str(exc)))
+    with chat_list:
+        render_chat_list(history, user)
     st.stop()
 indexing = render_indexing_notice(get_ingest_queue(settings))
 
@@ -70,3 +72,5 @@ if question := st.chat_input(t("chat.input")):
     messages += [asked, answer]
 
 render_export(history, messages, user)
+with chat_list:
+    render_chat_list(history, user)

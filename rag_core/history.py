@@ -374,6 +374,26 @@ class ChatHistory:
             ).fetchone()
         return row[0] if row else ""
 
+    def rename_chat(self, chat_id: str, title: str, *, owner: str = LOCAL_OWNER) -> bool:
+        """Give a chat another title (plain text, shown escaped; blank keeps the old one).
+
+        Args:
+            chat_id: the chat's id.
+            title: the new title, whitespace collapsed and cut to 200 characters.
+            owner: the username the chat must belong to.
+
+        Returns:
+            True when a chat of ``owner`` was renamed.
+        """
+        title = " ".join(title.split())[:200]
+        if not title:
+            return False
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE chats SET title = ? WHERE id = ? AND owner = ?", (title, chat_id, owner)
+            )
+            return cursor.rowcount > 0
+
     def delete_chat(self, chat_id: str, *, owner: str = LOCAL_OWNER) -> None:
         """Delete a chat and its messages (nothing happens for another owner's chat)."""
         with self._connect() as db:

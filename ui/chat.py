@@ -7,8 +7,10 @@ its sources by :mod:`ui.sources` (Cited / Also retrieved, the page view).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 from langchain_core.retrievers import BaseRetriever
@@ -78,19 +80,68 @@ def save_message(history: ChatHistory, message: ChatMessage, owner: str) -> str:
     return chat_id
 
 
+def chat_time(updated_at: str) -> str:
+    """A chat's last-message time for the list, in the browser's time zone.
+
+    Args:
+        updated_at: ISO 8601 UTC time (:attr:`rag_core.history.ChatSummary.updated_at`).
+
+    Returns:
+        e.g. ``"12-03 14:05"`` (UTC when the browser's zone is unknown); "" if unreadable.
+    """
+    try:
+        moment = datetime.fromisoformat(updated_at)
+    except ValueError:
+        return ""
+    try:
+        zone = ZoneInfo(st.context.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError, AttributeError, RuntimeError):
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).strftime("%m-%d %H:%M")
+
+
 def render_chat_list(history: ChatHistory, owner: str) -> None:
-    """Sidebar: a "New chat" button and ``owner``'s past chats, newest first."""
+    """Sidebar: "New chat", ``owner``'s past chats and the open chat's rename and delete.
+
+    The chats are listed newest first, each with the time of its last message. Call it
+    after the page's question is answered, into a sidebar container made before, so a
+    chat started by this run's question is listed at once.
+    """
     open_id = current_chat_id(history, owner)
-    with st.sidebar:
-        st.subheader(t("chat.chats"))
-        if st.button(t("chat.new"), icon=":material/add:", key="new_chat", width="stretch"):
-            open_chat(None)
+    st.subheader(t("chat.chats"))
+    if st.button(t("chat.new"), icon=":material/add:", key="new_chat", width="stretch"):
+        open_chat(None)
+        st.rerun()
+    for chat in history.chats(owner=owner, limit=20):
+        # the title is the chat's first question (or a name a person gave): shown as text
+        label = ("> " if chat.id == open_id else "") + escape_markdown(chat.title)
+        when = chat_time(chat.updated_at)
+        label += f" · {when}" if when else ""
+        if st.button(label, key=f"chat_{chat.id}", width="stretch", type="tertiary"):
+            open_chat(chat.id)
             st.rerun()
-        for chat in history.chats(owner=owner, limit=20):
-            # the title is the chat's first question: typed by a person, shown as text
-            label = ("> " if chat.id == open_id else "") + escape_markdown(chat.title)
-            if st.button(label, key=f"chat_{chat.id}", width="stretch", type="tertiary"):
-                open_chat(chat.id)
+    if open_id is not None:
+        render_chat_actions(history, open_id, owner)
+
+
+def render_chat_actions(history: ChatHistory, chat_id: str, owner: str) -> None:
+    """Rename or delete the open chat (delete asks to confirm)."""
+    with st.expander(t("chat.manage"), icon=":material/edit:"):
+        title = st.text_input(
+            t("chat.rename_label"), value=history.title(chat_id, owner=owner), key="chat_title"
+        )
+        if st.button(t("chat.rename"), key="rename_chat") and history.rename_chat(
+            chat_id, title, owner=owner
+        ):
+            st.rerun()
+        if st.button(t("chat.delete"), key="delete_chat", icon=":material/delete:"):
+            st.session_state["confirm_delete_chat"] = chat_id
+        if st.session_state.get("confirm_delete_chat") == chat_id:
+            st.warning(t("chat.delete_confirm"))
+            if st.button(t("chat.delete_yes"), key="delete_chat_confirm", type="primary"):
+                history.delete_chat(chat_id, owner=owner)
+                st.session_state.pop("confirm_delete_chat", None)
+                open_chat(None)
                 st.rerun()
 
 

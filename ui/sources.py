@@ -134,6 +134,8 @@ def render_source(
         is_hwp = stored is not None and stored.suffix in (".hwpx", ".hwp")
         if is_hwp and st.toggle(t("chat.show_document"), key=f"{key}_doc_{citation.number}"):
             render_paragraphs(stored, citation)  # type: ignore[arg-type]
+        if stored is None and files is not None and citation.sha256:
+            st.caption(t("chat.source_gone"))  # deleted since the answer: say why no page
 
 
 def render_passage(text: str, *, table: bool = False) -> None:

@@ -128,3 +128,54 @@ def test_every_ui_text_has_both_languages():
     for key, texts in MESSAGES.items():
         assert set(texts) == {"en", "ko"}, key
         assert all(texts.values()), key
+
+
+def _chat_buttons(app) -> list[str]:
+    return [b.label for b in app.sidebar.button if b.key and b.key.startswith("chat_")]
+
+
+def test_a_new_chat_is_listed_at_once_with_its_time_and_can_be_renamed_and_deleted(
+    make_app, tmp_path, fake_ollama: FakeOllamaServer
+):
+    import re
+
+    app = make_app(tmp_path / "data", fake_ollama.url)
+    assert _chat_buttons(app) == []
+    app.chat_input[0].set_value(QUESTION).run()
+    # listed in the same run as its first question, with the time of its last message
+    [label] = _chat_buttons(app)
+    assert label.startswith("> When did Knuth") and re.search(r" · \d\d-\d\d \d\d:\d\d$", label)
+    app.text_input(key="chat_title").set_value("Knuth and *TeX*").run()
+    app.button(key="rename_chat").click().run()
+    [label] = _chat_buttons(app)
+    assert label.startswith("> Knuth and \\*TeX\\*"), label  # a person's text, escaped
+
+    app.button(key="delete_chat").click().run()
+    assert _chat_buttons(app)  # asks first
+    app.button(key="delete_chat_confirm").click().run()
+    assert _chat_buttons(app) == [] and not _assistant(app)
+
+
+def test_a_source_whose_document_was_deleted_says_why_it_has_no_page(
+    make_app, tmp_path, fake_ollama: FakeOllamaServer
+):
+    from tests.conftest import LSHORT, pdf_pages
+
+    app = make_app(tmp_path / "data", fake_ollama.url)
+    app.switch_page("pages/documents.py").run()
+    chapter = ("ch1.pdf", pdf_pages(LSHORT, 13, 20), "application/pdf")
+    app.file_uploader[0].set_value([chapter]).run()
+    while app.progress:  # the ingest runs in the background
+        app.run()
+    app.switch_page("pages/chat.py").run()
+    app.chat_input[0].set_value(QUESTION).run()
+    [answer] = _assistant(app)
+    assert any(t.label == "Show on the page" for t in answer.toggle)
+    app.switch_page("pages/documents.py").run()
+    app.multiselect(key="delete_names").set_value(["ch1.pdf"]).run()
+    app.button(key="delete_button").click().run()
+    app.button(key="delete_confirm").click().run()
+    app.switch_page("pages/chat.py").run()  # the chat is replayed from the history
+    [answer] = _assistant(app)
+    assert not answer.toggle
+    assert any("no longer stored" in c.value for c in answer.caption), answer.caption
