@@ -28,6 +28,7 @@ import yaml
 from rag_core.config import Settings
 from rag_core.history import LOCAL_OWNER
 from ui.i18n import render_language_picker, t
+from ui.preferences import remember_language
 from ui.text import escape_markdown
 
 AUTH_STATUS_KEY = "authentication_status"
@@ -317,7 +318,7 @@ def _signed_in_with_form(_event: dict[str, Any]) -> None:
 
 def _sign_in(authenticator: stauth.Authenticate, settings: Settings) -> None:
     """Show the sign-in form; return only once a user is signed in, else stop the run."""
-    render_language_picker(settings.ui_language)
+    render_language_picker(settings.ui_language, on_change=lambda: remember_language(settings))
     notice = st.empty()
     fields = {
         "Form name": t("auth.title"),

@@ -8,6 +8,7 @@ Answers follow the question's language regardless (see the answer prompt).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -78,8 +79,10 @@ def t(key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def render_language_picker(default: str = "auto") -> None:
-    """A sidebar selectbox for the UI language."""
+def render_language_picker(
+    default: str = "auto", on_change: Callable[[], None] | None = None
+) -> None:
+    """A sidebar selectbox for the UI language; ``on_change`` runs when a person picks one."""
     if LANGUAGE_KEY not in st.session_state:
         st.session_state[LANGUAGE_KEY] = ui_language(default)
     st.sidebar.selectbox(
@@ -87,4 +90,5 @@ def render_language_picker(default: str = "auto") -> None:
         list(LANGUAGES),
         format_func=LANGUAGES.__getitem__,
         key=LANGUAGE_KEY,
+        on_change=on_change,
     )

@@ -10,6 +10,7 @@ from rag_core.config import Settings
 from rag_core.generation.llm import OllamaStatus, with_default_tag
 from ui.collections import ALSO_SEARCH_KEY, COLLECTION_KEY, render_collection_picker
 from ui.i18n import LANGUAGE_KEY, render_language_picker, t
+from ui.preferences import remember_language
 from ui.resources import get_ollama_status
 
 MODEL_KEY = "chat_model"
@@ -55,7 +56,7 @@ def render_sidebar(settings: Settings) -> ChatOptions:
     """
     keep_across_pages(LANGUAGE_KEY, COLLECTION_KEY, ALSO_SEARCH_KEY, MODEL_KEY, TOP_K_KEY)
     status = get_ollama_status(settings.ollama_host)
-    render_language_picker(settings.ui_language)
+    render_language_picker(settings.ui_language, on_change=lambda: remember_language(settings))
     render_collection_picker(settings)
     with st.sidebar:
         st.subheader("Ollama")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO
+from ui.preferences import PREFERENCES_FILE
 from ui.resources import get_ollama_status
 
 APP = str(REPO / "app.py")
@@ -31,7 +32,7 @@ def settle(app: AppTest, timeout_s: float = 180.0) -> AppTest:
 
 
 @pytest.fixture
-def make_app(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path, str], AppTest]:
+def make_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path, str], AppTest]]:
     """Return a factory: ``make_app(data_dir, ollama_url, query)`` -> a run AppTest of app.py.
 
     ``query`` sets URL query parameters (as a browser opening ``?chat=<id>`` would).
@@ -40,7 +41,10 @@ def make_app(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path, str], AppTest]:
     model stays cached (it is the same model in every test).
     """
 
+    used: list[Path] = []
+
     def make(data_dir: Path, ollama_url: str, query: dict[str, str] | None = None) -> AppTest:
+        used.append(data_dir)
         monkeypatch.setenv("RAG_DATA_DIR", str(data_dir))
         monkeypatch.setenv("RAG_OLLAMA_HOST", ollama_url)
         get_ollama_status.clear()
@@ -51,4 +55,6 @@ def make_app(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path, str], AppTest]:
         assert not app.exception, app.exception
         return app
 
-    return make
+    yield make
+    for data_dir in used:  # a language picked here is not the next test's default
+        (data_dir / PREFERENCES_FILE).unlink(missing_ok=True)

@@ -161,3 +161,19 @@ def test_every_page_in_korean_has_no_english_sentence(
     english = {where: [t for t in texts if english_sentence(t)] for where, texts in seen.items()}
     assert not any(english.values()), english
     assert all(seen.values())
+
+
+def test_the_picked_ui_language_survives_a_reload(
+    make_app, tmp_path: Path, fake_ollama: FakeOllamaServer
+):
+    app = make_app(tmp_path / "data", fake_ollama.url)
+    assert app.title[0].value == "Chat with your documents"  # the default: English
+    app.sidebar.selectbox(key="ui_language").set_value("ko").run()
+    assert app.title[0].value == "문서와 대화하기"
+    again = make_app(tmp_path / "data", fake_ollama.url)  # a new browser session
+    assert again.title[0].value == "문서와 대화하기"
+    assert again.sidebar.selectbox(key="ui_language").value == "ko"
+    again.sidebar.selectbox(key="ui_language").set_value("en").run()
+    assert make_app(tmp_path / "data", fake_ollama.url).title[0].value == (
+        "Chat with your documents"
+    )
