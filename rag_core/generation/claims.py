@@ -43,6 +43,7 @@ _MARKER_RE = re.compile(
 )
 _RANGE_RE = re.compile(rf"({_NUM})\s*[-–—~]\s*{_LABEL}?({_NUM})", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"\d+")
+_LINK_DEFINITION_RE = re.compile(r"[ \t]*\[[^\]\n]+\]:[ \t]*\S")
 _CODE_RE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
 _LATEX_ARG_RE = re.compile(r"\\[A-Za-z]+\*?\s*$")
 _LINE_BREAK_RE = re.compile(r"\n")
@@ -170,6 +171,11 @@ def find_citations(text: str) -> list[CitationMarker]:
             masked, max(0, match.start() - 40), match.start()
         ) or masked.startswith("{", match.end()):
             continue  # \sqrt[3]{x}, \\[5pt]: a LaTeX optional argument
+        if (
+            masked.startswith(":", match.end())
+            and not masked[masked.rfind("\n", 0, match.start()) + 1 : match.start()].strip()
+        ):
+            continue  # "[1]: http://..." at a line start: a Markdown link definition
         markers.append(CitationMarker(match.start(), match.end(), _numbers(match.group("body"))))
     return markers
 
@@ -308,6 +314,8 @@ def parse_citations(answer: str, n_sources: int) -> CitationCheck:
             owned[index].append(marker)
     claims = []
     for (start, end), mine in zip(spans, owned, strict=True):
+        if not mine and _LINK_DEFINITION_RE.match(answer, start):
+            continue  # "[1]: http://...": a link definition, not a statement
         end = max([end, *(m.end for m in mine)])
         start = min([start, *(m.start for m in mine)])
         numbers = list(dict.fromkeys(n for m in mine for n in m.numbers))

@@ -427,3 +427,14 @@ def test_rewrite_length_limit_is_three_times_plus_forty(analyzer) -> None:
     assert len(fits) == 124
     assert clean_rewrite(fits, question, HISTORY_EN, analyzer=analyzer) == fits
     assert clean_rewrite(fits + "?", question, HISTORY_EN, analyzer=analyzer) == question
+
+
+def test_a_markdown_link_definition_line_is_not_a_claim():
+    from rag_core.generation.claims import parse_citations
+
+    answer = "TeX was written by Knuth [1].\n\n[1]: http://example.test/tex\n  [2]: see above"
+    check = parse_citations(answer, 3)
+    assert [c.text for c in check.claims] == ["TeX was written by Knuth [1]."]
+    assert check.cited == [1] and check.invalid == []
+    # "[2]:" inside a sentence is still a citation
+    assert parse_citations("As shown [2]: the rule holds.", 3).cited == [2]
