@@ -59,6 +59,16 @@ def plural(count: int, noun: str) -> str:
     return t(key, n=count)
 
 
+def length_text(name: str, count: int) -> str:
+    """Return a document's length in its own unit, e.g. "12 pages" or "문단 15개".
+
+    HWP / HWPX files count paragraphs: their "pages" are paragraph groups under a
+    heading, not printed pages.
+    """
+    hwp = name.lower().endswith((".hwp", ".hwpx"))
+    return plural(count, "paragraph" if hwp else "page")
+
+
 def upload_types() -> list[str]:
     """File types the uploader accepts, e.g. ["pdf", "txt", "md"]."""
     return sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES)
@@ -79,7 +89,7 @@ def _report_for(result: IngestResult) -> UploadReport:
     text = t(
         "docs.done",
         name=name,
-        pages=plural(result.pages, "page"),
+        pages=length_text(result.filename, result.pages),
         chunks=plural(result.chunks, "chunk"),
         seconds=result.seconds,
     )
@@ -255,7 +265,9 @@ def render_documents_table(kb: KnowledgeBase) -> None:
     rows = [
         {
             t("docs.col_name"): r.name,
-            t("docs.col_pages"): r.pages,
+            t("docs.col_pages"): length_text(r.name, r.pages)
+            if r.name.lower().endswith((".hwp", ".hwpx"))
+            else r.pages,
             t("docs.col_chunks"): r.chunks,
             t("docs.col_added"): r.added_at.replace("T", " ")[:16],
         }

@@ -332,3 +332,19 @@ def test_collections_create_upload_search_together_and_delete(
     assert "collection" not in [w.key for w in app.sidebar.selectbox]  # one collection left
     assert list(app.dataframe[0].value["Name"]) == ["walrus.txt"]
     assert not (tmp_path / "data" / "collections" / "papers").exists()
+
+
+def test_an_hwpx_document_counts_paragraphs_not_pages(
+    make_app, tmp_path: Path, fake_ollama: FakeOllamaServer
+):
+    from tests import hwp_docs
+
+    app = make_app(tmp_path / "data", fake_ollama.url)
+    app.sidebar.selectbox(key="ui_language").set_value("ko").run()
+    app.switch_page("pages/documents.py").run()
+    doc = ("여비규정.hwpx", hwp_docs.regulation_hwpx(), "application/octet-stream")
+    settle(app.file_uploader[0].set_value([doc]).run())
+    [done] = [s.value for s in app.main.success]
+    assert "문단" in done and "쪽" not in done, done  # (issue 21, item 3)
+    table = app.dataframe[0].value.set_index("이름")
+    assert str(table.loc["여비규정.hwpx", "쪽 수"]).startswith("문단 ")
