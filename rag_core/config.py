@@ -93,13 +93,14 @@ class Settings(BaseSettings):
         fusion: how hybrid mode fuses dense and BM25 candidates: "convex" (default,
             ``dense_weight * dense + (1 - dense_weight) * bm25`` over min-max normalised
             scores, Bruch et al. 2023) or "rrf" (reciprocal rank fusion).
-        dense_weight: weight of the dense side in hybrid mode for a question in a language
-            the embedding model handles (alpha of the convex combination; RRF weight of
-            the dense ranking against 1.0 for BM25).
+        dense_weight: share of the dense side in hybrid mode for a question in a language
+            the embedding model handles: alpha of the convex combination; with RRF the
+            dense and BM25 rankings weigh ``dense_weight`` and ``1 - dense_weight`` (0.5 is
+            plain RRF).
         embedding_languages: languages the embedding model handles: "en" for the default
             English-only all-MiniLM-L6-v2, "multilingual" (or e.g. "en,ko") for a model
             such as paraphrase-multilingual-MiniLM-L12-v2.
-        uncovered_dense_weight: weight of the dense ranking in the fusion for a question in
+        uncovered_dense_weight: share of the dense side (as ``dense_weight``) for a question in
             a language the embedding model does not handle (0 = BM25 alone decides).
         min_similarity: cosine similarity below which no chunk counts as relevant
             ("not in the documents"), for questions the embedding model handles.
@@ -178,7 +179,7 @@ class Settings(BaseSettings):
     fusion: FusionMethod = "convex"
     dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     embedding_languages: str = "en"
-    uncovered_dense_weight: float = Field(default=0.0, ge=0.0)
+    uncovered_dense_weight: float = Field(default=0.0, ge=0.0, le=1.0)
     min_similarity: float = Field(default=0.4, ge=-1.0, le=1.0)
     min_keyword_coverage: float = Field(default=0.3, ge=0.0, le=1.0)
     reranker_model: str = ""

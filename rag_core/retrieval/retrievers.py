@@ -58,8 +58,9 @@ class ChunkRetriever(BaseRetriever):
         fusion: how hybrid mode fuses the dense and BM25 candidates: "convex" (a convex
             combination of min-max normalised scores, :func:`convex_combination`) or
             "rrf" (reciprocal rank fusion).
-        dense_weight: weight of the dense side for a question the embedding model covers
-            (alpha of the convex combination; the dense ranking's RRF weight against 1.0).
+        dense_weight: share of the dense side for a question the embedding model covers:
+            alpha of the convex combination; with RRF the rankings weigh ``dense_weight``
+            and ``1 - dense_weight`` (0.5: plain RRF).
         embedding_languages: languages the embedding model handles (see
             :func:`embedding_covers`).
         uncovered_dense_weight: RRF weight of the dense ranking for a question the
@@ -201,7 +202,7 @@ class ChunkRetriever(BaseRetriever):
             fused = reciprocal_rank_fusion(
                 [[d.id or "" for d in dense], [i for i, _ in keyword_hits]],
                 k=self.rrf_k,
-                weights=[dense_weight, 1.0],
+                weights=[dense_weight, 1.0 - min(dense_weight, 1.0)],
             )[:want]
         if len(fused) < want and not dense:
             # keywords found too little: the nearest chunks fill the empty slots
