@@ -47,11 +47,9 @@ from tqdm import tqdm
 from rag_core.cli_answers import add_answer_arguments, answer_questions
 from rag_core.cli_eval import print_search_notices, run_eval
 from rag_core.config import Settings, build_settings
+from rag_core.engine import Engine
 from rag_core.errors import PasswordRequiredError, RagError, WrongPasswordError
-from rag_core.evaluation import build_kb_search
-from rag_core.generation.citations import build_citations
 from rag_core.ingestion.progress import IngestProgress
-from rag_core.knowledge_base import KnowledgeBase, build_knowledge_base
 from rag_core.retrieval.retrievers import RETRIEVAL_MODES
 
 logger = logging.getLogger("rag_core.cli")
@@ -165,7 +163,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _cmd_ingest(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+def _cmd_ingest(engine: Engine, args: argparse.Namespace) -> int:
     failed = 0
     password = pdf_password(args)
     for path in args.files:
@@ -191,7 +189,7 @@ def _cmd_ingest(kb: KnowledgeBase, args: argparse.Namespace) -> int:
             bar.refresh()
 
         try:
-            result = kb.ingest_path(path, password=password, progress=on_progress)
+            result = engine.ingest_path(path, password=password, progress=on_progress)
         except (PasswordRequiredError, WrongPasswordError) as exc:
             bar.close()
             _err(f"failed: {exc} (use --ask-password or set {PASSWORD_ENV})")
@@ -211,8 +209,8 @@ def _cmd_ingest(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _cmd_documents(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    records = kb.documents()
+def _cmd_documents(engine: Engine, args: argparse.Namespace) -> int:
+    records = engine.documents()
     if args.json:
         _out(json.dumps([r.to_dict() for r in records], ensure_ascii=False))
         return 0
@@ -223,8 +221,8 @@ def _cmd_documents(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_delete(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    removed = kb.delete(args.name)
+def _cmd_delete(engine: Engine, args: argparse.Namespace) -> int:
+    removed = engine.delete_document(args.name)
     if not removed:
         _err(f"no document named {args.name!r}")
         return 1
@@ -275,12 +273,12 @@ def _cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_retrieve(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    result = build_kb_search(kb, args.mode, args.k).search(args.question)
-    if len(result.queries) > 1:
-        _err("(searched for: " + " | ".join(result.queries) + ")")
-    print_search_notices(dict(result.notices))
-    citations = build_citations(result.docs)
+def _cmd_retrieve(engine: Engine, args: argparse.Namespace) -> int:
+    hits = engine.search(args.question, k=args.k, mode=args.mode, model=args.model)
+    if len(hits.queries) > 1:
+        _err("(searched for: " + " | ".join(hits.queries) + ")")
+    print_search_notices(dict(hits.notices))
+    citations = hits.citations
     if args.json:
         _out(json.dumps([c.to_dict() for c in citations], ensure_ascii=False))
         return 0
@@ -290,9 +288,9 @@ def _cmd_retrieve(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_ask(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+def _cmd_ask(engine: Engine, args: argparse.Namespace) -> int:
     return answer_questions(
-        kb,
+        engine,
         [args.question],
         k=args.k,
         model=args.model,
@@ -302,9 +300,9 @@ def _cmd_ask(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     )
 
 
-def _cmd_chat(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+def _cmd_chat(engine: Engine, args: argparse.Namespace) -> int:
     return answer_questions(
-        kb,
+        engine,
         sys.stdin,
         k=args.k,
         model=args.model,
@@ -325,7 +323,7 @@ COMMANDS = {
     "retrieve": _cmd_retrieve,
     "ask": _cmd_ask,
     "chat": _cmd_chat,
-    "eval": run_eval,
+    "eval": lambda engine, args: run_eval(engine.knowledge_base(), args),
 }
 
 
@@ -341,8 +339,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_reindex(args)
         if args.command in STORE_COMMANDS:  # no embedding model needed
             return STORE_COMMANDS[args.command](args)
-        kb = build_knowledge_base(_settings(args))
-        return COMMANDS[args.command](kb, args)
+        engine = Engine(_settings(args))
+        engine.knowledge_base()  # open the store now: a store error is reported as one
+        return COMMANDS[args.command](engine, args)
     except RagError as exc:
         _err(f"error: {exc}")
         return 2

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag_core.evaluation import QAItem
-from rag_core.generation.respond import RagAnswer
+from rag_core.generation.types import RagAnswer
 
 ABSTENTION_RE = re.compile(
     r"(do(?:es)? not|don't|doesn't) (?:seem to )?(?:contain|say|mention|cover|include)"

@@ -1,9 +1,8 @@
 """The CLI's answer commands: ``ask`` (one question) and ``chat`` (questions from stdin).
 
-Both run the same chain and post-processing as the app
-(:func:`rag_core.generation.respond.stream_rag_answer`). In a terminal the answer streams
-to stdout, the reasoning (if any) to stderr, then the notices and the sources; with
-``--json`` each answer is one JSON object on its own line
+Both answer through the engine, as the app does (:meth:`rag_core.engine.Engine.ask`).
+In a terminal the answer streams to stdout, the reasoning (if any) to stderr, then the
+notices and the sources; with ``--json`` each answer is one JSON object on its own line
 (:func:`rag_core.generation.report.answer_json`). ``--judge MODEL`` lets an Ollama model
 refine each cited sentence's support verdict (:mod:`rag_core.generation.judge`; one model
 call per cited sentence).
@@ -16,46 +15,46 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-from rag_core.generation.chain import ChainOptions, ChatTurn, RagChain, build_rag_chain
-from rag_core.generation.judge import build_judge
-from rag_core.generation.llm import build_chat_model
+from rag_core.engine import AskOptions, Engine
+from rag_core.generation.chain import ChatTurn
 from rag_core.generation.report import Notice, answer_json, answer_notices
-from rag_core.generation.respond import RagAnswer, answer_question
-from rag_core.knowledge_base import KnowledgeBase
+from rag_core.generation.types import (
+    AnswerDelta,
+    AnswerEvent,
+    AnswerRetracted,
+    RagAnswer,
+    Retrying,
+    Searched,
+    ThinkingDelta,
+)
 
 
-def build_cli_chain(kb: KnowledgeBase, k: int | None, model: str | None) -> RagChain:
-    """The answer chain over ``kb`` with the configured Ollama model (or ``model``)."""
-    settings = kb.settings
-    llm = build_chat_model(settings, model=model)
-    return build_rag_chain(kb.retriever(k=k), llm, ChainOptions.from_settings(settings))
-
-
-def _terminal(out: TextIO, err: TextIO, question: str) -> Callable[[str, Any], None]:
+def _terminal(out: TextIO, err: TextIO, question: str) -> Callable[[AnswerEvent], None]:
     """An ``on_event`` that streams the answer to ``out`` and the reasoning to ``err``."""
     state = {"thinking": False}
 
-    def show(kind: str, text: Any) -> None:
-        if kind == "query" and text != question:
-            err.write(f"(searched for: {text})\n")
-        elif kind == "queries" and len(text) > 1:
-            err.write("(also searched in translation: " + " | ".join(text[1:]) + ")\n")
-        elif kind == "notice":
-            err.write(f"note: {Notice(*text).text}\n")
-        elif kind == "thinking":
+    def show(event: AnswerEvent) -> None:
+        if isinstance(event, Searched):
+            if event.query != question:
+                err.write(f"(searched for: {event.query})\n")
+            if len(event.queries) > 1:
+                err.write("(also searched in translation: " + " | ".join(event.queries[1:]) + ")\n")
+            for code, params in event.notices:
+                err.write(f"note: {Notice(code, params).text}\n")
+        elif isinstance(event, ThinkingDelta):
             if not state["thinking"]:
                 err.write("(thinking) ")
                 state["thinking"] = True
-            err.write(text)
-        elif kind == "retract":
+            err.write(event.text)
+        elif isinstance(event, AnswerRetracted):
             out.write("\n(the text above was the model's reasoning, not the answer)\n")
-        elif kind == "retry":
+        elif isinstance(event, Retrying):
             out.write("\n(answer in another language than the question: asking again)\n")
-        elif kind == "token":
+        elif isinstance(event, AnswerDelta):
             if state["thinking"]:
                 err.write("\n")
                 state["thinking"] = False
-            out.write(text)
+            out.write(event.text)
         out.flush()
         err.flush()
 
@@ -90,7 +89,7 @@ def print_answer(result: RagAnswer, out: TextIO, err: TextIO, *, num_predict: in
 
 
 def answer_questions(
-    kb: KnowledgeBase,
+    engine: Engine,
     questions: Iterable[str],
     *,
     k: int | None,
@@ -104,7 +103,7 @@ def answer_questions(
     """Answer questions one after another (a conversation when ``keep_history``).
 
     Args:
-        kb: the knowledge base to search.
+        engine: the engine (its default collection is searched).
         questions: the questions; blank ones are skipped.
         k: top-k passages (the setting if None).
         model: the Ollama model tag (the setting if None).
@@ -117,10 +116,8 @@ def answer_questions(
     Returns:
         The exit status: 1 if any answer failed with an error, else 0.
     """
-    settings = kb.settings
-    model_tag = model or settings.ollama_model
-    chain = build_cli_chain(kb, k, model)
-    claim_judge = build_judge(settings, judge) if judge else None
+    settings = engine.settings
+    options = AskOptions(k=k, model=model, judge=judge)
     history: list[ChatTurn] = []
     failed = False
     for line in questions:
@@ -128,13 +125,10 @@ def answer_questions(
         if not question:
             continue
         show = None if as_json else _terminal(out, err, question)
-        result = answer_question(
-            chain,
+        result = engine.answer(
             question,
             history=history if keep_history else [],
-            host=settings.ollama_host,
-            model=model_tag,
-            judge=claim_judge,
+            options=options,
             on_event=show,
         )
         failed |= bool(result.error)
@@ -161,4 +155,4 @@ def add_answer_arguments(cmd: Any) -> None:
     )
 
 
-__all__ = ["add_answer_arguments", "answer_questions", "build_cli_chain"]
+__all__ = ["add_answer_arguments", "answer_questions"]

@@ -87,3 +87,15 @@ class OllamaBusyError(OllamaError):
 
 class OllamaTimeoutError(OllamaError):
     """The Ollama server accepted the request but did not answer in time."""
+
+
+class CollectionNotFoundError(RagError):
+    """The collection does not exist, or the caller is not a member of it (HTTP 404)."""
+
+
+class PermissionDeniedError(RagError):
+    """The caller may read the collection but not do this (e.g. a reader uploading; HTTP 403)."""
+
+
+class AuthenticationError(RagError):
+    """No API key, or an unknown or revoked one (HTTP 401)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from rag_core.generation.citations import Citation
 from rag_core.generation.claims import canonical_citations
 from rag_core.generation.report import LANGUAGE_NAMES, NOTICE_TEXTS, Notice
-from rag_core.generation.respond import AnswerCheck
+from rag_core.generation.types import AnswerCheck
 from rag_core.history import ChatMessage
 
 

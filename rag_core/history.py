@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from rag_core.generation.citations import Citation, cited_numbers
-from rag_core.generation.judge import JudgeReport
 from rag_core.generation.report import Notice, answer_notices
-from rag_core.generation.respond import AnswerCheck, ClaimCheck
+from rag_core.generation.types import AnswerCheck, ClaimCheck, JudgeReport
 from rag_core.index.registry import now_iso
 
 logger = logging.getLogger(__name__)

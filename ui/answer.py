@@ -20,7 +20,7 @@ import streamlit as st
 
 from rag_core.generation.claims import canonical_citations
 from rag_core.generation.report import NOTICE_TEXTS, Notice
-from rag_core.generation.respond import AnswerCheck
+from rag_core.generation.types import AnswerCheck
 from rag_core.history import ChatMessage
 from rag_core.retrieval.language import question_language
 from ui.i18n import MESSAGES, t

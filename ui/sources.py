@@ -14,7 +14,7 @@ import streamlit as st
 
 from rag_core.errors import DocumentError
 from rag_core.generation.citations import Citation
-from rag_core.generation.respond import AnswerCheck
+from rag_core.generation.types import AnswerCheck
 from rag_core.index.files import SourceFiles, SourceFileSet
 from rag_core.ingestion.tables import parse_markdown_table
 from ui.i18n import t

@@ -21,8 +21,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -34,9 +32,7 @@ from rag_core.generation.claims import strip_citations
 from rag_core.generation.llm import OLLAMA_EXCEPTIONS, build_chat_model, explain_ollama_error
 from rag_core.generation.prompts import build_judge_prompt
 from rag_core.generation.reasoning import split_reasoning
-
-if TYPE_CHECKING:
-    from rag_core.generation.respond import AnswerCheck, ClaimCheck
+from rag_core.generation.types import AnswerCheck, ClaimCheck, JudgeReport
 
 logger = logging.getLogger(__name__)
 
@@ -77,38 +73,6 @@ def parse_verdict(reply: str) -> bool | None:
     if match is None:
         return None
     return match.group(1).lower() in YES_WORDS
-
-
-@dataclass
-class JudgeReport:
-    """What the judge did for one answer.
-
-    Attributes:
-        model: the judge model's tag.
-        asked: claims the judge was asked about (one model call each).
-        judged: claims it gave a verdict on (yes or no).
-        overturned: verdicts that differ from the lexical one.
-        unparsed: replies that were neither yes nor no (the lexical verdict was kept).
-        skipped: claims not asked because an earlier call failed (lexical verdict kept).
-        error: the actionable message of the Ollama error that stopped the judge ("" if
-            none; see :func:`rag_core.generation.llm.explain_ollama_error`).
-        error_code: that error's code ("unreachable", "missing_model", "busy", "timeout"
-            or "" for others and when there was none).
-    """
-
-    model: str
-    asked: int = 0
-    judged: int = 0
-    overturned: int = 0
-    unparsed: int = 0
-    skipped: int = 0
-    error: str = ""
-    error_code: str = ""
-
-    @property
-    def failed(self) -> int:
-        """Claims whose lexical verdict was kept for an Ollama error (the failed call too)."""
-        return self.skipped + (1 if self.error else 0)
 
 
 def _message_text(message: BaseMessage) -> str:
@@ -226,4 +190,4 @@ def build_judge(settings: Settings, model: str, *, host: str | None = None) -> C
     return ClaimJudge(llm, model=model, host=settings.ollama_host)
 
 
-__all__ = ["NO_WORDS", "YES_WORDS", "ClaimJudge", "JudgeReport", "build_judge", "parse_verdict"]
+__all__ = ["NO_WORDS", "YES_WORDS", "ClaimJudge", "build_judge", "parse_verdict"]

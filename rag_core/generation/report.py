@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rag_core.generation.respond import AnswerCheck, RagAnswer
+from rag_core.generation.types import AnswerCheck, RagAnswer
 
 NOTICE_TEXTS = {
     "no_citation": "The answer cites no source: check it against the passages below.",

@@ -10,8 +10,8 @@ import pytest
 
 from rag_core.export import ExportLabels, chat_to_markdown
 from rag_core.generation.citations import Citation
-from rag_core.generation.judge import JudgeReport
-from rag_core.generation.respond import AnswerCheck, ClaimCheck
+from rag_core.generation.types import JudgeReport
+from rag_core.generation.types import AnswerCheck, ClaimCheck
 from rag_core.history import ADDED_COLUMNS, ChatHistory, ChatMessage
 
 CITATION = Citation(

@@ -1,0 +1,464 @@
+"""The engine: one entry point per use case, for every door.
+
+The Streamlit pages, the CLI, the benchmarks, the HTTP API (:mod:`rag_core.doors.api`)
+and the MCP server (:mod:`rag_core.doors.mcp`) all go through an :class:`Engine`; none of
+them builds a chain, a retriever or a queue of its own:
+
+* :meth:`Engine.ask` streams an answer as typed events
+  (:data:`~rag_core.generation.types.AnswerEvent`), :meth:`Engine.answer` folds them
+  into one :class:`~rag_core.generation.types.RagAnswer`;
+* :meth:`Engine.search` returns the numbered passages for a query (the app's search:
+  hybrid retrieval, translations of the query for documents in other languages);
+* :meth:`Engine.documents`, :meth:`Engine.ingest`, :meth:`Engine.submit`,
+  :meth:`Engine.delete_document`, :meth:`Engine.collections` and
+  :meth:`Engine.delete_collection` manage what is indexed.
+
+Every method takes the ``caller`` (:class:`~rag_core.access.Caller`; None for the local
+user of a single-user install and for the CLI, which runs as the owner of the data
+directory) and checks it with :class:`~rag_core.access.AccessControl` before it reads or
+writes a collection: a collection the caller is not a member of does not exist for them
+(:class:`~rag_core.errors.CollectionNotFoundError`), a reader cannot write
+(:class:`~rag_core.errors.PermissionDeniedError`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+
+from rag_core.access import AccessControl, Action, Caller
+from rag_core.config import RetrievalMode, Settings
+from rag_core.errors import CollectionNotFoundError
+from rag_core.generation.chain import ChainOptions, ChatTurn, RagChain, build_rag_chain
+from rag_core.generation.citations import Citation, build_citations
+from rag_core.generation.judge import build_judge
+from rag_core.generation.llm import build_chat_model
+from rag_core.generation.respond import stream_rag_answer
+from rag_core.generation.types import AnswerEvent, AnswerFold, RagAnswer
+from rag_core.index.collections import delete_collection, list_collections
+from rag_core.index.registry import DocumentRecord
+from rag_core.ingestion.loaders import display_name
+from rag_core.ingestion.progress import IngestResult, ProgressCallback
+from rag_core.ingestion.queue import IngestJob, IngestQueue
+from rag_core.knowledge_base import KnowledgeBase, build_knowledge_base, load_embeddings
+from rag_core.retrieval.crosslingual import build_search
+from rag_core.retrieval.relevance import is_relevant
+from rag_core.retrieval.retrievers import MultiCollectionRetriever
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    """How to answer one question.
+
+    Attributes:
+        k: top-k passages (the ``top_k`` setting if None).
+        model: the Ollama model tag (the ``ollama_model`` setting if None).
+        also: other collections searched with the first one (rankings fused by
+            reciprocal rank fusion; see
+            :class:`~rag_core.retrieval.retrievers.MultiCollectionRetriever`).
+        judge: an Ollama model tag that also judges each cited sentence (one model call
+            per cited sentence; :mod:`rag_core.generation.judge`); None: no judge.
+        retry_language: ask once more when the answer is in another language.
+    """
+
+    k: int | None = None
+    model: str | None = None
+    also: tuple[str, ...] = ()
+    judge: str | None = None
+    retry_language: bool = True
+
+
+@dataclass(frozen=True)
+class SearchHits:
+    """The passages found for a query.
+
+    Attributes:
+        query: the query as given.
+        queries: every query searched: ``query``, then its translations.
+        notices: ``(code, params)`` of what the search could not do (e.g.
+            ``"translation_unavailable"``).
+        citations: the passages, best first, numbered from 1 (``score`` is the
+            retriever's score, see :mod:`rag_core.retrieval`).
+        relevant: False when no passage passed the relevance gate
+            (:func:`rag_core.retrieval.relevance.is_relevant`).
+    """
+
+    query: str
+    queries: list[str] = field(default_factory=list)
+    notices: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    relevant: bool = True
+
+
+class Engine:
+    """The engine every door calls (see the module docstring).
+
+    Thread-safe: knowledge bases and ingest queues are opened once per collection and
+    shared by every caller.
+
+    Args:
+        settings: the engine settings; ``settings.collection`` is the default collection.
+        embeddings: the embedding model (loaded on first use if None).
+        access: who may do what (from the settings if None).
+
+    Raises:
+        RagError: the store cannot be opened (raised by the first method that opens it).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: Embeddings | None = None,
+        *,
+        access: AccessControl | None = None,
+    ) -> None:
+        """Keep the settings; stores open on first use."""
+        self.settings = settings
+        self.embeddings = embeddings if embeddings is not None else load_embeddings(settings)
+        self.access = access if access is not None else AccessControl(settings)
+        self._kbs: dict[str, KnowledgeBase] = {}
+        self._queues: dict[str, IngestQueue] = {}
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------- collections
+    def settings_for(self, collection: str | None) -> Settings:
+        """The settings with ``collection`` (the default one if None or "")."""
+        if not collection or collection == self.settings.collection:
+            return self.settings
+        return self.settings.model_copy(update={"collection": collection})
+
+    def knowledge_base(self, collection: str | None = None) -> KnowledgeBase:
+        """The knowledge base of ``collection``, opened once (no permission check).
+
+        For the engine's own use and for trusted code (the local UI's caches, tests).
+
+        Raises:
+            EmbeddingModelMismatchError: the collection was built with another model.
+            RagError: the store cannot be opened.
+        """
+        settings = self.settings_for(collection)
+        with self._lock:
+            kb = self._kbs.get(settings.collection)
+            if kb is None:
+                kb = build_knowledge_base(settings, self.embeddings)
+                self._kbs[settings.collection] = kb
+            return kb
+
+    def forget(self) -> None:
+        """Close nothing, forget every opened knowledge base and queue (after a re-index)."""
+        with self._lock:
+            self._kbs.clear()
+            self._queues.clear()
+
+    def collections(self, *, caller: Caller | None = None) -> dict[str, int]:
+        """The collections ``caller`` may read, with their chunk counts, by name.
+
+        Raises:
+            StoreUnavailableError: the Chroma server cannot be reached.
+        """
+        counts = list_collections(self.settings)
+        return {name: counts[name] for name in self.access.readable(caller, sorted(counts))}
+
+    def delete_collection(self, collection: str, *, caller: Caller | None = None) -> bool:
+        """Delete a collection and everything in it (its owner only).
+
+        See :func:`rag_core.index.collections.delete_collection`.
+
+        Raises:
+            CollectionNotFoundError, PermissionDeniedError: see the module docstring.
+            StoreBusyError: another process is writing to the store.
+        """
+        self.access.require(caller, collection, Action.MANAGE)
+        with self._lock:
+            self._kbs.pop(collection, None)
+            self._queues.pop(collection, None)
+        return delete_collection(self.settings, collection)
+
+    # ----------------------------------------------------------------- reading
+    def documents(
+        self, collection: str | None = None, *, caller: Caller | None = None
+    ) -> list[DocumentRecord]:
+        """The documents of ``collection``, newest first (``sha256`` is a document's id).
+
+        Raises:
+            CollectionNotFoundError: see the module docstring.
+        """
+        kb = self._open(collection, caller, Action.READ)
+        return kb.documents()
+
+    def document(
+        self, document_id: str, collection: str | None = None, *, caller: Caller | None = None
+    ) -> DocumentRecord:
+        """One document of ``collection`` by its id (sha256) or its file name.
+
+        Raises:
+            CollectionNotFoundError: no such collection (for the caller) or document.
+        """
+        kb = self._open(collection, caller, Action.READ)
+        record = kb.registry.get(document_id)
+        if record is None:
+            found = kb.registry.find_by_name(document_id)
+            record = found[0] if found else None
+        if record is None or record.status != "complete":
+            raise CollectionNotFoundError(f"no document '{document_id}' in this collection")
+        return record
+
+    def search(
+        self,
+        query: str,
+        collection: str | None = None,
+        *,
+        k: int | None = None,
+        mode: RetrievalMode | None = None,
+        model: str | None = None,
+        caller: Caller | None = None,
+    ) -> SearchHits:
+        """The top-k passages for ``query``, as the Chat page's search finds them.
+
+        Args:
+            query: the query (any language: it is also searched in translation when the
+                collection holds documents in another language, by the Ollama model; when
+                that model cannot be reached the query is searched as given, with a notice).
+            collection: the collection (the default one if None).
+            k: top-k (the ``top_k`` setting if None).
+            mode: "dense", "bm25", "hybrid" or "mmr" (the setting if None).
+            model: the Ollama model that translates (the setting if None).
+            caller: who asks.
+
+        Raises:
+            CollectionNotFoundError: see the module docstring.
+            RagError: the store failed.
+        """
+        kb = self._open(collection, caller, Action.READ)
+        settings = kb.settings
+        llm = build_chat_model(settings, model=model) if settings.translate_queries else None
+        result = build_search(kb.retriever(mode=mode, k=k), llm, rrf_k=settings.rrf_k).search(query)
+        relevant = is_relevant(
+            result.docs,
+            min_similarity=settings.min_similarity,
+            min_keyword_coverage=settings.min_keyword_coverage,
+        )
+        return SearchHits(
+            query=query,
+            queries=list(result.queries),
+            notices=[(code, dict(params)) for code, params in result.notices],
+            citations=build_citations(result.docs),
+            relevant=relevant,
+        )
+
+    def ask(
+        self,
+        question: str,
+        collection: str | None = None,
+        *,
+        history: Sequence[ChatTurn] = (),
+        options: AskOptions | None = None,
+        caller: Caller | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """Answer ``question`` from ``collection`` as a stream of typed events.
+
+        The one answering path (retrieval, the relevance gate, the model, reasoning split
+        off, citations parsed and checked); the events and their order are those of
+        :func:`rag_core.generation.respond.stream_rag_answer`. Permissions and the
+        collections are checked before the first event (so a door can answer 404 / 403
+        before it starts a stream).
+
+        Args:
+            question: the question.
+            collection: the collection (the default one if None).
+            history: earlier exchanges of the conversation, oldest first.
+            options: top-k, model, other collections, judge, language retry.
+            caller: who asks (must be able to read every collection searched).
+
+        Returns:
+            An iterator of :data:`~rag_core.generation.types.AnswerEvent`.
+
+        Raises:
+            CollectionNotFoundError: a collection does not exist for the caller.
+            EmbeddingModelMismatchError, RagError: a store cannot be opened.
+        """
+        opts = options or AskOptions()
+        names = [self.settings_for(collection).collection, *opts.also]
+        kbs = [self._open(name, caller, Action.READ) for name in names]
+        model = opts.model or self.settings.ollama_model
+        chain = self._chain(kbs, k=opts.k, model=model)
+        judge = build_judge(self.settings, opts.judge) if opts.judge else None
+        return stream_rag_answer(
+            chain,
+            question,
+            history=history,
+            host=self.settings.ollama_host,
+            model=model,
+            retry_language=opts.retry_language,
+            judge=judge,
+        )
+
+    def answer(
+        self,
+        question: str,
+        collection: str | None = None,
+        *,
+        on_event: Callable[[AnswerEvent], None] | None = None,
+        **kwargs: object,
+    ) -> RagAnswer:
+        """:meth:`ask`, folded into one answer (``on_event`` sees each event first).
+
+        Args:
+            question: the question.
+            collection: the collection (the default one if None).
+            on_event: called with every event as it comes (e.g. to print tokens).
+            **kwargs: ``history``, ``options``, ``caller`` of :meth:`ask`.
+
+        Raises:
+            What :meth:`ask` raises.
+        """
+        fold = AnswerFold(question)
+        for event in self.ask(question, collection, **kwargs):  # type: ignore[arg-type]
+            if on_event is not None:
+                on_event(event)
+            fold.add(event)
+        return fold.result()
+
+    # ----------------------------------------------------------------- writing
+    def ingest(
+        self,
+        name: str,
+        data: bytes,
+        collection: str | None = None,
+        *,
+        password: str | None = None,
+        progress: ProgressCallback | None = None,
+        lock_timeout_s: float = 0.0,
+        caller: Caller | None = None,
+    ) -> IngestResult:
+        """Ingest one file now (in this thread); see :meth:`KnowledgeBase.ingest_bytes`.
+
+        Raises:
+            CollectionNotFoundError, PermissionDeniedError: see the module docstring.
+            StoreBusyError, PasswordRequiredError, WrongPasswordError: see
+                :meth:`~rag_core.ingestion.pipeline.IngestPipeline.ingest`.
+        """
+        kb = self._open(collection, caller, Action.WRITE, create=True)
+        return kb.ingest_bytes(
+            name, data, password=password, progress=progress, lock_timeout_s=lock_timeout_s
+        )
+
+    def ingest_path(
+        self, path: Path, collection: str | None = None, **options: Any
+    ) -> IngestResult:
+        """:meth:`ingest` of a file on disk (a file that cannot be read is a failed result).
+
+        Args:
+            path: the file.
+            collection: the collection (the default one if None).
+            **options: ``password``, ``progress``, ``lock_timeout_s``, ``caller`` of
+                :meth:`ingest`.
+
+        Raises:
+            What :meth:`ingest` raises.
+        """
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            name = display_name(path.name)
+            return IngestResult(name, "", "failed", error=f"{name}: cannot read ({exc.strerror})")
+        return self.ingest(path.name, data, collection, **options)
+
+    def queue(self, collection: str | None = None) -> IngestQueue:
+        """The process-wide background ingest queue of ``collection`` (no permission check)."""
+        kb = self.knowledge_base(collection)
+        with self._lock:
+            name = kb.settings.collection
+            if name not in self._queues:
+                self._queues[name] = IngestQueue(kb)
+            return self._queues[name]
+
+    def submit(
+        self,
+        key: str,
+        name: str,
+        data: bytes,
+        collection: str | None = None,
+        *,
+        password: str | None = None,
+        caller: Caller | None = None,
+    ) -> IngestJob:
+        """Queue one file for background ingest under the job ``key``; return its job.
+
+        A file that cannot be read at all is finished at once with its error (see
+        :meth:`IngestQueue.submit`); a key already queued returns that job.
+
+        Raises:
+            CollectionNotFoundError, PermissionDeniedError: see the module docstring.
+        """
+        kb = self._open(collection, caller, Action.WRITE, create=True)
+        queue = self.queue(kb.settings.collection)
+        queue.submit(key, name, data, password=password)
+        job = queue.get(key)
+        assert job is not None  # submitted just above
+        return job
+
+    def job(
+        self, key: str, collection: str | None = None, *, caller: Caller | None = None
+    ) -> IngestJob | None:
+        """The background job ``key`` of ``collection`` (None if unknown).
+
+        Raises:
+            CollectionNotFoundError: see the module docstring.
+        """
+        kb = self._open(collection, caller, Action.READ)
+        return self.queue(kb.settings.collection).get(key)
+
+    def delete_document(
+        self,
+        document_id: str,
+        collection: str | None = None,
+        *,
+        lock_timeout_s: float = 0.0,
+        caller: Caller | None = None,
+    ) -> list[DocumentRecord]:
+        """Delete a document by id (sha256) or file name; return the records deleted.
+
+        Raises:
+            CollectionNotFoundError, PermissionDeniedError: see the module docstring.
+            StoreBusyError: another process is writing to the store.
+        """
+        kb = self._open(collection, caller, Action.WRITE)
+        return kb.delete(document_id, lock_timeout_s=lock_timeout_s)
+
+    # ---------------------------------------------------------------- internal
+    def _open(
+        self, collection: str | None, caller: Caller | None, action: Action, create: bool = False
+    ) -> KnowledgeBase:
+        name = self.settings_for(collection).collection
+        if create and self.access.enabled and caller is not None:
+            self.access.created(caller, name)  # no-op unless the collection is new
+        self.access.require(caller, name, action)
+        return self.knowledge_base(name)
+
+    def _chain(self, kbs: Sequence[KnowledgeBase], *, k: int | None, model: str) -> RagChain:
+        settings = self.settings
+        top_k = k or settings.top_k
+        retriever: BaseRetriever
+        if len(kbs) == 1:
+            retriever = kbs[0].retriever(k=top_k)
+        else:
+            retriever = MultiCollectionRetriever(
+                retrievers={kb.settings.collection: kb.retriever(k=top_k) for kb in kbs},
+                k=top_k,
+                rrf_k=settings.rrf_k,
+            )
+        llm = build_chat_model(settings, model=model)
+        return build_rag_chain(retriever, llm, ChainOptions.from_settings(settings))
+
+
+__all__ = ["AskOptions", "Engine", "SearchHits"]
