@@ -5,9 +5,9 @@ Run from the repository root on an already-ingested store::
     python benchmarks/answers.py tests/data/qa_dev.jsonl --data-dir D [--k 5] [--json]
         [--model M] [--limit N] [--test-server MODE] [--judge MODEL]
 
-Each question goes through the same chain as the app and the CLI
-(:func:`rag_core.generation.respond.answer_question`: retrieval, the relevance gate, the
-model, reasoning split off, citations parsed and checked); the metrics are defined in
+Each question goes through the engine, as in the app and the CLI
+(:meth:`rag_core.engine.Engine.answer`: retrieval, the relevance gate, the model,
+reasoning split off, citations parsed and checked); the metrics are defined in
 :mod:`rag_core.answer_quality`. The last line of ``--json`` output is one JSON object.
 
 ``--test-server MODE`` answers with the repository's test Ollama server
@@ -38,12 +38,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from rag_core.answer_quality import Judged, run_answers  # noqa: E402
 from rag_core.config import build_settings  # noqa: E402
+from rag_core.engine import AskOptions, Engine  # noqa: E402
 from rag_core.evaluation import load_qa  # noqa: E402
-from rag_core.generation.chain import ChainOptions, build_rag_chain  # noqa: E402
-from rag_core.generation.judge import build_judge  # noqa: E402
-from rag_core.generation.llm import build_chat_model  # noqa: E402
-from rag_core.generation.respond import answer_question  # noqa: E402
-from rag_core.knowledge_base import build_knowledge_base  # noqa: E402
 
 ROWS = (
     ("citation_coverage", "answer sentences with a valid citation"),
@@ -110,29 +106,22 @@ def main(argv: list[str] | None = None) -> int:
             server = stack.enter_context(FakeOllamaServer(mode=args.test_server))
             overrides["ollama_host"] = server.url
         settings = build_settings(**overrides)
-        kb = build_knowledge_base(settings)
+        engine = Engine(settings)
         model = args.model or settings.ollama_model
-        chain = build_rag_chain(
-            kb.retriever(k=args.k),
-            build_chat_model(settings, model=model),
-            ChainOptions.from_settings(settings),
-        )
-        judge = build_judge(settings, args.judge) if args.judge else None
+        options = AskOptions(k=args.k, model=model, judge=args.judge)
         judged, summary = run_answers(
             items,
-            lambda q: answer_question(
-                chain, q, host=settings.ollama_host, model=model, judge=judge
-            ),
+            lambda q: engine.answer(q, options=options),
             progress=lambda done, total: print(f"\r{done}/{total}", end="", file=sys.stderr),
         )
-    if judge is not None:
+    if args.judge:
         summary.update(judge_summary(judged))
     print(file=sys.stderr)
     source = f"test server, mode {args.test_server}" if args.test_server else f"Ollama {model}"
     print(f"{args.qa.name}: {summary['questions']} questions, {source}, top-k {args.k}")
-    if judge is not None:
+    if args.judge:
         source += f", judge {args.judge}"
-    for key, label in ROWS + (JUDGE_ROWS if judge is not None else ()):
+    for key, label in ROWS + (JUDGE_ROWS if args.judge else ()):
         print(f"{label:<50} {summary[key]:>10}")
     if summary["errors"]:
         print(f"{'answers that failed (Ollama errors)':<50} {summary['errors']:>10}")

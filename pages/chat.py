@@ -8,7 +8,6 @@ from rag_core.index.files import SourceFiles, SourceFileSet
 from ui.auth import current_user
 from ui.chat import (
     answer_and_render,
-    build_chat_retriever,
     current_chat_id,
     render_chat_list,
     render_export,
@@ -18,7 +17,14 @@ from ui.chat import (
 from ui.collections import active_settings, collection_settings, other_collections_to_search
 from ui.documents import render_indexing_notice
 from ui.i18n import t
-from ui.resources import get_chat_history, get_ingest_queue, get_knowledge_base, get_settings
+from ui.resources import (
+    get_caller,
+    get_chat_history,
+    get_engine,
+    get_ingest_queue,
+    get_knowledge_base,
+    get_settings,
+)
 from ui.routing import require_router
 from ui.sidebar import render_sidebar
 from ui.text import escape_markdown
@@ -35,8 +41,11 @@ chat_list = st.sidebar.container()  # filled last, so a chat this run starts is 
 st.title(t("chat.title"))
 
 try:
-    kb = get_knowledge_base(settings)
-    retriever = build_chat_retriever(kb, settings, options.top_k, also)
+    engine = get_engine(settings)
+    caller = get_caller(settings, user)
+    for name in [settings.collection, *also]:  # opened now: a store error shows here
+        get_knowledge_base(settings.model_copy(update={"collection": name}))
+    documents = engine.documents(settings.collection, caller=caller)
 except RagError as exc:
     st.error(escape_markdown(str(exc)))
     with chat_list:
@@ -44,7 +53,7 @@ except RagError as exc:
     st.stop()
 indexing = render_indexing_notice(get_ingest_queue(settings))
 
-if not kb.documents():
+if not documents:
     if indexing:  # one notice, not "indexing" and "no documents" at once
         st.info(t("chat.first_documents_indexing"))
     else:
@@ -66,7 +75,15 @@ if question := st.chat_input(t("chat.input")):
     render_message(asked)
     save_message(history, asked, user)
     answer = answer_and_render(
-        retriever, settings, options, question, messages, files=files, key=f"msg{len(messages) + 1}"
+        engine,
+        settings,
+        options,
+        question,
+        messages,
+        also=also,
+        caller=caller,
+        files=files,
+        key=f"msg{len(messages) + 1}",
     )
     save_message(history, answer, user)
     messages += [asked, answer]

@@ -56,6 +56,10 @@ class AccessControl:
         """The names among ``names`` that ``caller`` may read, in order."""
         return list(names)
 
+    def caller_for(self, user: str) -> Caller:
+        """The caller of the signed-in ``user`` (with their groups)."""
+        return Caller(user.lower())
+
     def created(self, caller: Caller | None, collection: str) -> None:
         """Record ``caller`` as the owner of the new ``collection``."""
 

@@ -220,6 +220,8 @@ class Engine:
         k: int | None = None,
         mode: RetrievalMode | None = None,
         model: str | None = None,
+        also: Sequence[str] = (),
+        translate: bool = True,
         caller: Caller | None = None,
     ) -> SearchHits:
         """The top-k passages for ``query``, as the Chat page's search finds them.
@@ -232,7 +234,9 @@ class Engine:
             k: top-k (the ``top_k`` setting if None).
             mode: "dense", "bm25", "hybrid" or "mmr" (the setting if None).
             model: the Ollama model that translates (the setting if None).
-            caller: who asks.
+            also: other collections searched too (rankings fused by reciprocal rank fusion).
+            translate: False: no model call (e.g. when the model is known to be down).
+            caller: who asks (must be able to read every collection searched).
 
         Raises:
             CollectionNotFoundError: see the module docstring.
@@ -240,7 +244,8 @@ class Engine:
         """
         kb = self._open(collection, caller, Action.READ)
         settings = kb.settings
-        llm = build_chat_model(settings, model=model) if settings.translate_queries else None
+        use_model = translate and settings.translate_queries
+        llm = build_chat_model(settings, model=model) if use_model else None
         result = build_search(kb.retriever(mode=mode, k=k), llm, rrf_k=settings.rrf_k).search(query)
         relevant = is_relevant(
             result.docs,
@@ -445,20 +450,23 @@ class Engine:
         self.access.require(caller, name, action)
         return self.knowledge_base(name)
 
-    def _chain(self, kbs: Sequence[KnowledgeBase], *, k: int | None, model: str) -> RagChain:
-        settings = self.settings
-        top_k = k or settings.top_k
-        retriever: BaseRetriever
+    def _retriever(
+        self, kbs: Sequence[KnowledgeBase], *, k: int | None, mode: RetrievalMode | None = None
+    ) -> BaseRetriever:
+        """One collection's retriever, or several fused by reciprocal rank fusion."""
+        top_k = k or self.settings.top_k
         if len(kbs) == 1:
-            retriever = kbs[0].retriever(k=top_k)
-        else:
-            retriever = MultiCollectionRetriever(
-                retrievers={kb.settings.collection: kb.retriever(k=top_k) for kb in kbs},
-                k=top_k,
-                rrf_k=settings.rrf_k,
-            )
-        llm = build_chat_model(settings, model=model)
-        return build_rag_chain(retriever, llm, ChainOptions.from_settings(settings))
+            return kbs[0].retriever(k=top_k, mode=mode)
+        return MultiCollectionRetriever(
+            retrievers={kb.settings.collection: kb.retriever(k=top_k, mode=mode) for kb in kbs},
+            k=top_k,
+            rrf_k=self.settings.rrf_k,
+        )
+
+    def _chain(self, kbs: Sequence[KnowledgeBase], *, k: int | None, model: str) -> RagChain:
+        llm = build_chat_model(self.settings, model=model)
+        options = ChainOptions.from_settings(self.settings)
+        return build_rag_chain(self._retriever(kbs, k=k), llm, options)
 
 
 __all__ = ["AskOptions", "Engine", "SearchHits"]

@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from rag_core.generation.citations import Citation, cited_numbers
+from rag_core.generation.claims import canonical_citations
 from rag_core.generation.report import Notice, answer_notices
-from rag_core.generation.types import AnswerCheck, ClaimCheck, JudgeReport
+from rag_core.generation.types import AnswerCheck, ClaimCheck, JudgeReport, RagAnswer
 from rag_core.index.registry import now_iso
+from rag_core.retrieval.language import question_language
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +89,34 @@ class ChatMessage:
     num_predict: int = 0
     queries: list[str] = field(default_factory=list)
     search_notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    @classmethod
+    def from_answer(cls, answer: RagAnswer, *, num_predict: int = 0) -> ChatMessage:
+        """The assistant message of a folded answer (see :class:`AnswerFold`).
+
+        Citation forms are made canonical (``[^3]``, ``[1-2]`` -> ``[3]``, ``[1][2]``);
+        ``query`` is kept only when it differs from the question (a rewritten follow-up).
+
+        Args:
+            answer: the answer.
+            num_predict: the ``num_predict`` setting it was generated with.
+        """
+        query = answer.query if answer.query.strip() != answer.question.strip() else ""
+        return cls(
+            role="assistant",
+            content=canonical_citations(answer.answer),
+            citations=list(answer.citations),
+            error=answer.error,
+            query=query,
+            relevant=answer.relevant,
+            dropped=answer.dropped,
+            thinking=answer.thinking,
+            check=answer.check if answer.relevant and not answer.error else None,
+            retry_language=question_language(answer.question) if answer.retried else "",
+            num_predict=num_predict,
+            queries=list(answer.queries),
+            search_notices=list(answer.search_notices),
+        )
 
     @property
     def cited(self) -> list[int]:

@@ -1,6 +1,6 @@
 """One answer on screen: the live status, the thinking, the streamed answer, its notices.
 
-The engine's events (:func:`rag_core.generation.respond.stream_rag_answer`) are read on a
+The engine's events (:meth:`rag_core.engine.Engine.ask`) are read on a
 worker thread and handed to the script thread through a queue, so the status ("Reading 5
 passages... (12 s)") keeps counting while a model stays silent; everything shown is
 drawn by the script thread. Reasoning goes to a collapsed "Thinking" expander as plain
@@ -20,9 +20,17 @@ import streamlit as st
 
 from rag_core.generation.claims import canonical_citations
 from rag_core.generation.report import NOTICE_TEXTS, Notice
-from rag_core.generation.types import AnswerCheck
+from rag_core.generation.types import (
+    AnswerCheck,
+    AnswerDelta,
+    AnswerEvent,
+    AnswerFold,
+    AnswerRetracted,
+    Retrying,
+    Sources,
+    ThinkingDelta,
+)
 from rag_core.history import ChatMessage
-from rag_core.retrieval.language import question_language
 from ui.i18n import MESSAGES, t
 from ui.text import AnswerSanitizer, escape_markdown, sanitize_answer
 
@@ -32,12 +40,10 @@ REDRAW_S = 0.1
 """Streamed text is redrawn at most this often (and once more at the end)."""
 _END = object()
 
-Event = tuple[str, Any]
-
 
 def events_in_background(
-    produce: Callable[[], Iterator[Event]], *, tick_s: float = TICK_S
-) -> Iterator[Event | None]:
+    produce: Callable[[], Iterator[AnswerEvent]], *, tick_s: float = TICK_S
+) -> Iterator[AnswerEvent | None]:
     """Run ``produce()`` on a worker thread; yield its events, and None every ``tick_s``.
 
     The caller (the script thread) draws; the worker only reads the engine's stream.
@@ -49,7 +55,7 @@ def events_in_background(
         tick_s: seconds to wait for an event before yielding None.
 
     Yields:
-        ``(kind, value)`` events in order, and None while waiting.
+        the events in order, and None while waiting.
 
     Raises:
         Exception: whatever ``produce`` raised, re-raised on the caller's thread.
@@ -229,80 +235,66 @@ def answer_box(slot: Any) -> StreamedText:
 
 
 class AnswerView:
-    """Draws the events of one answer as they come and fills its :class:`ChatMessage`.
+    """Draws the events of one answer as they come; folds them into a :class:`ChatMessage`.
 
     Args:
         question: the question (its language names the retry).
-        message: the assistant message to fill (content, thinking, sources, check ...).
+        num_predict: the ``num_predict`` setting (named by the truncation notice).
     """
 
-    def __init__(self, question: str, message: ChatMessage) -> None:
+    def __init__(self, question: str, *, num_predict: int = 0) -> None:
         """Lay out the status, the thinking and the answer placeholders."""
         self.question = question
-        self.message = message
+        self.num_predict = num_predict
+        self.fold = AnswerFold(question)
         self.status = LiveStatus()
         self._thinking_slot = st.empty()
         self._answer_slot = st.empty()
         self.thinking = thinking_box(self._thinking_slot)
         self.answer = answer_box(self._answer_slot)
-        self._error_code: tuple[str, dict[str, Any]] | None = None
 
-    def run(self, events: Iterator[Event | None]) -> ChatMessage:
-        """Draw every event (None: a tick of the status); return the filled message."""
+    def run(self, events: Iterator[AnswerEvent | None]) -> ChatMessage:
+        """Draw every event (None: a tick of the status); return the answer's message.
+
+        The message's error is in the UI language when the engine named the problem.
+        """
         for event in events:
             if event is None:
                 self.status.tick()
                 self.thinking.flush()
                 self.answer.flush()
             else:
-                self.on_event(*event)
+                self.fold.add(event)
+                self.on_event(event)
         self.status.clear()
         self.thinking.flush()
         self.answer.flush()
-        self.message.content = canonical_citations(self.answer.text)
-        if self.message.content != self.answer.text:  # [^3], [1-2] ... shown as [3], [1][2]
-            self._answer_slot.markdown(sanitize_answer(self.message.content))
-        self.message.thinking = self.thinking.text
-        return self.message
+        answer = self.fold.result()
+        message = ChatMessage.from_answer(answer, num_predict=self.num_predict)
+        if message.content != self.answer.text:  # [^3], [1-2] ... shown as [3], [1][2]
+            self._answer_slot.markdown(sanitize_answer(message.content))
+        if answer.error_code:
+            message.error = ollama_problem(answer.error_code, answer.error_params, answer.error)
+        return message
 
-    def on_event(self, kind: str, value: Any) -> None:
-        """Draw one event; unknown kinds are ignored (newer engines may add some)."""
-        message = self.message
-        if kind == "query":
-            message.query = value if str(value).strip() != self.question.strip() else ""
-        elif kind == "queries":
-            message.queries = [str(q) for q in value]
-        elif kind == "notice":
-            code, params = value
-            message.search_notices.append((str(code), dict(params)))
-        elif kind == "citations":
-            message.citations = list(value)
-            self.status.show("chat.status.reading", n=len(value))
-        elif kind in ("relevant", "dropped"):
-            setattr(message, kind, value)
-        elif kind == "thinking":
+    def on_event(self, event: AnswerEvent) -> None:
+        """Draw one event (the fold keeps its data)."""
+        if isinstance(event, Sources):
+            self.status.show("chat.status.reading", n=len(event.citations))
+        elif isinstance(event, ThinkingDelta):
             if not self.answer.raw:
                 self.status.show("chat.status.thinking")
-            self.thinking.add(value)
-        elif kind == "token":
+            self.thinking.add(event.text)
+        elif isinstance(event, AnswerDelta):
             self.status.clear()
-            self.answer.add(value)
-        elif kind == "retract":
+            self.answer.add(event.text)
+        elif isinstance(event, AnswerRetracted):
             self._restart_answer()
-        elif kind == "retry":
-            message.retry_language = question_language(self.question)
+        elif isinstance(event, Retrying):
             self._restart_answer()
             self.thinking = thinking_box(self._thinking_slot)
             self._thinking_slot.empty()
-            language = language_name(message.retry_language)
-            self.status.show("chat.status.retry", language=language)
-        elif kind == "error_code":
-            self._error_code = value
-        elif kind == "error":
-            code, params = self._error_code or ("", {})
-            message.error = ollama_problem(code, params, str(value)) if code else str(value)
-        elif kind == "check":
-            message.check = value
+            self.status.show("chat.status.retry", language=language_name(event.language))
 
     def _restart_answer(self) -> None:
         self._answer_slot.empty()

@@ -6,27 +6,21 @@ its sources by :mod:`ui.sources` (Cited / Also retrieved, the page view).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from itertools import pairwise
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
-from langchain_core.retrievers import BaseRetriever
 
+from rag_core.access import Caller
 from rag_core.config import Settings
+from rag_core.engine import AskOptions, Engine
 from rag_core.errors import RagError
 from rag_core.export import ExportLabels, chat_to_markdown
-from rag_core.generation.chain import ChainOptions, ChatTurn, build_rag_chain
-from rag_core.generation.citations import build_citations
-from rag_core.generation.llm import build_chat_model
+from rag_core.generation.chain import ChatTurn
 from rag_core.generation.report import NOTICE_TEXTS
-from rag_core.generation.respond import stream_rag_answer
 from rag_core.history import ChatHistory, ChatMessage
 from rag_core.index.files import SourceFiles, SourceFileSet
-from rag_core.knowledge_base import KnowledgeBase
-from rag_core.retrieval.retrievers import MultiCollectionRetriever
 from ui.answer import (
     AnswerView,
     events_in_background,
@@ -34,9 +28,7 @@ from ui.answer import (
     render_answer_marks,
     render_answer_text,
 )
-from ui.collections import collection_settings
 from ui.i18n import MESSAGES, t
-from ui.resources import get_knowledge_base
 from ui.sidebar import ChatOptions
 from ui.sources import render_sources
 from ui.text import escape_markdown, sanitize_answer
@@ -230,75 +222,69 @@ def render_message_sources(
     )
 
 
-def build_chat_retriever(
-    kb: KnowledgeBase, settings: Settings, top_k: int, also: list[str]
-) -> BaseRetriever:
-    """The retriever of the active collection, fused with ``also`` collections if any.
-
-    Raises:
-        EmbeddingModelMismatchError: another collection was built with another model.
-        RagError: another collection cannot be opened.
-    """
-    if not also:
-        return kb.retriever(k=top_k)
-    retrievers = {settings.collection: kb.retriever(k=top_k)}
-    for other in collection_settings(settings, also):
-        retrievers[other.collection] = get_knowledge_base(other).retriever(k=top_k)
-    return MultiCollectionRetriever(retrievers=retrievers, k=top_k, rrf_k=settings.rrf_k)
-
-
 def answer_and_render(
-    retriever: BaseRetriever,
+    engine: Engine,
     settings: Settings,
     options: ChatOptions,
     question: str,
     earlier: list[ChatMessage],
     *,
+    also: list[str] | None = None,
+    caller: Caller | None = None,
     files: SourceFiles | SourceFileSet | None = None,
     key: str = "answer",
 ) -> ChatMessage:
     """Answer ``question`` and show the answer with its notices and sources.
 
-    A live status, the thinking and the answer are drawn as they stream. When Ollama
-    cannot answer (not reachable, model not pulled) the retrieved passages are shown with
-    the message that says what to do.
+    A live status, the thinking and the answer are drawn as they stream
+    (:meth:`rag_core.engine.Engine.ask`). When Ollama cannot answer (not reachable, model
+    not pulled) the retrieved passages are shown with the message that says what to do.
 
     Args:
-        retriever: returns the top-k chunks for a question (see
-            :func:`build_chat_retriever`).
-        settings: the settings (Ollama host, chain options, ``num_predict``).
+        engine: the engine.
+        settings: the settings of the active collection (``num_predict``).
         options: the sidebar's choices (model, top-k, Ollama problem).
         question: the new question.
         earlier: the chat's messages before this question (for follow-ups).
+        also: other collections searched too.
+        caller: who asks (None: the local user).
         files: the stored original files (for the cited page view).
         key: a prefix making widget keys unique for this answer.
 
     Returns:
         The assistant message to append to the history.
+
+    Raises:
+        CollectionNotFoundError: a collection does not exist for the caller.
+        RagError: a store cannot be opened.
     """
-    message = ChatMessage(role="assistant", content="", num_predict=settings.num_predict)
+    others = tuple(also or ())
     with st.chat_message("assistant"):
         if options.problem:
-            return sources_without_model(retriever, question, options.problem, files, key)
-        llm = build_chat_model(settings, model=options.model)
-        chain = build_rag_chain(retriever, llm, ChainOptions.from_settings(settings))
-        history = earlier_turns(earlier)
-
-        def produce() -> Iterator[tuple[str, Any]]:
-            return stream_rag_answer(
-                chain, question, history=history, host=settings.ollama_host, model=options.model
+            return sources_without_model(
+                engine, settings, question, options, others, caller, files, key
             )
-
-        AnswerView(question, message).run(events_in_background(produce))
+        events = engine.ask(
+            question,
+            settings.collection,
+            history=earlier_turns(earlier),
+            options=AskOptions(k=options.top_k, model=options.model, also=others),
+            caller=caller,
+        )
+        view = AnswerView(question, num_predict=settings.num_predict)
+        message = view.run(events_in_background(lambda: events))
         render_answer_marks(message)
         render_message_sources(message, files=files, key=key)
     return message
 
 
 def sources_without_model(
-    retriever: BaseRetriever,
+    engine: Engine,
+    settings: Settings,
     question: str,
-    problem: str,
+    options: ChatOptions,
+    also: tuple[str, ...],
+    caller: Caller | None,
     files: SourceFiles | SourceFileSet | None,
     key: str,
 ) -> ChatMessage:
@@ -306,12 +292,20 @@ def sources_without_model(
     message = ChatMessage(role="assistant", content="")
     try:
         with st.spinner(t("chat.searching")):
-            message.citations = build_citations(retriever.invoke(question))
+            hits = engine.search(
+                question,
+                settings.collection,
+                k=options.top_k,
+                also=also,
+                translate=False,
+                caller=caller,
+            )
+        message.citations = hits.citations
     except RagError as exc:
         message.error = str(exc)
         st.error(escape_markdown(message.error), icon=":material/error:")
         return message
-    message.error = problem + t("chat.meanwhile")
+    message.error = options.problem + t("chat.meanwhile")
     st.warning(escape_markdown(message.error), icon=":material/warning:")
     render_sources(message.citations, files=files, key=key)
     return message

@@ -14,8 +14,10 @@ from pathlib import Path
 import streamlit as st
 from langchain_core.embeddings import Embeddings
 
+from rag_core.access import Caller
 from rag_core.config import Settings, build_settings
 from rag_core.document_view import DocumentView, paragraph_view
+from rag_core.engine import Engine
 from rag_core.generation.llm import OllamaStatus, check_ollama
 from rag_core.history import ChatHistory
 from rag_core.index.collections import list_collections
@@ -48,20 +50,26 @@ def get_embeddings(model_name: str, batch_size: int, backend: str = "torch") -> 
 
 
 @st.cache_resource(show_spinner=False)
-def _knowledge_base(settings_json: str) -> KnowledgeBase:
+def _engine(settings_json: str) -> Engine:
     settings = Settings.model_validate_json(settings_json)
     embeddings = get_embeddings(
         settings.embedding_model, settings.embedding_batch_size, settings.embedding_backend
     )
-    kb = KnowledgeBase(settings, embeddings)
-    # Load Kiwi's model (about 2.5 s) with the store rather than in the first upload or the
-    # first keyword search.
-    _ = kb.keyword_index.analyzer
-    return kb
+    return Engine(settings, embeddings)
+
+
+def get_engine(settings: Settings) -> Engine:
+    """The engine of ``settings``' store, once per process (any collection of it).
+
+    Every page asks it (:class:`rag_core.engine.Engine`) for answers, searches, documents
+    and ingests; it opens each collection once and shares it with every session.
+    """
+    base = settings.model_copy(update={"collection": Settings.model_fields["collection"].default})
+    return _engine(base.model_dump_json())
 
 
 def get_knowledge_base(settings: Settings) -> KnowledgeBase:
-    """Return the knowledge base of ``settings`` (one per data dir / collection / model).
+    """Return the knowledge base of ``settings.collection`` (opened once per process).
 
     Raises:
         EmbeddingModelMismatchError: the store was built with another embedding model.
@@ -70,16 +78,15 @@ def get_knowledge_base(settings: Settings) -> KnowledgeBase:
     # the spinner (shown after 0.5 s, so only while the store is really being opened)
     # rather than ``show_spinner=``, whose text is fixed at import, before the UI language
     with st.spinner(t("res.opening_store")):
-        return _knowledge_base(settings.model_dump_json())
-
-
-@st.cache_resource
-def _ingest_queue(settings_json: str) -> IngestQueue:
-    return IngestQueue(_knowledge_base(settings_json))
+        kb = get_engine(settings).knowledge_base(settings.collection)
+        # Load Kiwi's model (about 2.5 s) with the store rather than in the first upload or
+        # the first keyword search.
+        _ = kb.keyword_index.analyzer
+        return kb
 
 
 def get_ingest_queue(settings: Settings) -> IngestQueue:
-    """Return the process-wide background ingest queue of ``settings``' knowledge base.
+    """Return the process-wide background ingest queue of ``settings.collection``.
 
     Every session and browser tab sees the same jobs, so one tab can chat while another
     (or the same one, after navigating away) is still indexing.
@@ -88,7 +95,14 @@ def get_ingest_queue(settings: Settings) -> IngestQueue:
         EmbeddingModelMismatchError: the store was built with another embedding model.
         RagError: the store cannot be opened.
     """
-    return _ingest_queue(settings.model_dump_json())
+    return get_engine(settings).queue(settings.collection)
+
+
+def get_caller(settings: Settings, user: str) -> Caller | None:
+    """The engine's caller for the signed-in ``user`` (None: the local user, no sign-in)."""
+    if not user:
+        return None
+    return get_engine(settings).access.caller_for(user)
 
 
 @st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
@@ -103,9 +117,8 @@ def get_collections(data_dir: Path, chroma_url: str) -> list[str]:
 
 
 def forget_knowledge_base() -> None:
-    """Drop the cached knowledge base and ingest queue (after a re-index)."""
-    _ingest_queue.clear()
-    _knowledge_base.clear()
+    """Drop the cached engine with its knowledge bases and ingest queues (after a re-index)."""
+    _engine.clear()
 
 
 @st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)

@@ -10,8 +10,7 @@ import pytest
 
 from rag_core.export import ExportLabels, chat_to_markdown
 from rag_core.generation.citations import Citation
-from rag_core.generation.types import JudgeReport
-from rag_core.generation.types import AnswerCheck, ClaimCheck
+from rag_core.generation.types import AnswerCheck, ClaimCheck, JudgeReport
 from rag_core.history import ADDED_COLUMNS, ChatHistory, ChatMessage
 
 CITATION = Citation(

@@ -11,6 +11,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from rag_core.generation.types import AnswerDelta, Searched, Sources
 from rag_core.knowledge_base import KnowledgeBase
 from tests.ollama_server import (
     CHINESE_ANSWER,
@@ -224,13 +225,13 @@ def test_the_status_is_gone_once_a_slow_model_answers(
 
 def test_events_keep_ticking_while_the_model_is_silent():
     def silent_then_answer():
-        yield "citations", []
+        yield Sources(())
         time.sleep(0.45)
-        yield "token", "Paris [1]."
+        yield AnswerDelta("Paris [1].")
 
     seen = list(events_in_background(silent_then_answer, tick_s=0.1))
-    assert seen[0] == ("citations", [])
-    assert seen[-1] == ("token", "Paris [1].")
+    assert seen[0] == Sources(())
+    assert seen[-1] == AnswerDelta("Paris [1].")
     assert seen[1:-1].count(None) >= 3  # the status is redrawn while nothing comes
 
 
@@ -239,7 +240,7 @@ def test_an_error_in_the_stream_reaches_the_page_and_stops_the_worker():
 
     def failing():
         try:
-            yield "query", "q"
+            yield Searched("q")
             raise ValueError("boom")
         finally:
             stopped.append(True)

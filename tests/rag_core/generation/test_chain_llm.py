@@ -10,6 +10,7 @@ from rag_core.generation.chain import ChatTurn, build_rag_chain
 from rag_core.generation.citations import cited_numbers
 from rag_core.generation.llm import build_chat_model, check_ollama
 from rag_core.generation.respond import answer_question, stream_rag_answer
+from rag_core.generation.types import AnswerDelta, Checked, Searched, Sources
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import settings_for
 from tests.ollama_server import FakeOllamaServer, closed_port_url
@@ -43,17 +44,18 @@ def test_answer_streams_after_the_sources(corpus_kb: KnowledgeBase, fake_ollama:
     fake_ollama.token_delay = 0.001
     chain, settings = _chain(corpus_kb, fake_ollama.url)
     events = list(stream_rag_answer(chain, QUESTION, host=settings.ollama_host))
-    kinds = [kind for kind, _ in events]
-    assert kinds[:5] == ["query", "queries", "citations", "relevant", "dropped"]
-    assert set(kinds[5:-1]) == {"token"} and len(kinds) > 9 and kinds[-1] == "check"
-    assert events[0][1] == QUESTION  # no history: no rewrite
+    kinds = [type(event) for event in events]
+    assert kinds[:2] == [Searched, Sources]
+    assert set(kinds[2:-1]) == {AnswerDelta} and len(kinds) > 6 and kinds[-1] == Checked
+    searched, sources = events[0], events[1]
+    assert searched.query == QUESTION  # no history: no rewrite
     # both languages are in the store: searched in Korean too, but the test server echoes
     # the question (no translation), so it is searched as asked over every document
-    assert events[1][1] == [QUESTION]
-    assert events[3][1] is True and events[4][1] == 0
-    citations = events[2][1]
+    assert searched.queries == (QUESTION,)
+    assert sources.relevant is True and sources.dropped == 0
+    citations = sources.citations
     assert [c.number for c in citations] == [1, 2, 3, 4]
-    answer = "".join(v for k, v in events if k == "token")
+    answer = "".join(e.text for e in events if isinstance(e, AnswerDelta))
     assert cited_numbers(answer) == [1]
     assert citations[0].text.split()[0] in answer
     request = fake_ollama.chat_requests[-1]

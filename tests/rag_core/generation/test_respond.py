@@ -16,6 +16,7 @@ from rag_core.generation.chain import ChainOptions, ChatTurn, build_rag_chain
 from rag_core.generation.llm import build_chat_model
 from rag_core.generation.report import answer_notices
 from rag_core.generation.respond import answer_question, stream_rag_answer
+from rag_core.generation.types import AnswerDelta, AnswerRetracted, Checked, Retrying
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import settings_for
 from tests.ollama_server import FakeOllamaServer
@@ -66,13 +67,12 @@ def test_lone_closing_tag_retracts_what_was_streamed_as_answer(
 ):
     ollama.mode = "think-lone-close"
     events = list(stream_rag_answer(_chain(corpus_kb, ollama), QUESTION))
-    kinds = [k for k, _ in events]
-    assert "retract" in kinds
-    retracted = next(v for k, v in events if k == "retract")
-    assert retracted.startswith("Okay, the user")
-    after = kinds[kinds.index("retract") :]
-    answer = "".join(v for k, v in events[kinds.index("retract") :] if k == "token")
-    assert "token" in after and "</think>" not in answer and "[1]" in answer
+    kinds = [type(e) for e in events]
+    assert AnswerRetracted in kinds
+    at = kinds.index(AnswerRetracted)
+    assert events[at].text.startswith("Okay, the user")
+    answer = "".join(e.text for e in events[at:] if isinstance(e, AnswerDelta))
+    assert AnswerDelta in kinds[at:] and "</think>" not in answer and "[1]" in answer
 
 
 def test_thinking_field_when_think_is_on(corpus_kb: KnowledgeBase, ollama: FakeOllamaServer):
@@ -188,9 +188,10 @@ def test_a_second_wrong_language_reply_gets_a_notice(
 ):
     ollama.mode = "chinese"
     events = list(stream_rag_answer(_chain(corpus_kb, ollama), KO_QUESTION, retry_language=False))
-    check = next(v for k, v in events if k == "check")
+    check = next(e.check for e in events if isinstance(e, Checked))
     assert check.answer_language == "zh" and check.language_match is False
-    answer = "".join(v for k, v in events if k == "token")
+    assert not any(isinstance(e, Retrying) for e in events)
+    answer = "".join(e.text for e in events if isinstance(e, AnswerDelta))
     codes = [n.code for n in answer_notices(check, answer=answer, relevant=True)]
     assert "language" in codes
 

@@ -21,6 +21,7 @@ from rag_core.generation.chain import ChainOptions, build_rag_chain
 from rag_core.generation.llm import build_chat_model
 from rag_core.generation.report import answer_json
 from rag_core.generation.respond import answer_question
+from rag_core.generation.types import AnswerEvent, Searched
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.retrieval.crosslingual import DocumentLanguages, fuse_rankings
 from rag_core.retrieval.language import chunk_languages, document_languages
@@ -77,11 +78,10 @@ def _settings(kb: KnowledgeBase, host: str, **overrides: object) -> Settings:
 def _ask(kb: KnowledgeBase, question: str, host: str, **overrides: object):
     s = _settings(kb, host, **overrides)
     chain = build_rag_chain(kb.retriever(k=5), build_chat_model(s), ChainOptions.from_settings(s))
-    events: list[tuple[str, object]] = []
-    result = answer_question(
-        chain, question, host=host, on_event=lambda kind, value: events.append((kind, value))
-    )
-    return result, events
+    events: list[AnswerEvent] = []
+    result = answer_question(chain, question, host=host, on_event=events.append)
+    [searched] = [e for e in events if isinstance(e, Searched)]
+    return result, searched
 
 
 def _translation_requests(server: FakeOllamaServer) -> list[dict]:
@@ -132,8 +132,8 @@ def test_a_korean_question_on_an_english_store_is_searched_in_translation(
     question, english = item["question"], item["source_question"]
     result, events = _ask(en_kb, question, ollama.url)
     assert result.queries == [question, english]
-    assert ("queries", [question, english]) in events
-    assert not [e for e in events if e[0] == "notice"]
+    assert events.queries == (question, english)
+    assert not events.notices
     [request] = _translation_requests(ollama)
     assert "into English" in request["messages"][0]["content"]
     assert _local(item["pages"][0], EN_PAGES) in _pages(result)
@@ -156,7 +156,7 @@ def test_no_translation_when_the_questions_language_is_in_the_documents(
 ):
     question = EN2KO["lshort-14"]["source_question"]
     result, events = _ask(en_kb, question, ollama.url)
-    assert result.queries == [question] and ("queries", [question]) in events
+    assert result.queries == [question] and events.queries == (question,)
     assert _translation_requests(ollama) == []
 
 
@@ -166,7 +166,7 @@ def test_without_a_reachable_model_the_question_alone_is_searched_and_a_notice_s
     question = EN2KO["lshort-14"]["question"]
     result, events = _ask(en_kb, question, DEAD_OLLAMA)
     assert result.queries == [question]
-    [(_, (code, params))] = [e for e in events if e[0] == "notice"]
+    [(code, params)] = events.notices
     assert code == "translation_unavailable"
     assert params["error_code"] == "unreachable" and params["languages"] == "English"
     assert "ollama serve" in params["error"]
@@ -182,7 +182,7 @@ def test_translate_queries_off_sends_no_translation_request(
     assert result.queries == [question]
     assert _translation_requests(ollama) == []
     assert not result.relevant  # the symptom: "not in the documents" without it
-    assert not [e for e in events if e[0] == "notice"]
+    assert not events.notices
 
 
 def test_a_translation_is_asked_for_once_per_question(
@@ -199,7 +199,7 @@ def test_an_unusable_translation_is_not_searched(en_kb: KnowledgeBase, ollama):
     question = "이 질문은 번역표에 없습니다: 표의 열 간격은 어떻게 바꾸나요?"
     result, events = _ask(en_kb, question, ollama.url)  # the server echoes it unchanged
     assert result.queries == [question]
-    assert [e[1][0] for e in events if e[0] == "notice"] == ["translation_unusable"]
+    assert [code for code, _ in events.notices] == ["translation_unusable"]
 
 
 @pytest.mark.parametrize(
