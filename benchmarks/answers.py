@@ -8,7 +8,7 @@ Run from the repository root on an already-ingested store::
 Each question goes through the engine, as in the app and the CLI
 (:meth:`rag_core.engine.Engine.answer`: retrieval, the relevance gate, the model,
 reasoning split off, citations parsed and checked); the metrics are defined in
-:mod:`rag_core.answer_quality`. The last line of ``--json`` output is one JSON object.
+:mod:`rag_core.evaluation.answers`. The last line of ``--json`` output is one JSON object.
 
 ``--test-server MODE`` answers with the repository's test Ollama server
 (``tests/ollama_server.py``) instead of Ollama: it is not a model, so its figures check
@@ -36,10 +36,10 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from rag_core.answer_quality import Judged, run_answers  # noqa: E402
 from rag_core.config import build_settings  # noqa: E402
 from rag_core.engine import AskOptions, Engine  # noqa: E402
-from rag_core.evaluation import load_qa  # noqa: E402
+from rag_core.evaluation.answers import Judged, run_answers  # noqa: E402
+from rag_core.evaluation.retrieval import load_qa  # noqa: E402
 
 ROWS = (
     ("citation_coverage", "answer sentences with a valid citation"),
@@ -66,7 +66,7 @@ def judge_summary(judged: Sequence[Judged]) -> dict[str, float | int]:
     """The word-based support share and the judge's counts over the answered questions.
 
     ``citation_support_lexical`` is ``citation_support`` of
-    :func:`rag_core.answer_quality.summarise` (cited sentences of answers that did not fail
+    :func:`rag_core.evaluation.answers.summarise` (cited sentences of answers that did not fail
     or abstain) computed from :attr:`ClaimCheck.lexical` instead of ``supported``.
     """
     answers = [j.answer for j in judged if not j.answer.error]

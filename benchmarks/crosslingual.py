@@ -44,9 +44,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from rag_core.config import build_settings  # noqa: E402
-from rag_core.evaluation import evaluate, load_qa  # noqa: E402
-from rag_core.generation.llm import build_chat_model  # noqa: E402
+from rag_core.evaluation.retrieval import evaluate, load_qa  # noqa: E402
 from rag_core.knowledge_base import KnowledgeBase, load_embeddings  # noqa: E402
+from rag_core.llm.ollama import build_chat_model  # noqa: E402
 from rag_core.retrieval.crosslingual import build_search  # noqa: E402
 from rag_core.retrieval.relevance import is_relevant  # noqa: E402
 from rag_core.retrieval.translation import clear_translation_cache  # noqa: E402

@@ -10,7 +10,7 @@ and HWPX, 1,500+ pages) into ONE store with THE ingest pipeline and default sett
 (``tests/ollama_server.py``) answering translation requests with each question's
 ``translation`` (a model that translates correctly: the rows measure retrieval, not a
 model), and evaluates ``tests/data/hard/qa_hard.jsonl`` through the app's search path
-(:func:`rag_core.evaluation.evaluate_modes`: cross-lingual search, the "not in the
+(:func:`rag_core.evaluation.retrieval.evaluate_modes`: cross-lingual search, the "not in the
 documents" gate) in every retrieval mode.
 
 Printed: recall@k / MRR@k per mode overall, per document, per question language, same
@@ -37,7 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from rag_core.config import build_settings  # noqa: E402
-from rag_core.evaluation import evaluate_modes, load_qa  # noqa: E402
+from rag_core.evaluation.retrieval import evaluate_modes, load_qa  # noqa: E402
 from rag_core.knowledge_base import KnowledgeBase, load_embeddings  # noqa: E402
 from rag_core.retrieval.retrievers import RETRIEVAL_MODES  # noqa: E402
 from rag_core.retrieval.translation import clear_translation_cache  # noqa: E402

@@ -36,7 +36,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from pypdf import PdfReader, PdfWriter  # noqa: E402
 
 from rag_core.config import build_settings  # noqa: E402
-from rag_core.evaluation import QAItem, evaluate, load_qa  # noqa: E402
+from rag_core.evaluation.retrieval import QAItem, evaluate, load_qa  # noqa: E402
 from rag_core.index.embeddings import build_embeddings  # noqa: E402
 from rag_core.ingestion.progress import IngestProgress  # noqa: E402
 from rag_core.knowledge_base import KnowledgeBase  # noqa: E402

@@ -46,9 +46,9 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from langchain_core.documents import Document  # noqa: E402
 
 from rag_core.config import build_settings  # noqa: E402
-from rag_core.evaluation import load_qa  # noqa: E402
+from rag_core.evaluation.retrieval import load_qa  # noqa: E402
+from rag_core.index.chunks import TERMS_METADATA_KEY  # noqa: E402
 from rag_core.index.embeddings import build_embeddings  # noqa: E402
-from rag_core.index.keyword import TERMS_METADATA_KEY  # noqa: E402
 from rag_core.index.registry import DocumentRecord, now_iso  # noqa: E402
 from rag_core.index.vector_store import run_chroma_server  # noqa: E402
 from rag_core.knowledge_base import KnowledgeBase  # noqa: E402

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from rag_core.chats.history import ChatMessage
 from rag_core.errors import RagError
-from rag_core.history import ChatMessage
 from rag_core.index.files import SourceFiles, SourceFileSet
 from ui.auth import current_user
 from ui.chat import (

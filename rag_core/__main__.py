@@ -44,8 +44,8 @@ from pathlib import Path
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from rag_core.cli_answers import add_answer_arguments, answer_questions
-from rag_core.cli_eval import print_search_notices, run_eval
+from rag_core.cli.answers import add_answer_arguments, answer_questions
+from rag_core.cli.evaluate import print_search_notices, run_eval
 from rag_core.config import Settings, build_settings
 from rag_core.engine import Engine
 from rag_core.errors import PasswordRequiredError, RagError, WrongPasswordError
@@ -255,7 +255,7 @@ def _cmd_delete_collection(args: argparse.Namespace) -> int:
 
 
 def _cmd_reindex(args: argparse.Namespace) -> int:
-    from rag_core.index.collections import reindex_into_new_collection
+    from rag_core.ingestion.reindex import reindex_into_new_collection
     from rag_core.knowledge_base import load_embeddings
 
     settings = _settings(args)

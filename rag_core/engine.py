@@ -39,15 +39,15 @@ from rag_core.errors import CollectionNotFoundError
 from rag_core.generation.chain import ChainOptions, ChatTurn, RagChain, build_rag_chain
 from rag_core.generation.citations import Citation, build_citations
 from rag_core.generation.judge import build_judge
-from rag_core.generation.llm import build_chat_model
 from rag_core.generation.respond import stream_rag_answer
 from rag_core.generation.types import AnswerEvent, AnswerFold, RagAnswer
 from rag_core.index.collections import delete_collection, list_collections
 from rag_core.index.registry import DocumentRecord
+from rag_core.ingest_queue import IngestJob, IngestQueue
 from rag_core.ingestion.loaders import display_name
 from rag_core.ingestion.progress import IngestResult, ProgressCallback
-from rag_core.ingestion.queue import IngestJob, IngestQueue
 from rag_core.knowledge_base import KnowledgeBase, build_knowledge_base, load_embeddings
+from rag_core.llm.ollama import build_chat_model
 from rag_core.retrieval.crosslingual import build_search
 from rag_core.retrieval.relevance import is_relevant
 from rag_core.retrieval.retrievers import MultiCollectionRetriever
@@ -444,11 +444,25 @@ class Engine:
     def _open(
         self, collection: str | None, caller: Caller | None, action: Action, create: bool = False
     ) -> KnowledgeBase:
+        """The knowledge base of ``collection`` once ``caller`` may do ``action`` on it.
+
+        Only writing creates a collection: reading one that is not in the store (other
+        than the configured default, which the app shows empty) raises, so a door answers
+        404 rather than making an empty collection of a mistyped name.
+        """
         name = self.settings_for(collection).collection
         if create and self.access.enabled and caller is not None:
             self.access.created(caller, name)  # no-op unless the collection is new
         self.access.require(caller, name, action)
+        if not create and not self._exists(name):
+            raise CollectionNotFoundError(f"no collection named '{name}'")
         return self.knowledge_base(name)
+
+    def _exists(self, name: str) -> bool:
+        with self._lock:
+            if name in self._kbs or name == self.settings.collection:
+                return True
+        return name in list_collections(self.settings)
 
     def _retriever(
         self, kbs: Sequence[KnowledgeBase], *, k: int | None, mode: RetrievalMode | None = None

@@ -18,6 +18,7 @@ from typing import Any
 
 import streamlit as st
 
+from rag_core.chats.history import ChatMessage
 from rag_core.generation.claims import canonical_citations
 from rag_core.generation.report import NOTICE_TEXTS, Notice
 from rag_core.generation.types import (
@@ -30,7 +31,6 @@ from rag_core.generation.types import (
     Sources,
     ThinkingDelta,
 )
-from rag_core.history import ChatMessage
 from ui.i18n import MESSAGES, t
 from ui.text import AnswerSanitizer, escape_markdown, sanitize_answer
 

@@ -25,8 +25,8 @@ import streamlit as st
 import streamlit_authenticator as stauth
 import yaml
 
+from rag_core.chats.history import LOCAL_OWNER
 from rag_core.config import Settings
-from rag_core.history import LOCAL_OWNER
 from ui.i18n import render_language_picker, t
 from ui.preferences import remember_language
 from ui.text import escape_markdown

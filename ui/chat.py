@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from rag_core.access import Caller
+from rag_core.chats.export import ExportLabels, chat_to_markdown
+from rag_core.chats.history import ChatHistory, ChatMessage
 from rag_core.config import Settings
 from rag_core.engine import AskOptions, Engine
 from rag_core.errors import RagError
-from rag_core.export import ExportLabels, chat_to_markdown
 from rag_core.generation.chain import ChatTurn
 from rag_core.generation.report import NOTICE_TEXTS
-from rag_core.history import ChatHistory, ChatMessage
 from rag_core.index.files import SourceFiles, SourceFileSet
 from ui.answer import (
     AnswerView,
@@ -76,7 +76,7 @@ def chat_time(updated_at: str) -> str:
     """A chat's last-message time for the list, in the browser's time zone.
 
     Args:
-        updated_at: ISO 8601 UTC time (:attr:`rag_core.history.ChatSummary.updated_at`).
+        updated_at: ISO 8601 UTC time (:attr:`rag_core.chats.history.ChatSummary.updated_at`).
 
     Returns:
         e.g. ``"12-03 14:05"`` (UTC when the browser's zone is unknown); "" if unreadable.

@@ -19,10 +19,10 @@ from rag_core.errors import (
     StoreBusyError,
     WrongPasswordError,
 )
-from rag_core.index.collections import reindex_into_new_collection
-from rag_core.ingestion.loaders import SUPPORTED_SUFFIXES
+from rag_core.index.files import SUPPORTED_SUFFIXES
+from rag_core.ingest_queue import IngestJob, IngestQueue
 from rag_core.ingestion.progress import IngestProgress, IngestResult
-from rag_core.ingestion.queue import IngestJob, IngestQueue
+from rag_core.ingestion.reindex import reindex_into_new_collection
 from rag_core.knowledge_base import KnowledgeBase
 from ui.i18n import MESSAGES, t, ui_language
 from ui.resources import forget_knowledge_base, get_embeddings

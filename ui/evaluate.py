@@ -2,7 +2,7 @@
 
 The page evaluates through the same search as the chat (a question in a language the
 documents are not in is also searched in translation) and with the same "not in the
-documents" gate (:func:`rag_core.evaluation.evaluate_modes`).
+documents" gate (:func:`rag_core.evaluation.retrieval.evaluate_modes`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from rag_core.errors import RagError
-from rag_core.evaluation import evaluate_modes, parse_qa_lines
+from rag_core.evaluation.retrieval import evaluate_modes, parse_qa_lines
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.retrieval.retrievers import RETRIEVAL_MODES
 from ui.i18n import t

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from rag_core.generation.llm import OLLAMA_MESSAGES
 from rag_core.generation.report import LANGUAGE_NAMES, NOTICE_TEXTS
+from rag_core.llm.ollama import OLLAMA_MESSAGES
 
 LANGUAGES = {"en": "English", "ko": "한국어"}
 LANGUAGE_KEY = "ui_language"
@@ -33,7 +33,7 @@ def load_messages(path: Path = MESSAGES_FILE) -> dict[str, dict[str, str]]:
     Returns:
         ``{key: {language: text}}`` with ``notice.*``, ``ollama.*`` and ``lang.*`` English
         taken from :data:`~rag_core.generation.report.NOTICE_TEXTS`,
-        :data:`~rag_core.generation.llm.OLLAMA_MESSAGES` and
+        :data:`~rag_core.llm.ollama.OLLAMA_MESSAGES` and
         :data:`~rag_core.generation.report.LANGUAGE_NAMES`.
     """
     messages: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))

@@ -15,16 +15,16 @@ import streamlit as st
 from langchain_core.embeddings import Embeddings
 
 from rag_core.access import Caller
+from rag_core.chats.history import ChatHistory
 from rag_core.config import Settings, build_settings
-from rag_core.document_view import DocumentView, paragraph_view
 from rag_core.engine import Engine
-from rag_core.generation.llm import OllamaStatus, check_ollama
-from rag_core.history import ChatHistory
 from rag_core.index.collections import list_collections
 from rag_core.index.embeddings import LazyEmbeddings, build_embeddings
-from rag_core.ingestion.queue import IngestQueue
+from rag_core.ingest_queue import IngestQueue
 from rag_core.knowledge_base import KnowledgeBase
-from rag_core.page_view import render_cited_page
+from rag_core.llm.ollama import OllamaStatus, check_ollama
+from rag_core.sources.document_view import DocumentView, paragraph_view
+from rag_core.sources.page_view import render_cited_page
 from ui.i18n import t
 
 STATUS_TTL_S = 10
@@ -146,7 +146,7 @@ def get_page_image(
 
     Returns:
         The PNG bytes and what is highlighted: "sentences", "passage" or "" (nothing
-        located; see :attr:`rag_core.page_view.PageView.highlighted`).
+        located; see :attr:`rag_core.sources.page_view.PageView.highlighted`).
 
     Raises:
         DocumentError: the stored file cannot be opened or has no such page.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from rag_core.config import Settings
-from rag_core.generation.llm import OllamaStatus, with_default_tag
+from rag_core.llm.ollama import OllamaStatus, with_default_tag
 from ui.collections import ALSO_SEARCH_KEY, COLLECTION_KEY, render_collection_picker
 from ui.i18n import LANGUAGE_KEY, render_language_picker, t
 from ui.preferences import remember_language

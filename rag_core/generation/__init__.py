@@ -1,1 +1,1 @@
-"""Generation: prompts, the ChatOllama factory, the LCEL chain, citations."""
+"""Generation: prompts, the LCEL chain, answer types, citations and their checks."""

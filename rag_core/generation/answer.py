@@ -3,7 +3,7 @@
 The pieces live in three rooms and are re-exported here, so the chain, the CLI, the UI and
 the benchmarks import one module:
 
-* :mod:`rag_core.generation.reasoning`: :class:`ReasoningSplitter` (streaming) and
+* :mod:`rag_core.llm.reasoning`: :class:`ReasoningSplitter` (streaming) and
   :func:`split_reasoning` (whole texts) take ``<think>`` blocks, a lone ``</think>`` and
   the separate thinking field out of the answer.
 * :mod:`rag_core.generation.claims`: :func:`parse_citations` reads every common citation
@@ -19,7 +19,6 @@ This module adds the answer's language (:func:`answer_language`,
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from rag_core.generation.claims import (
     CitationCheck,
@@ -31,14 +30,6 @@ from rag_core.generation.claims import (
     sentence_spans,
     strip_citations,
 )
-from rag_core.generation.reasoning import (
-    AnswerDelta,
-    AnswerRetracted,
-    ReasoningEvent,
-    ReasoningSplitter,
-    ThinkingDelta,
-    split_reasoning,
-)
 from rag_core.generation.support import (
     SUPPORT_THRESHOLD,
     Support,
@@ -47,7 +38,16 @@ from rag_core.generation.support import (
     content_terms,
     supports,
 )
-from rag_core.retrieval.language import HANGUL_SHARE_KOREAN
+from rag_core.language import HANGUL_SHARE_KOREAN
+from rag_core.llm.preamble import strip_preamble
+from rag_core.llm.reasoning import (
+    AnswerDelta,
+    AnswerRetracted,
+    ReasoningEvent,
+    ReasoningSplitter,
+    ThinkingDelta,
+    split_reasoning,
+)
 
 MIN_LETTERS = 4
 """Fewer letters than this (after stripping markers, code and URLs): language unknown."""
@@ -91,7 +91,7 @@ def answer_language(text: str) -> str:
     Citation markers, code spans, URLs and LaTeX commands (``\documentclass``) are
     removed first; letters are Hangul (syllables and jamo), Han ideographs, kana and
     Latin letters. The Korean rule is that of
-    :func:`rag_core.retrieval.language.question_language` (Hangul at least
+    :func:`rag_core.language.question_language` (Hangul at least
     :data:`HANGUL_SHARE_KOREAN` of the letters), so a question and its answer are judged
     alike; Korean text with some Hanja (``조판(組版)``) stays Korean.
 
@@ -136,64 +136,6 @@ def language_matches(question: str, answer: str) -> bool:
     """
     asked, answered = answer_language(question), answer_language(answer)
     return not asked or not answered or asked == answered
-
-
-_QUOTES = "\"'“”‘’「」『』«»`"
-_LEAD_IN_RE = re.compile(
-    r"^(?:sure|okay|ok|certainly|of course|alright|great|got it|알겠습니다|네)\b[!,.]*\s*",
-    re.IGNORECASE,
-)
-_EN_PREAMBLE_RE = re.compile(
-    r"^(?:(?:here(?:'s| is)|below is|this is)\s+(?:the|a|your|my)?\s*|the\s+|a\s+)?"
-    r"(?:(?:rewritten|standalone|stand-alone|rephrased|reformulated|reworded|new|search|"
-    r"follow-up|resulting|improved)\s+)+"
-    r"(?:version of the\s+)?(?:question|query)\b"
-    r"(?:\s+(?:for (?:retrieval|search(?:ing)?)|would be|could be|is))*\s*[:：-]?\s*",
-    re.IGNORECASE,
-)
-_LABEL_RE = re.compile(
-    r"^(?:standalone question|rewritten question|search query|question|query|"
-    r"(?:독립(?:적인|된)?|재작성(?:된|한)|다시 작성(?:된|한)|검색용)\s*질문|질문|검색어|쿼리)"
-    r"\s*(?:은|는)?\s*[:：]\s*",
-    re.IGNORECASE,
-)
-_KO_PREAMBLE_RE = re.compile(
-    r"^.{0,60}?(?:다음과 같습니다|다음과 같다|아래와 같습니다|다음입니다)\s*[:：.]?\s*"
-)
-_QUOTED_RE = re.compile(r"[\"“「『]([^\"”」』]{5,})[\"”」』]")
-_PREAMBLE_WORD_RE = re.compile(r"question|query|질문|쿼리|검색어", re.IGNORECASE)
-
-
-def strip_preamble(
-    line: str,
-    *,
-    mentions: re.Pattern[str] = _PREAMBLE_WORD_RE,
-    patterns: Sequence[re.Pattern[str]] = (),
-) -> str:
-    """Return ``line`` without markup, lead-ins, preambles, labels and quotes.
-
-    Shared by the follow-up rewrite and the query translation cleaners: models wrap both
-    in the same habits ("Sure! The rewritten question is: ...", "**Translation:** ...").
-
-    Args:
-        line: one line of a model's reply.
-        mentions: a quoted part is taken alone when the rest of the line matches this
-            (e.g. "question", "translation").
-        patterns: the lead-in / preamble / label patterns removed in order (the
-            rewrite's own when empty).
-
-    Returns:
-        The line's content, stripped.
-    """
-    line = line.strip().lstrip("#>*-• ").strip()
-    line = re.sub(r"^\*\*(.*?)\*\*", r"\1", line).strip()
-    quoted = _QUOTED_RE.search(line)
-    outside = line[: quoted.start()] + line[quoted.end() :] if quoted else ""
-    if quoted and mentions.search(outside):
-        return quoted.group(1).strip()  # Sure! The rewritten question is "What ...?"
-    for pattern in patterns or (_LEAD_IN_RE, _EN_PREAMBLE_RE, _KO_PREAMBLE_RE, _LABEL_RE):
-        line = pattern.sub("", line, count=1).strip()
-    return line.strip("*").strip().strip(_QUOTES).strip()
 
 
 def _is_preamble_only(line: str) -> bool:

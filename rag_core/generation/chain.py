@@ -36,7 +36,6 @@ from langchain_core.runnables import (
 
 from rag_core.generation.answer import clean_rewrite
 from rag_core.generation.citations import format_context
-from rag_core.generation.llm import OLLAMA_EXCEPTIONS
 from rag_core.generation.prompts import (
     NOT_FOUND_ANSWERS,
     PROMPT_MARGIN_TOKENS,
@@ -46,8 +45,9 @@ from rag_core.generation.prompts import (
     estimate_tokens,
 )
 from rag_core.index.analyzer import shared_analyzer
+from rag_core.language import question_language
+from rag_core.llm.ollama import OLLAMA_EXCEPTIONS
 from rag_core.retrieval.crosslingual import build_search
-from rag_core.retrieval.language import question_language
 from rag_core.retrieval.relevance import is_relevant
 
 logger = logging.getLogger(__name__)

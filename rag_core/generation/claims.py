@@ -295,7 +295,7 @@ def parse_citations(answer: str, n_sources: int) -> CitationCheck:
 
     Args:
         answer: the answer text, reasoning already removed
-            (:func:`rag_core.generation.reasoning.split_reasoning`).
+            (:func:`rag_core.llm.reasoning.split_reasoning`).
         n_sources: how many numbered passages the prompt had (valid numbers are
             1..n_sources).
 

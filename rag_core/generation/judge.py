@@ -29,10 +29,10 @@ from rag_core.config import Settings
 from rag_core.generation.answer import answer_language
 from rag_core.generation.citations import Citation
 from rag_core.generation.claims import strip_citations
-from rag_core.generation.llm import OLLAMA_EXCEPTIONS, build_chat_model, explain_ollama_error
 from rag_core.generation.prompts import build_judge_prompt
-from rag_core.generation.reasoning import split_reasoning
 from rag_core.generation.types import AnswerCheck, ClaimCheck, JudgeReport
+from rag_core.llm.ollama import OLLAMA_EXCEPTIONS, build_chat_model, explain_ollama_error
+from rag_core.llm.reasoning import split_reasoning
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ _LABEL_RE = re.compile(r"^(?:answer|verdict|judg(?:e)?ment|답|답변|판단)\s*
 def parse_verdict(reply: str) -> bool | None:
     """Read a judge's reply as yes (True), no (False) or neither (None).
 
-    Reasoning is removed first (:func:`rag_core.generation.reasoning.split_reasoning`:
+    Reasoning is removed first (:func:`rag_core.llm.reasoning.split_reasoning`:
     ``<think>`` blocks, a lone ``</think>``). The verdict is the reply's first word after
     Markdown, quotes and an "Answer:" / "답:" label, or else its last word: "yes", "예" or
     "네" (True), "no", "아니오", "아니요" or "아뇨" (False), in any case and with any
@@ -110,7 +110,7 @@ class ClaimJudge:
 
         Raises:
             OllamaError: the model could not be asked (the library's error explained by
-                :func:`rag_core.generation.llm.explain_ollama_error`).
+                :func:`rag_core.llm.ollama.explain_ollama_error`).
         """
         prompt = build_judge_prompt(answer_language(sentence))
         context = "\n\n".join(f"[{c.number}] {' '.join(c.text.split())}" for c in passages)
@@ -177,7 +177,7 @@ def build_judge(settings: Settings, model: str, *, host: str | None = None) -> C
 
     Args:
         settings: host, ``num_ctx``, ``num_predict``, ``ollama_think`` and the timeout, as
-            for the answer model (:func:`rag_core.generation.llm.build_chat_model`).
+            for the answer model (:func:`rag_core.llm.ollama.build_chat_model`).
         model: the judge model's tag (any Ollama model, e.g. "qwen3:8b").
         host: the judge's Ollama base URL; ``settings.ollama_host`` if None.
 

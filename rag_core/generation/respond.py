@@ -3,7 +3,7 @@
 One place turns a model's raw stream into a checked answer:
 
 * reasoning (a ``thinking`` field, ``<think>`` blocks, a lone ``</think>``) is split off as
-  it streams (:class:`~rag_core.generation.reasoning.ReasoningSplitter`) and never enters
+  it streams (:class:`~rag_core.llm.reasoning.ReasoningSplitter`) and never enters
   the answer, the stored chat, the history sent back, citation parsing or evaluation;
 * an answer cut off by ``num_predict`` (``done_reason: "length"``) is flagged;
 * citations are parsed in every common form, numbers beyond the sources are reported,
@@ -29,9 +29,7 @@ from rag_core.generation.chain import ChatTurn, RagChain, history_messages, not_
 from rag_core.generation.citations import Citation, build_citations
 from rag_core.generation.claims import parse_citations
 from rag_core.generation.judge import ClaimJudge
-from rag_core.generation.llm import OLLAMA_EXCEPTIONS, explain_ollama_error
 from rag_core.generation.prompts import LANGUAGE_REMINDERS
-from rag_core.generation.reasoning import AnswerDelta, ReasoningSplitter
 from rag_core.generation.support import claim_support
 from rag_core.generation.types import (
     AnswerCheck,
@@ -46,7 +44,9 @@ from rag_core.generation.types import (
     Sources,
 )
 from rag_core.index.analyzer import shared_analyzer
-from rag_core.retrieval.language import question_language
+from rag_core.language import question_language
+from rag_core.llm.ollama import OLLAMA_EXCEPTIONS, explain_ollama_error
+from rag_core.llm.reasoning import AnswerDelta, ReasoningSplitter
 
 logger = logging.getLogger(__name__)
 

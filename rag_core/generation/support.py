@@ -28,7 +28,7 @@ Design (measured by ``benchmarks/support.py`` on ``tests/data/support_labels.jso
    model), the score becomes ``(lexical + cosine) / 2`` where ``cosine`` is the claim's
    best cosine similarity to a window; its threshold is :data:`EMBED_THRESHOLD`. The
    default model (all-MiniLM-L6-v2) is English-only, so callers should pass ``embed``
-   only for English claims (:func:`rag_core.retrieval.language.embedding_covers`).
+   only for English claims (:func:`rag_core.language.embedding_covers`).
 
 Lexical overlap as an entailment proxy is the classic baseline of the RTE challenges
 (Dagan et al., 2006, "The PASCAL Recognising Textual Entailment Challenge"); the number

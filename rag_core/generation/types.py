@@ -4,7 +4,7 @@ Every door (the Streamlit Chat page, the CLI, the benchmarks, the HTTP API, the 
 server) reads an answer as a stream of :data:`AnswerEvent` s from
 :meth:`rag_core.engine.Engine.ask` and folds them with :class:`AnswerFold` into one
 :class:`RagAnswer`; the chat history stores a
-:class:`~rag_core.history.ChatMessage` built from it.
+:class:`~rag_core.chats.history.ChatMessage` built from it.
 
 The events, in the order they come:
 
@@ -12,9 +12,9 @@ The events, in the order they come:
    what the search could not do;
 2. :class:`Sources`: the numbered passages the model sees, whether any was relevant
    enough and how many were left out for the context window;
-3. while the model replies: :class:`~rag_core.generation.reasoning.ThinkingDelta`
-   (reasoning), :class:`~rag_core.generation.reasoning.AnswerDelta` (answer text),
-   :class:`~rag_core.generation.reasoning.AnswerRetracted` (what streamed as the answer was
+3. while the model replies: :class:`~rag_core.llm.reasoning.ThinkingDelta`
+   (reasoning), :class:`~rag_core.llm.reasoning.AnswerDelta` (answer text),
+   :class:`~rag_core.llm.reasoning.AnswerRetracted` (what streamed as the answer was
    reasoning: clear it) and :class:`Retrying` (the answer was in another language: clear
    it, a second one streams);
 4. :class:`Checked`: citations, claims, language and truncation of the finished answer;
@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rag_core.generation.citations import Citation
-from rag_core.generation.reasoning import AnswerDelta, AnswerRetracted, ThinkingDelta
+from rag_core.llm.reasoning import AnswerDelta, AnswerRetracted, ThinkingDelta
 
 
 @dataclass
@@ -45,7 +45,7 @@ class JudgeReport:
         unparsed: replies that were neither yes nor no (the lexical verdict was kept).
         skipped: claims not asked because an earlier call failed (lexical verdict kept).
         error: the actionable message of the Ollama error that stopped the judge ("" if
-            none; see :func:`rag_core.generation.llm.explain_ollama_error`).
+            none; see :func:`rag_core.llm.ollama.explain_ollama_error`).
         error_code: that error's code ("unreachable", "missing_model", "busy", "timeout"
             or "" for others and when there was none).
     """

@@ -17,9 +17,16 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from rag_core.ingestion.loaders import SUPPORTED_SUFFIXES
-
 logger = logging.getLogger(__name__)
+
+PDF_SUFFIXES = frozenset({".pdf"})
+"""File name suffixes read as PDFs."""
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+"""File name suffixes read as plain text."""
+HWP_SUFFIXES = frozenset({".hwpx", ".hwp"})
+"""File name suffixes read as Hangul (HWPX, HWP 5) documents."""
+SUPPORTED_SUFFIXES = PDF_SUFFIXES | TEXT_SUFFIXES | HWP_SUFFIXES
+"""Every file kind the app ingests (and keeps the original of, for the page view)."""
 
 SHA256_HEX_CHARS = 64
 WORDS_SUFFIX = ".ocr.jsonl"

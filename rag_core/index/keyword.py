@@ -37,7 +37,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from rag_core.index.analyzer import ANALYZER_VERSION, KiwiAnalyzer, shared_analyzer
-from rag_core.ingestion.sections import keyword_text
+from rag_core.index.chunks import ANALYZER_METADATA_KEY, TERMS_METADATA_KEY, keyword_text
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +45,6 @@ logger = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _NO_CHUNKS = np.zeros(0, dtype=np.int64)
-
-TERMS_METADATA_KEY = "bm25_terms"
-"""Chunk metadata key holding the chunk's BM25 terms, space-separated."""
-
-ANALYZER_METADATA_KEY = "bm25_analyzer"
-"""Chunk metadata key holding the :data:`~rag_core.index.analyzer.ANALYZER_VERSION` that
-made its terms."""
 
 
 class KeywordSource(Protocol):
@@ -390,7 +383,7 @@ class StoreKeywordSource:
         analysed again).
 
         The text is the chunk's keyword text (title and heading path, then the passage;
-        :func:`~rag_core.ingestion.sections.keyword_text`), as the ingest analysed it.
+        :func:`~rag_core.index.chunks.keyword_text`), as the ingest analysed it.
 
         Raises:
             CollectionDeletedError: the collection was deleted meanwhile.

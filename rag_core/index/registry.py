@@ -41,7 +41,7 @@ class DocumentRecord:
         status: ``"indexing"`` until all chunks are stored, then ``"complete"``.
         empty_pages: comma-separated 1-based pages without text ("" if none).
         languages: comma-separated ISO 639-1 codes of the languages its text is in
-            ("en", "ko", "en,ko"; :func:`rag_core.retrieval.language.document_languages`),
+            ("en", "ko", "en,ko"; :func:`rag_core.language.document_languages`),
             set at ingest; "" for documents indexed before languages were recorded
             (retrieval works them out from the stored chunks when it needs them).
     """

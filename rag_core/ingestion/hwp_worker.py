@@ -30,7 +30,6 @@ from rag_core.ingestion.worker import (
 
 logger = logging.getLogger(__name__)
 
-HWP_SUFFIXES = frozenset({".hwpx", ".hwp"})
 
 _MESSAGES = {
     "encrypted": (

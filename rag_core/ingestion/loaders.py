@@ -17,7 +17,9 @@ from typing import Any
 from langchain_core.documents import Document
 
 from rag_core.errors import DocumentError, NoTextError
-from rag_core.ingestion.hwp_worker import HWP_SUFFIXES, HwpPages
+from rag_core.index.chunks import SECTION_KEY, TITLE_KEY
+from rag_core.index.files import HWP_SUFFIXES, PDF_SUFFIXES, SUPPORTED_SUFFIXES, TEXT_SUFFIXES
+from rag_core.ingestion.hwp_worker import HwpPages
 from rag_core.ingestion.ocr import (
     OcrOptions,
     OcrPage,
@@ -27,15 +29,12 @@ from rag_core.ingestion.ocr import (
     ocr_text,
     tesseract_problem,
 )
-from rag_core.ingestion.sections import SECTION_KEY, TITLE_KEY, Sections, section_metadata
+from rag_core.ingestion.sections import Sections, section_metadata
 from rag_core.ingestion.spacing import RESPACED_KEY, lost_spacing, respace
 from rag_core.ingestion.worker import PdfHeadings, PdfMeta, iter_pdf_pages
 
 logger = logging.getLogger(__name__)
 
-PDF_SUFFIXES = frozenset({".pdf"})
-TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
-SUPPORTED_SUFFIXES = PDF_SUFFIXES | TEXT_SUFFIXES | HWP_SUFFIXES
 MIN_PAGE_CHARS = 1
 """A page with fewer non-space characters than this counts as having no text layer."""
 

@@ -25,6 +25,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag_core.errors import DocumentError, PasswordRequiredError, WrongPasswordError
+from rag_core.index.chunks import embedded_text, keyword_text
 from rag_core.index.files import SourceFiles
 from rag_core.index.keyword import (
     ANALYZER_METADATA_KEY,
@@ -49,9 +50,8 @@ from rag_core.ingestion.progress import (
     ProgressReporter,
     expected_chunks,
 )
-from rag_core.ingestion.sections import embedded_text, keyword_text
 from rag_core.ingestion.splitting import build_splitter, iter_chunks
-from rag_core.retrieval.language import chunk_languages
+from rag_core.language import chunk_languages
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def embed_in_batches(
 ) -> list[list[float]]:
     """Embed chunks ``batch_size`` at a time, reporting progress after each call.
 
-    What is embedded is :func:`~rag_core.ingestion.sections.embedded_text` (title and
+    What is embedded is :func:`~rag_core.index.chunks.embedded_text` (title and
     heading path, then the passage); the passage alone is stored and shown.
 
     Args:

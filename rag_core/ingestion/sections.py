@@ -21,24 +21,19 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import PurePath
 from typing import Any
 
 from langchain_core.documents import Document
 
-SECTION_KEY = "section"
-"""Chunk metadata: the heading path, ``"Chapter > Section"`` (absent when unknown)."""
-TITLE_KEY = "doc_title"
-"""Chunk metadata: the document's title."""
-STARTS_KEY = "section_starts"
-"""Page metadata (removed by :func:`section_parts`): ``[[offset, path], ...]``."""
+from rag_core.index.chunks import PATH_SEPARATOR, SECTION_KEY, STARTS_KEY
+
 MAX_HEADING_CHARS = 200
 """A heading longer than this is cut (with "…")."""
 MAX_SECTION_CHARS = 400
 """A heading path longer than this keeps its last headings (the deepest are the most
 specific)."""
-PATH_SEPARATOR = " > "
 MIN_PART_CHARS = 40
 """A piece before a heading with fewer non-space characters (a running header, a
 "Chapter 3" line) joins the section after it rather than becoming a chunk of its own."""
@@ -261,41 +256,3 @@ def section_parts(page: Document) -> Iterator[tuple[int, Document]]:
             metadata[SECTION_KEY] = path
         yield begin, Document(page_content=part, metadata=metadata)
         begin = end
-
-
-def _prefix(metadata: Mapping[str, Any], *, title: bool) -> str:
-    parts = (str(metadata.get(TITLE_KEY) or "") if title else "", metadata.get(SECTION_KEY))
-    return PATH_SEPARATOR.join(str(p) for p in parts if p)
-
-
-def embedded_text(chunk: Document) -> str:
-    """The text of a chunk that is embedded: its heading path, then the passage.
-
-    The document title is left out of the embedding: on the development set it lowered
-    dense MRR@5 (0.493 -> 0.461 with the title alone, 0.492 with title and path; a title
-    such as lshort.pdf's first bookmark "Thank you!" says little about a passage), while
-    in the keyword text it helps BM25 (docs/retrieval.md).
-
-    Args:
-        chunk: the chunk; its metadata's :data:`SECTION_KEY` is used (chunks stored
-            before sections existed have none and embed as they did).
-
-    Returns:
-        ``section``, a line break, then the passage; or the passage alone.
-    """
-    prefix = _prefix(chunk.metadata, title=False)
-    return f"{prefix}\n{chunk.page_content}" if prefix else chunk.page_content
-
-
-def keyword_text(chunk: Document) -> str:
-    """The text of a chunk that is analysed for BM25: title and heading path, then passage.
-
-    Args:
-        chunk: the chunk; its metadata's :data:`TITLE_KEY` and :data:`SECTION_KEY` are
-            used.
-
-    Returns:
-        ``title > section``, a line break, then the passage; or the passage alone.
-    """
-    prefix = _prefix(chunk.metadata, title=True)
-    return f"{prefix}\n{chunk.page_content}" if prefix else chunk.page_content

@@ -2,7 +2,6 @@
 
 Modules: :mod:`~rag_core.retrieval.retrievers` (dense, MMR, BM25, hybrid; several
 collections), :mod:`~rag_core.retrieval.fusion` (reciprocal rank fusion),
-:mod:`~rag_core.retrieval.language` (question language, embedding coverage),
 :mod:`~rag_core.retrieval.relevance` (the "not in the documents" gate),
 :mod:`~rag_core.retrieval.reranker` (optional cross-encoder).
 """

@@ -2,7 +2,7 @@
 
 The languages of the documents searched are recorded at ingest (see
 :class:`DocumentLanguages`). When any of them differs from the question's
-(:func:`~rag_core.retrieval.language.question_language`), :class:`CrossLingualSearch` asks
+(:func:`~rag_core.language.question_language`), :class:`CrossLingualSearch` asks
 the chat model for the question in each other language (:class:`~rag_core.retrieval.
 translation.QueryTranslator`) on a worker thread while the question as asked is already
 being searched, then:
@@ -35,13 +35,13 @@ from langchain_core.language_models import BaseChatModel
 
 from rag_core.index.registry import DocumentRegistry
 from rag_core.index.vector_store import VectorStore
-from rag_core.retrieval.fusion import reciprocal_rank_fusion
-from rag_core.retrieval.language import (
+from rag_core.language import (
     LANGUAGE_NAMES,
     chunk_languages,
     parse_languages,
     question_language,
 )
+from rag_core.retrieval.fusion import reciprocal_rank_fusion
 from rag_core.retrieval.translation import QueryTranslator, Translation
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class DocumentLanguages:
     """The languages of a collection's complete documents, from its document list.
 
     Documents indexed before languages were recorded (``languages`` "") get theirs from
-    their stored chunks on first use (:func:`~rag_core.retrieval.language.chunk_languages`,
+    their stored chunks on first use (:func:`~rag_core.language.chunk_languages`,
     one read of the document's chunks, kept in memory by sha256), so an older store
     searches across languages without a re-index and nothing is written to the shared
     document list from a read path.

@@ -32,10 +32,11 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag_core.config import FusionMethod, RetrievalMode
-from rag_core.index.keyword import ANALYZER_METADATA_KEY, TERMS_METADATA_KEY, KeywordIndex
+from rag_core.index.chunks import ANALYZER_METADATA_KEY, TERMS_METADATA_KEY
+from rag_core.index.keyword import KeywordIndex
 from rag_core.index.vector_store import VectorStore, collection_deleted
+from rag_core.language import embedding_covers
 from rag_core.retrieval.fusion import convex_combination, reciprocal_rank_fusion
-from rag_core.retrieval.language import embedding_covers
 from rag_core.retrieval.relevance import keyword_coverage
 
 logger = logging.getLogger(__name__)

@@ -22,10 +22,10 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from rag_core.generation.answer import strip_preamble
-from rag_core.generation.llm import OLLAMA_EXCEPTIONS, explain_ollama_error
-from rag_core.generation.reasoning import split_reasoning
-from rag_core.retrieval.language import LANGUAGE_NAMES, question_language
+from rag_core.language import LANGUAGE_NAMES, question_language
+from rag_core.llm.ollama import OLLAMA_EXCEPTIONS, explain_ollama_error
+from rag_core.llm.preamble import strip_preamble
+from rag_core.llm.reasoning import split_reasoning
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _strip_line(line: str) -> str:
 def clean_translation(text: str, question: str, target: str) -> str:
     """Turn a model's translation reply into the query to search with, or reject it.
 
-    Reasoning is removed (:func:`~rag_core.generation.reasoning.split_reasoning`); the
+    Reasoning is removed (:func:`~rag_core.llm.reasoning.split_reasoning`); the
     first line that still says something after stripping Markdown, lead-ins ("Sure!"),
     preambles ("Here is the English translation:", "번역하면 다음과 같습니다:"), labels
     ("Translation:", "English:", "번역:") and quotes is the translation. Unlike a
@@ -93,7 +93,7 @@ def clean_translation(text: str, question: str, target: str) -> str:
     checked by shared terms, since it shares none with the question; it is rejected when
     it is empty, longer than ``TRANSLATION_MAX_FACTOR * len(question) +
     TRANSLATION_MAX_EXTRA`` characters, not in the target language
-    (:func:`~rag_core.retrieval.language.question_language`) or the question unchanged.
+    (:func:`~rag_core.language.question_language`) or the question unchanged.
 
     Args:
         text: the model's reply.
@@ -192,7 +192,7 @@ class QueryTranslator:
 
     Args:
         llm: the chat model (``ChatOllama`` in the app, built by
-            :func:`rag_core.generation.llm.build_chat_model`).
+            :func:`rag_core.llm.ollama.build_chat_model`).
     """
 
     def __init__(self, llm: BaseChatModel) -> None:
@@ -209,7 +209,7 @@ class QueryTranslator:
         Args:
             question: the question (the standalone query).
             target: "en" or "ko" (a key of
-                :data:`~rag_core.retrieval.language.LANGUAGE_NAMES`).
+                :data:`~rag_core.language.LANGUAGE_NAMES`).
 
         Returns:
             The :class:`Translation` (``text`` "" with an ``error_code`` when none).

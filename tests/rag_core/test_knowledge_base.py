@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag_core.evaluation import evaluate, load_qa
+from rag_core.evaluation.retrieval import evaluate, load_qa
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import LSHORT, QA_SAMPLE, pdf_pages
 

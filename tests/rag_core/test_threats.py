@@ -32,13 +32,13 @@ from rag_core.errors import (
     StoreBusyError,
     WrongPasswordError,
 )
-from rag_core.index.collections import reindex_into_new_collection
 from rag_core.index.locking import write_lock
 from rag_core.index.registry import registry_collection_name
 from rag_core.index.vector_store import VectorStore, build_chroma_client
 from rag_core.ingestion.loaders import display_name, load_bytes
 from rag_core.ingestion.pipeline import FIRST_STORE_BATCH
 from rag_core.ingestion.progress import IngestProgress
+from rag_core.ingestion.reindex import reindex_into_new_collection
 from rag_core.ingestion.worker import iter_pdf_pages
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import LSHORT, REPO, pdf_pages, settings_for, text_pdf

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag_core.evaluation import evaluate, load_qa
+from rag_core.evaluation.retrieval import evaluate, load_qa
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import QA_SAMPLE
 from tests.ollama_server import FakeOllamaServer

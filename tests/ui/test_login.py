@@ -10,7 +10,7 @@ import streamlit_authenticator as stauth
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from rag_core.history import ChatHistory
+from rag_core.chats.history import ChatHistory
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import REPO
 from tests.ollama_server import FakeOllamaServer

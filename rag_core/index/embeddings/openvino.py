@@ -1,6 +1,6 @@
 """The default ``openvino-int8`` backend: NNCF post-training int8, run by OpenVINO.
 
-The fp32 ONNX graph (:func:`rag_core.index.embeddings.onnx.ensure_onnx_model`) is quantised
+The fp32 ONNX graph (:func:`rag_core.index.embeddings.export.ensure_onnx_model`) is quantised
 by ``nncf.quantize`` (``ModelType.TRANSFORMER``,
 https://docs.openvino.ai/2024/openvino-workflow/model-optimization-guide/quantizing-models-post-training.html),
 calibrated on the packaged passages of ``rag_core/data/calibration.jsonl``, and run with
@@ -16,15 +16,12 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import filelock
 import numpy as np
 
-from rag_core.index.embeddings.onnx import ensure_onnx_model
-
-if TYPE_CHECKING:
-    from rag_core.index.embeddings.onnx import OnnxEmbeddings
+from rag_core.index.embeddings.export import ensure_onnx_model
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +35,23 @@ keeps kernels per input shape: embedding the 2014 chunks of the gnuplot manual g
 process by 893 MB with every length its own shape, by 329 MB in steps of 8 and by 224 MB in
 steps of 32; steps of 8 ran fastest (191 chunks/s against 168 and 175) because padding
 costs compute too."""
+
+
+class TokenBatches(Protocol):
+    """What the OpenVINO backend needs of its encoder (an ``OnnxEmbeddings``)."""
+
+    model_dir: Path
+
+    def batches(self, texts: Any) -> Any:
+        """Tokenised batches of ``texts``: ``(indices, feed dict)`` pairs."""
+
+
 CALIBRATION_FILE = Path(__file__).parents[2] / "data" / "calibration.jsonl"
 """Passages NNCF calibrates the int8 activations on (see ``rag_core/data/README.md``)."""
 
 
 def compile_int8(
-    encoder: OnnxEmbeddings, cache_dir: Path
+    encoder: TokenBatches, cache_dir: Path
 ) -> tuple[Path, int, Any, Callable[[dict[str, np.ndarray]], np.ndarray]]:
     """Compile the int8 model of ``encoder.model_dir`` for the CPU (quantising it once).
 
@@ -81,7 +89,7 @@ def compile_int8(
     return path, dimension, requests, infer_query
 
 
-def ensure_openvino_int8(model_dir: Path, cache_dir: Path, encoder: OnnxEmbeddings) -> Path:
+def ensure_openvino_int8(model_dir: Path, cache_dir: Path, encoder: TokenBatches) -> Path:
     """Return the cached NNCF int8 OpenVINO model of ``model_dir``, quantising it once.
 
     The fp32 ONNX graph (:func:`ensure_onnx_model`) is read by OpenVINO and quantised by

@@ -24,7 +24,7 @@ from rag_core.generation.answer import (
 )
 from rag_core.generation.support import EMBED_THRESHOLD, SUPPORT_THRESHOLD
 from rag_core.index.analyzer import shared_analyzer
-from rag_core.retrieval.language import question_language
+from rag_core.language import question_language
 
 LABELS = Path(__file__).resolve().parents[2] / "data" / "support_labels.jsonl"
 

@@ -8,10 +8,10 @@ import pytest
 
 from rag_core.generation.chain import ChatTurn, build_rag_chain
 from rag_core.generation.citations import cited_numbers
-from rag_core.generation.llm import build_chat_model, check_ollama
 from rag_core.generation.respond import answer_question, stream_rag_answer
 from rag_core.generation.types import AnswerDelta, Checked, Searched, Sources
 from rag_core.knowledge_base import KnowledgeBase
+from rag_core.llm.ollama import build_chat_model, check_ollama
 from tests.conftest import settings_for
 from tests.ollama_server import FakeOllamaServer, closed_port_url
 

@@ -14,11 +14,11 @@ import pytest
 from rag_core.generation.chain import ChainOptions, build_rag_chain
 from rag_core.generation.citations import Citation
 from rag_core.generation.judge import ClaimJudge, build_judge, parse_verdict
-from rag_core.generation.llm import build_chat_model
 from rag_core.generation.prompts import JUDGE_SYSTEM_PROMPTS
 from rag_core.generation.report import answer_json, answer_notices
 from rag_core.generation.respond import RagAnswer, answer_question, check_answer
 from rag_core.knowledge_base import KnowledgeBase
+from rag_core.llm.ollama import build_chat_model
 from tests.conftest import settings_for
 from tests.ollama_server import JUDGE_MARKERS, FakeOllamaServer, closed_port_url
 

@@ -11,10 +11,10 @@ from langchain_core.embeddings import Embeddings
 
 from rag_core.errors import CollectionDeletedError, StoreUnavailableError
 from rag_core.generation.chain import build_rag_chain
-from rag_core.generation.llm import build_chat_model
 from rag_core.generation.respond import answer_question
 from rag_core.index.collections import delete_collection, list_collections
 from rag_core.knowledge_base import KnowledgeBase
+from rag_core.llm.ollama import build_chat_model
 from tests.conftest import LSHORT, pdf_pages, settings_for
 from tests.ollama_server import FakeOllamaServer
 

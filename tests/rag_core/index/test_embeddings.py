@@ -17,7 +17,7 @@ from rag_core.index.embeddings import (
     embedding_identity,
     resolve_model_path,
 )
-from rag_core.index.embeddings.onnx import ensure_onnx_model
+from rag_core.index.embeddings.export import ensure_onnx_model
 
 SENTENCES = [
     "Knuth started writing the TeX typesetting engine in 1977.",

@@ -28,7 +28,7 @@ from rag_core.ingestion.ocr import (
 )
 from rag_core.ingestion.progress import IngestProgress
 from rag_core.knowledge_base import KnowledgeBase
-from rag_core.page_view import render_cited_page
+from rag_core.sources.page_view import render_cited_page
 from tests.conftest import LSHORT, LSHORT_KO, pdf_pages, settings_for
 from tests.scans import garbage_text_pdf, huge_image_pdf, scanned_copy
 

@@ -11,15 +11,10 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
 from rag_core.generation.citations import build_citations
-from rag_core.index.keyword import TERMS_METADATA_KEY, StoreKeywordSource
+from rag_core.index.chunks import TERMS_METADATA_KEY, embedded_text, keyword_text
+from rag_core.index.keyword import StoreKeywordSource
 from rag_core.ingestion.loaders import load_bytes
-from rag_core.ingestion.sections import (
-    MAX_HEADING_CHARS,
-    MAX_SECTION_CHARS,
-    Sections,
-    embedded_text,
-    keyword_text,
-)
+from rag_core.ingestion.sections import MAX_HEADING_CHARS, MAX_SECTION_CHARS, Sections
 from rag_core.ingestion.splitting import build_splitter, split_pages
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import LSHORT

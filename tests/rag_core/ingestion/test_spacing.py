@@ -16,7 +16,7 @@ from rag_core.ingestion.spacing import (
     respace,
 )
 from rag_core.ingestion.splitting import build_splitter, split_pages
-from rag_core.page_view import render_cited_page
+from rag_core.sources.page_view import render_cited_page
 from tests.conftest import LSHORT_KO, pdf_pages
 
 GLUED = re.compile(r"(?<=[\uac00-\ud7a3]) (?=[\uac00-\ud7a3])")

@@ -18,13 +18,13 @@ from langchain_core.embeddings import Embeddings
 
 from rag_core.config import Settings
 from rag_core.generation.chain import ChainOptions, build_rag_chain
-from rag_core.generation.llm import build_chat_model
 from rag_core.generation.report import answer_json
 from rag_core.generation.respond import answer_question
 from rag_core.generation.types import AnswerEvent, Searched
 from rag_core.knowledge_base import KnowledgeBase
+from rag_core.language import chunk_languages, document_languages
+from rag_core.llm.ollama import build_chat_model
 from rag_core.retrieval.crosslingual import DocumentLanguages, fuse_rankings
-from rag_core.retrieval.language import chunk_languages, document_languages
 from rag_core.retrieval.translation import clean_translation
 from tests.conftest import DATA, LSHORT, LSHORT_KO, pdf_pages, reset_translating, settings_for
 from tests.ollama_server import FakeOllamaServer, translation_source

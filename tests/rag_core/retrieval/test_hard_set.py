@@ -16,9 +16,9 @@ import pytest
 from langchain_core.embeddings import Embeddings
 from pypdf import PdfReader
 
-from rag_core.evaluation import evaluate_modes, load_qa
+from rag_core.evaluation.retrieval import evaluate_modes, load_qa
 from rag_core.knowledge_base import KnowledgeBase
-from rag_core.retrieval.language import question_language
+from rag_core.language import question_language
 from rag_core.retrieval.translation import clean_translation
 from tests.hard_set import HARD_DOCUMENTS, QA_HARD, build_hard_kb, translation_table
 from tests.ollama_server import FakeOllamaServer

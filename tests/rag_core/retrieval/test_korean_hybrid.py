@@ -10,12 +10,12 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 from rag_core.generation.chain import ChainOptions, ChatTurn, build_rag_chain
-from rag_core.generation.llm import build_chat_model
 from rag_core.generation.prompts import NOT_FOUND_ANSWERS
 from rag_core.generation.respond import answer_question
 from rag_core.knowledge_base import KnowledgeBase
+from rag_core.language import embedding_covers, question_language
+from rag_core.llm.ollama import build_chat_model
 from rag_core.retrieval.fusion import reciprocal_rank_fusion
-from rag_core.retrieval.language import embedding_covers, question_language
 from rag_core.retrieval.relevance import keyword_coverage
 from tests.conftest import settings_for
 from tests.ollama_server import FakeOllamaServer, default_responder

@@ -16,7 +16,7 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from rag_core.evaluation import build_kb_search
+from rag_core.evaluation.retrieval import build_kb_search
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.retrieval.crosslingual import (
     LANGUAGE_RRF_K,

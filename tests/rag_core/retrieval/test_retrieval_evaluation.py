@@ -7,7 +7,7 @@ import math
 import pytest
 from langchain_core.documents import Document
 
-from rag_core.evaluation import QAItem, score_ranking
+from rag_core.evaluation.retrieval import QAItem, score_ranking
 from rag_core.retrieval.fusion import reciprocal_rank_fusion
 
 
@@ -48,7 +48,7 @@ was set (README, Retrieval quality); a drop below 0.94 is more than one question
 
 
 def test_hybrid_recall_at_5_on_the_development_set_stays_above_the_floor(corpus_kb):
-    from rag_core.evaluation import evaluate, load_qa
+    from rag_core.evaluation.retrieval import evaluate, load_qa
     from tests.conftest import QA_DEV
 
     assert corpus_kb.settings.retrieval_mode == "hybrid"  # the product default
@@ -63,7 +63,7 @@ def test_hybrid_recall_at_5_on_the_development_set_stays_above_the_floor(corpus_
 
 
 def test_unanswerable_questions_count_as_abstention_not_as_misses(corpus_kb):
-    from rag_core.evaluation import evaluate, load_qa
+    from rag_core.evaluation.retrieval import evaluate, load_qa
     from rag_core.retrieval.relevance import is_relevant
     from tests.conftest import QA_DEV
 

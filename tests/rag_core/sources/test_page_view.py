@@ -8,7 +8,7 @@ import pytest
 from rag_core.errors import DocumentError
 from rag_core.ingestion.loaders import load_bytes
 from rag_core.ingestion.splitting import build_splitter, split_pages
-from rag_core.page_view import render_cited_page
+from rag_core.sources.page_view import render_cited_page
 from tests.conftest import LSHORT, LSHORT_KO, pdf_pages
 
 

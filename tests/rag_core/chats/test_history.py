@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rag_core.export import ExportLabels, chat_to_markdown
+from rag_core.chats.export import ExportLabels, chat_to_markdown
+from rag_core.chats.history import ADDED_COLUMNS, ChatHistory, ChatMessage
 from rag_core.generation.citations import Citation
 from rag_core.generation.types import AnswerCheck, ClaimCheck, JudgeReport
-from rag_core.history import ADDED_COLUMNS, ChatHistory, ChatMessage
 
 CITATION = Citation(
     number=1,

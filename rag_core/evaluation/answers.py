@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag_core.evaluation import QAItem
+from rag_core.evaluation.retrieval import QAItem
 from rag_core.generation.types import RagAnswer
 
 ABSTENTION_RE = re.compile(

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from rag_core.answer_quality import run_answers
-from rag_core.evaluation import load_qa
+from rag_core.evaluation.answers import run_answers
+from rag_core.evaluation.retrieval import load_qa
 from rag_core.generation.chain import ChainOptions, build_rag_chain
-from rag_core.generation.llm import build_chat_model
 from rag_core.generation.respond import answer_question
 from rag_core.knowledge_base import KnowledgeBase
+from rag_core.llm.ollama import build_chat_model
 from tests.conftest import QA_DEV, settings_for
 from tests.ollama_server import FakeOllamaServer
 

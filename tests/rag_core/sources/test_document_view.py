@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rag_core.document_view import paragraph_view
 from rag_core.errors import DocumentError
 from rag_core.ingestion.loaders import load_bytes
 from rag_core.ingestion.splitting import build_splitter, iter_chunks
+from rag_core.sources.document_view import paragraph_view
 from tests import hwp_docs
 
 

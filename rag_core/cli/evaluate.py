@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from rag_core.config import RetrievalMode
-from rag_core.evaluation import evaluate_modes, load_qa
+from rag_core.evaluation.retrieval import evaluate_modes, load_qa
 from rag_core.generation.report import Notice
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.retrieval.retrievers import RETRIEVAL_MODES

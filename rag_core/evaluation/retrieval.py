@@ -28,9 +28,9 @@ from langchain_core.documents import Document
 
 from rag_core.config import RetrievalMode
 from rag_core.errors import RagError
-from rag_core.generation.llm import build_chat_model
+from rag_core.language import parse_languages, question_language
+from rag_core.llm.ollama import build_chat_model
 from rag_core.retrieval.crosslingual import CrossLingualSearch, SearchResult, build_search
-from rag_core.retrieval.language import parse_languages, question_language
 from rag_core.retrieval.relevance import is_relevant
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def evaluate(
         (caught) and how many answerable ones it refused wrongly; abstention precision =
         caught / all refusals, recall = caught / unanswerable (1.0 when there is nothing
         to count); ``"abstention_by_language"`` holds the same per question language
-        ("en", "ko": :func:`rag_core.retrieval.language.question_language`). Metric names
+        ("en", "ko": :func:`rag_core.language.question_language`). Metric names
         carry ``@k`` in the CLI output.
     """
     per_doc: dict[str, list[dict[str, float]]] = {}
@@ -270,7 +270,7 @@ def evaluate_modes(
         ``same_language`` and ``crosslingual`` (question in one of its document's
         languages or not; named metrics), ``misses``, ``abstention``, ``translated`` (questions
         searched in translation too) and ``per_question`` (see
-        :func:`rag_core.evaluation.evaluate`).
+        :func:`rag_core.evaluation.retrieval.evaluate`).
     """
     settings = kb.settings
 

@@ -1,4 +1,4 @@
-"""Chat history kept in a local SQLite file next to the store (export: rag_core.export).
+"""Chat history kept in a local SQLite file next to the store (export: rag_core.chats.export).
 
 Chats survive a browser refresh and an app restart. One row per chat, one row per message;
 an answer's citations, its reasoning and its check (cited numbers, claims, language,
@@ -26,7 +26,7 @@ from rag_core.generation.claims import canonical_citations
 from rag_core.generation.report import Notice, answer_notices
 from rag_core.generation.types import AnswerCheck, ClaimCheck, JudgeReport, RagAnswer
 from rag_core.index.registry import now_iso
-from rag_core.retrieval.language import question_language
+from rag_core.language import question_language
 
 logger = logging.getLogger(__name__)
 

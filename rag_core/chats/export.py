@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from rag_core.chats.history import ChatMessage
 from rag_core.generation.citations import Citation
 from rag_core.generation.claims import canonical_citations
 from rag_core.generation.report import LANGUAGE_NAMES, NOTICE_TEXTS, Notice
 from rag_core.generation.types import AnswerCheck
-from rag_core.history import ChatMessage
 
 
 def _same(text: str) -> str:

@@ -82,7 +82,7 @@ def document_paragraphs(path: Path, *, timeout_s: float = 60.0) -> list[ViewPara
 def locate_paragraphs(paragraphs: list[ViewParagraph], passage: str, start: int) -> list[int]:
     """The indices of the paragraphs holding lines of ``passage``, from paragraph ``start``.
 
-    Whitespace is ignored (as in :func:`rag_core.page_view.locate_passage`); each line of
+    Whitespace is ignored (as in :func:`rag_core.sources.page_view.locate_passage`); each line of
     the passage of at least :data:`MIN_LINE_CHARS` characters is looked up on its own, so
     a passage spanning paragraphs, or a table chunk whose header row was repeated, is
     found too.

@@ -1,0 +1,1 @@
+"""Chats: the stored chat history (:mod:`.history`) and its Markdown export (:mod:`.export`)."""

@@ -1,0 +1,1 @@
+"""The command line's commands (the parser: :mod:`rag_core.__main__`)."""

@@ -1,0 +1,1 @@
+"""Evaluation: retrieval metrics (:mod:`.retrieval`) and answer quality (:mod:`.answers`)."""

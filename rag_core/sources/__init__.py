@@ -1,0 +1,1 @@
+"""Source views: a cited PDF page as an image, an HWP paragraph in its context."""
