@@ -592,6 +592,21 @@ class AccessControl:
             raise AuthenticationError(f"the user '{user}' of this API key may no longer sign in")
         return self.caller_for(user)
 
+    def identify(self, key: str) -> KeyInfo | None:
+        """The stored record of ``key`` (e.g. to show its id once it is made), None if unknown.
+
+        Unlike :meth:`authenticate` it accepts revoked keys and records no use.
+        """
+        with self._db() as db:
+            row = db.execute(
+                "SELECT id, user, created_at, last_used, revoked_at FROM api_keys WHERE digest = ?",
+                (_digest(key.strip()),),
+            ).fetchone()
+        if row is None:
+            return None
+        key_id, user, created, used, revoked = row
+        return KeyInfo(key_id, user, created, used, revoked is not None)
+
     def keys(self, user: str | None = None) -> list[KeyInfo]:
         """The API keys (of ``user`` if given), oldest first, revoked ones included."""
         query = "SELECT id, user, created_at, last_used, revoked_at FROM api_keys"
