@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import TextIO
 
 from pydantic import ValidationError
 
@@ -26,14 +27,15 @@ from rag_core.access import AccessControl, Member, Role
 from rag_core.config import build_settings
 
 
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+def _out(text: str, stream: TextIO | None = None) -> None:
+    """Write a line to stdout (the result) or ``stream`` (stderr for notes and errors)."""
+    stream = stream or sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    _out(text, sys.stderr)
 
 
 def add_access_commands(sub: argparse._SubParsersAction) -> None:
