@@ -350,26 +350,37 @@ class AccessControl:
             without an owner, or None (not a member: the collection does not exist for
             them).
         """
+        return self._roles(caller, [collection])[collection]
+
+    def _roles(self, caller: Caller | None, collections: Iterable[str]) -> dict[str, Role | None]:
+        """:meth:`role` of each collection, read in one transaction."""
+        names = list(collections)
         if caller is None or not self.enabled:
-            return Role.OWNER
+            return dict.fromkeys(names, Role.OWNER)
         user, groups = _name(caller.user), {_name(g) for g in caller.groups}
+        result: dict[str, Role | None] = {}
         with self._db() as db:
-            row = db.execute(
-                "SELECT owner FROM owners WHERE collection = ?", (collection,)
-            ).fetchone()
-            if row is None:
-                return Role.EDITOR  # ownerless: open to every signed-in user
-            if row[0] == user:
-                return Role.OWNER
-            grants = db.execute(
-                "SELECT is_group, name, role FROM members WHERE collection = ?", (collection,)
-            ).fetchall()
-        roles = [
-            Role(role)
-            for is_group, name, role in grants
-            if (name in groups if is_group else name == user)
-        ]
-        return max(roles, key=lambda r: r.rank, default=None)
+            for collection in names:
+                row = db.execute(
+                    "SELECT owner FROM owners WHERE collection = ?", (collection,)
+                ).fetchone()
+                if row is None:
+                    result[collection] = Role.EDITOR  # ownerless: open to every signed-in user
+                    continue
+                if row[0] == user:
+                    result[collection] = Role.OWNER
+                    continue
+                grants = db.execute(
+                    "SELECT is_group, name, role FROM members WHERE collection = ?",
+                    (collection,),
+                ).fetchall()
+                roles = [
+                    Role(role)
+                    for is_group, name, role in grants
+                    if (name in groups if is_group else name == user)
+                ]
+                result[collection] = max(roles, key=lambda r: r.rank, default=None)
+        return result
 
     def require(self, caller: Caller | None, collection: str, action: Action) -> None:
         """Raise unless ``caller`` may do ``action`` on ``collection``.
@@ -399,7 +410,9 @@ class AccessControl:
 
     def readable(self, caller: Caller | None, names: Iterable[str]) -> list[str]:
         """The names among ``names`` that ``caller`` may read, in order."""
-        return [name for name in names if self.role(caller, name) is not None]
+        names = list(names)
+        roles = self._roles(caller, names)
+        return [name for name in names if roles[name] is not None]
 
     def created(self, caller: Caller | None, collection: str) -> None:
         """Record ``caller`` as the owner of ``collection`` if it is new.
