@@ -4,6 +4,8 @@ With sign-in on, a reader sees the documents but no upload or delete, and the ow
 manages the members.
 """
 
+from functools import partial
+
 import streamlit as st
 
 from rag_core.access import Action
@@ -47,6 +49,7 @@ except RagError as exc:
 
 
 writer = role.allows(Action.WRITE)
+check_write = partial(require, settings, Action.WRITE)  # again at each write
 if writer:
     files = st.file_uploader(
         t("docs.uploader"),
@@ -58,13 +61,13 @@ if writer:
     password = st.text_input(t("docs.password"), type="password", key="pdf_password") or None
     queue = get_ingest_queue(settings)
     if files:
-        submit_uploads(queue, files, password=password, check=lambda: require(settings, Action.WRITE))
+        submit_uploads(queue, files, password=password, check=check_write)
     render_ingest_panel(queue)
 else:
     render_role_note(settings, role)
 
 st.subheader(t("docs.indexed"))
 if writer:
-    render_delete_control(kb, check=lambda: require(settings, Action.WRITE))
+    render_delete_control(kb, check=check_write)
 render_documents_table(kb)
 render_members_panel(settings)
