@@ -50,7 +50,12 @@ from pathlib import Path
 import yaml
 
 from rag_core.config import REGISTRY_SUFFIX, REINDEX_SUFFIX, Settings
-from rag_core.errors import AuthenticationError, CollectionNotFoundError, PermissionDeniedError
+from rag_core.errors import (
+    AuthenticationError,
+    CollectionNotFoundError,
+    PermissionDeniedError,
+    RagError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -228,8 +233,10 @@ def parse_users(text: str) -> dict[str, frozenset[str]]:
 def chroma_has_collection(settings: Settings) -> Callable[[str], bool]:
     """A check whether the store of ``settings`` holds a collection (by name).
 
-    Raises (when called):
-        StoreUnavailableError: the configured Chroma server cannot be reached.
+    Returns:
+        ``exists(name) -> bool``, which lists the Chroma collections on each call and
+        raises :class:`~rag_core.errors.StoreUnavailableError` when the configured Chroma
+        server cannot be reached.
     """
 
     def exists(name: str) -> bool:
@@ -271,17 +278,26 @@ class AccessControl:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        """One connection, one transaction (committed on success, rolled back on error)."""
-        if not self._ready:
-            with self._lock:
-                if not self._ready:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)) as db:
-                        db.execute("PRAGMA journal_mode=WAL")
-                        db.executescript(SCHEMA)
-                    self._ready = True
-        with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)) as db, db:
-            yield db
+        """One connection, one transaction (committed on success, rolled back on error).
+
+        Raises:
+            RagError: the access store cannot be created, read or written (e.g. the
+                data directory is read-only, or another process held a write lock for
+                longer than :data:`BUSY_TIMEOUT_S`).
+        """
+        try:
+            if not self._ready:
+                with self._lock:
+                    if not self._ready:
+                        self.path.parent.mkdir(parents=True, exist_ok=True)
+                        with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)) as db:
+                            db.execute("PRAGMA journal_mode=WAL")
+                            db.executescript(SCHEMA)
+                        self._ready = True
+            with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)) as db, db:
+                yield db
+        except (sqlite3.Error, OSError) as exc:
+            raise RagError(f"the access store {self.path} cannot be used: {exc}") from exc
 
     def in_store(self, collection: str) -> bool:
         """Whether the store holds ``collection``.

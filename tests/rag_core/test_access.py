@@ -12,7 +12,12 @@ import yaml
 
 from rag_core.access import ACCESS_FILE, AccessControl, Action, Caller, Role
 from rag_core.config import Settings
-from rag_core.errors import AuthenticationError, CollectionNotFoundError, PermissionDeniedError
+from rag_core.errors import (
+    AuthenticationError,
+    CollectionNotFoundError,
+    PermissionDeniedError,
+    RagError,
+)
 from tests.conftest import settings_for
 
 USERS = {
@@ -347,3 +352,11 @@ def test_concurrent_writers_from_threads_lose_nothing(signed_in: Settings):
     assert not errors, errors
     assert len(access.members("team")) == 1 + 40
     assert len(access.keys("alice")) == 40
+
+
+def test_an_unusable_access_store_is_a_rag_error(tmp_path: Path):
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data directory should be")
+    access = AccessControl(settings_for(blocker), exists=Store())
+    with pytest.raises(RagError, match="access store"):
+        access.keys()
