@@ -114,7 +114,10 @@ def test_a_non_member_does_not_see_the_collection_anywhere(
 def test_a_member_of_nothing_is_told_so_and_owns_what_they_create(
     make_app, shared: Path, auth_file: Path, fake_ollama: FakeOllamaServer
 ):
-    carol = documents_page(make_app, shared, fake_ollama.url, "carol")
+    carol = sign_in(make_app(shared, fake_ollama.url), "carol", PASSWORDS["carol"])
+    assert any("not a member of any collection" in i.value for i in carol.info)
+    assert not carol.chat_input  # the Chat page stops there: nothing to search
+    carol.switch_page("pages/documents.py").run()
     assert any("not a member of any collection" in i.value for i in carol.info)
     assert not carol.get("file_uploader") and not carol.dataframe
     carol.text_input[-1].input("mine")
