@@ -253,7 +253,9 @@ class AccessControl:
     """Checks callers against each collection's owner and members; keeps the API keys.
 
     Safe to share between threads, and to open in several processes at once (each call
-    opens its own SQLite connection; see the module docstring).
+    opens its own SQLite connection; see the module docstring). Every method that reads
+    or writes the access store raises :class:`~rag_core.errors.RagError` when the store
+    cannot be used (a read-only data directory, a write lock held too long).
 
     Args:
         settings: the engine settings (``data_dir``, ``auth_config``, the store).
@@ -374,29 +376,28 @@ class AccessControl:
         if caller is None or not self.enabled:
             return dict.fromkeys(names, Role.OWNER)
         user, groups = _name(caller.user), {_name(g) for g in caller.groups}
-        result: dict[str, Role | None] = {}
         with self._db() as db:
-            for collection in names:
-                row = db.execute(
-                    "SELECT owner FROM owners WHERE collection = ?", (collection,)
-                ).fetchone()
-                if row is None:
-                    result[collection] = Role.EDITOR  # ownerless: open to every signed-in user
-                    continue
-                if row[0] == user:
-                    result[collection] = Role.OWNER
-                    continue
-                grants = db.execute(
-                    "SELECT is_group, name, role FROM members WHERE collection = ?",
-                    (collection,),
-                ).fetchall()
-                roles = [
-                    Role(role)
-                    for is_group, name, role in grants
-                    if (name in groups if is_group else name == user)
-                ]
-                result[collection] = max(roles, key=lambda r: r.rank, default=None)
-        return result
+            return {name: self._role_in(db, name, user, groups) for name in names}
+
+    @staticmethod
+    def _role_in(
+        db: sqlite3.Connection, collection: str, user: str, groups: set[str]
+    ) -> Role | None:
+        """The role of a signed-in ``user`` with ``groups`` in ``collection``."""
+        row = db.execute("SELECT owner FROM owners WHERE collection = ?", (collection,)).fetchone()
+        if row is None:
+            return Role.EDITOR  # ownerless: open to every signed-in user
+        if row[0] == user:
+            return Role.OWNER
+        grants = db.execute(
+            "SELECT is_group, name, role FROM members WHERE collection = ?", (collection,)
+        ).fetchall()
+        roles = [
+            Role(role)
+            for is_group, name, role in grants
+            if (name in groups if is_group else name == user)
+        ]
+        return max(roles, key=lambda r: r.rank, default=None)
 
     def require(self, caller: Caller | None, collection: str, action: Action) -> None:
         """Raise unless ``caller`` may do ``action`` on ``collection``.
@@ -421,7 +422,7 @@ class AccessControl:
             else:
                 allowed = "only an editor or its owner may upload or delete documents"
             raise PermissionDeniedError(
-                f"you are a {role} of the collection '{collection}': {allowed}"
+                f"your role in the collection '{collection}' is {role}: {allowed}"
             )
 
     def readable(self, caller: Caller | None, names: Iterable[str]) -> list[str]:
@@ -643,7 +644,7 @@ class AccessControl:
         if user is not None:
             query, params = query + " WHERE user = ?", (_name(user),)
         with self._db() as db:
-            rows = db.execute(query + " ORDER BY created_at, id", params).fetchall()
+            rows = db.execute(query + " ORDER BY rowid", params).fetchall()
         return [
             KeyInfo(key_id, owner, created, used, revoked is not None)
             for key_id, owner, created, used, revoked in rows

@@ -290,7 +290,8 @@ def test_a_revoked_key_is_refused_and_other_keys_still_work(signed_in: Settings)
     first, second = access.create_key("alice"), access.create_key("alice")
     other = access.create_key("dave")
     ids = {k.user: k.id for k in access.keys(None)}
-    [first_id, second_id] = [k.id for k in access.keys("ALICE")]
+    first_id, second_id = access.identify(first).id, access.identify(second).id
+    assert [k.id for k in access.keys("ALICE")] == [first_id, second_id]  # oldest first
     assert access.revoke_key(first_id)
     assert not access.revoke_key(first_id)  # already revoked
     assert not access.revoke_key("no-such-id")
@@ -298,10 +299,12 @@ def test_a_revoked_key_is_refused_and_other_keys_still_work(signed_in: Settings)
         access.authenticate(first)
     assert access.authenticate(second).user == "alice"
     assert access.authenticate(other).user == "dave"
-    assert [(k.id, k.revoked) for k in access.keys("alice")] == [
+    assert {(k.id, k.revoked) for k in access.keys("alice")} == {
         (first_id, True),
         (second_id, False),
-    ]
+    }
+    assert access.identify(first).revoked and not access.identify(second).revoked
+    assert access.identify("rag_unknown") is None
     assert [k.id for k in access.keys("dave")] == [ids["dave"]]
 
 
