@@ -1,7 +1,14 @@
-"""Documents page: drop files to index them; the table of indexed documents."""
+"""Documents page: drop files to index them; the table of indexed documents.
+
+With sign-in on, a reader sees the documents but no upload or delete, and the owner
+manages the members.
+"""
+
+from functools import partial
 
 import streamlit as st
 
+from rag_core.access import Action
 from rag_core.errors import EmbeddingModelMismatchError, RagError
 from ui.collections import active_settings, render_collection_manager
 from ui.documents import (
@@ -13,6 +20,7 @@ from ui.documents import (
     upload_types,
 )
 from ui.i18n import t
+from ui.members import current_role, render_members_panel, render_role_note, require
 from ui.resources import get_ingest_queue, get_knowledge_base, get_settings
 from ui.routing import require_router
 from ui.sidebar import render_sidebar
@@ -22,9 +30,13 @@ require_router()
 
 configured = get_settings()
 render_sidebar(configured)
-settings = active_settings(configured)
+settings = active_settings(configured, stop=False)
+role = current_role(settings)
 st.title(t("docs.title"))
-render_collection_manager(settings)
+render_collection_manager(settings, role)
+if role is None:  # a member of no collection: they can create one above
+    st.info(t("members.no_collection"), icon=":material/lock:")
+    st.stop()
 
 try:
     kb = get_knowledge_base(settings)
@@ -35,20 +47,27 @@ except RagError as exc:
     st.error(escape_markdown(str(exc)))
     st.stop()
 
-files = st.file_uploader(
-    t("docs.uploader"),
-    type=upload_types(),
-    accept_multiple_files=True,
-    key="uploader",
-    help=t("docs.uploader_help"),
-)
 
-password = st.text_input(t("docs.password"), type="password", key="pdf_password") or None
-queue = get_ingest_queue(settings)
-if files:
-    submit_uploads(queue, files, password=password)
-render_ingest_panel(queue)
+writer = role.allows(Action.WRITE)
+check_write = partial(require, settings, Action.WRITE)  # again at each write
+if writer:
+    files = st.file_uploader(
+        t("docs.uploader"),
+        type=upload_types(),
+        accept_multiple_files=True,
+        key="uploader",
+        help=t("docs.uploader_help"),
+    )
+    password = st.text_input(t("docs.password"), type="password", key="pdf_password") or None
+    queue = get_ingest_queue(settings)
+    if files:
+        submit_uploads(queue, files, password=password, check=check_write)
+    render_ingest_panel(queue)
+else:
+    render_role_note(settings, role)
 
 st.subheader(t("docs.indexed"))
-render_delete_control(kb)
+if writer:
+    render_delete_control(kb, check=check_write)
 render_documents_table(kb)
+render_members_panel(settings)

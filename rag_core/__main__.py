@@ -26,6 +26,8 @@ Commands:
   MRR@k, nDCG@k, overall and per document, through the app's search (translations
   included); ``--show-queries`` lists each question's rank and the queries searched; the
   last line of ``--json`` output is one JSON object (with ``per_question``).
+* ``keys create|list|revoke``, ``share COLLECTION MEMBER --role R``, ``members
+  COLLECTION``: API keys and who may do what (:mod:`rag_core.cli.access`).
 
 Exit codes: 0 success, 1 a file failed / the model failed, 2 bad usage or a store error.
 """
@@ -44,6 +46,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from rag_core.cli.access import ACCESS_COMMANDS, add_access_commands
 from rag_core.cli.answers import add_answer_arguments, answer_questions
 from rag_core.cli.evaluate import print_search_notices, run_eval
 from rag_core.config import Settings, build_settings
@@ -150,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list each question's rank and the queries searched (its translations)",
     )
     ev.add_argument("--json", action="store_true")
+    add_access_commands(sub)
     return parser
 
 
@@ -245,11 +249,13 @@ def _cmd_collections(args: argparse.Namespace) -> int:
 
 
 def _cmd_delete_collection(args: argparse.Namespace) -> int:
+    from rag_core.access import AccessControl
     from rag_core.index.collections import delete_collection
 
     if not delete_collection(_settings(args), args.name):
         _err(f"no collection named {args.name!r}")
         return 1
+    AccessControl(_settings(args)).forget(args.name)  # its owner and members go with it
     _out(f"deleted collection {args.name}")
     return 0
 
@@ -315,6 +321,7 @@ def _cmd_chat(engine: Engine, args: argparse.Namespace) -> int:
 STORE_COMMANDS = {
     "collections": _cmd_collections,
     "delete-collection": _cmd_delete_collection,
+    **ACCESS_COMMANDS,
 }
 COMMANDS = {
     "ingest": _cmd_ingest,

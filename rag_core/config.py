@@ -155,8 +155,9 @@ class Settings(BaseSettings):
         auth_config: a streamlit-authenticator YAML file that turns sign-in on for a shared
             deployment: ``credentials: usernames:`` with each user's name and bcrypt-hashed
             password, and ``cookie:`` ``name``, ``key`` (the secret that signs the sign-in
-            cookie) and ``expiry_days``. Each user then sees only their own chats; documents
-            and collections stay shared. None (unset or "") = no sign-in, one local user.
+            cookie) and ``expiry_days``. Each user then sees only their own chats and the
+            collections they are a member of (:mod:`rag_core.access`; a user's optional
+            ``groups:`` list). None (unset or "") = no sign-in, one local user.
     """
 
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")

@@ -181,7 +181,9 @@ class Engine:
         with self._lock:
             self._kbs.pop(collection, None)
             self._queues.pop(collection, None)
-        return delete_collection(self.settings, collection)
+        existed = delete_collection(self.settings, collection)
+        self.access.forget(collection)  # a new collection of that name starts afresh
+        return existed
 
     # ----------------------------------------------------------------- reading
     def documents(

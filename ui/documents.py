@@ -6,6 +6,7 @@ Re-indexing is offered when the store was built with another embedding model.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
@@ -146,7 +147,13 @@ def _password_fingerprint(password: str | None) -> str:
     return hashlib.sha256(password.encode()).hexdigest() if password else ""
 
 
-def submit_uploads(queue: IngestQueue, files: list, password: str | None = None) -> int:
+def submit_uploads(
+    queue: IngestQueue,
+    files: list,
+    password: str | None = None,
+    *,
+    check: Callable[[], None] | None = None,
+) -> int:
     """Queue every uploaded file this session has not queued yet for background ingest.
 
     A file whose ingest failed for a missing or wrong password is queued again as soon as
@@ -156,6 +163,9 @@ def submit_uploads(queue: IngestQueue, files: list, password: str | None = None)
         queue: the knowledge base's ingest queue.
         files: ``UploadedFile`` objects from ``st.file_uploader``.
         password: password tried on encrypted PDFs.
+        check: raises (e.g. :class:`~rag_core.errors.PermissionDeniedError`) when the
+            user may not write to the collection; called before a file is queued, and
+            its error is shown instead.
 
     Returns:
         The number of files queued by this call.
@@ -176,12 +186,25 @@ def submit_uploads(queue: IngestQueue, files: list, password: str | None = None)
             )
             if not retry:
                 continue
+        if not _allowed(check):
+            return queued
         key = f"{upload.file_id}:{attempt}"
         attempts[upload.file_id] = attempt
         if queue.submit(key, upload.name, upload.getvalue(), password=password):
             keys.append(key)
             queued += 1
     return queued
+
+
+def _allowed(check: Callable[[], None] | None) -> bool:
+    """Run ``check``; show its error and return False if it refuses."""
+    try:
+        if check is not None:
+            check()
+    except RagError as exc:
+        st.error(escape_markdown(str(exc)))
+        return False
+    return True
 
 
 def _report_for_job(job: IngestJob) -> UploadReport:
@@ -287,8 +310,13 @@ def merge_reports(old: list[UploadReport], new: list[UploadReport]) -> list[Uplo
     return list(merged.values())
 
 
-def render_delete_control(kb: KnowledgeBase) -> None:
-    """Pick documents to delete, confirm, delete (chunks, BM25 terms, registry rows)."""
+def render_delete_control(kb: KnowledgeBase, check: Callable[[], None] | None = None) -> None:
+    """Pick documents to delete, confirm, delete (chunks, BM25 terms, registry rows).
+
+    Args:
+        kb: the knowledge base of the active collection.
+        check: raises when the user may not write to it (see :func:`submit_uploads`).
+    """
     records = kb.documents()
     message = st.session_state.pop(DELETED_KEY, None)
     if message:
@@ -303,6 +331,8 @@ def render_delete_control(kb: KnowledgeBase) -> None:
         yes, no = st.columns(2)
         if yes.button(t("docs.delete_yes"), type="primary", key="delete_confirm"):
             del st.session_state[DELETE_PENDING_KEY]
+            if not _allowed(check):
+                return
             try:
                 removed = [r for name in pending for r in kb.delete(name)]
             except StoreBusyError as exc:
