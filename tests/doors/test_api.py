@@ -6,7 +6,7 @@ pages of lshort.pdf ingested once, answering with the test Ollama server
 called with the real ``openai`` client, the REST routes with httpx.
 
 API keys: ``rag_core.access`` (keys, roles) is being written on branch ``access``. Until
-it lands, :class:`KeyedAccess` below stands in for it: the door calls
+it lands, :class:`tests.doors.serving.KeyedAccess` stands in for it: the door calls
 ``engine.access.authenticate(key)`` as in production and maps the engine's own
 PermissionDeniedError / CollectionNotFoundError, which is what these tests check.
 ``test_real_access_*`` use the real module's public API and fail (strict xfail) until it
@@ -19,7 +19,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,62 +29,20 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 from rag_core.__main__ import main
-from rag_core.access import AccessControl, Action, Caller
+from rag_core.access import AccessControl
 from rag_core.config import build_settings
 from rag_core.doors.api import check_host, create_app
 from rag_core.engine import Engine
 from rag_core.errors import (
-    AuthenticationError,
-    CollectionNotFoundError,
-    PermissionDeniedError,
     RagError,
 )
 from tests.conftest import LSHORT, LSHORT_KO, pdf_pages
-from tests.doors.serving import running
+from tests.doors.serving import KeyedAccess, running
 from tests.ollama_server import REASONING, FakeOllamaServer, closed_port_url
 
 COLLECTION = "manuals"
 QUESTION = "When did Knuth start writing the TeX typesetting program?"
 FIELDS = {"number", "source", "page", "page_label", "section", "text", "document_id"}
-
-
-class KeyedAccess(AccessControl):
-    """Stand-in for the ``access`` branch's keys and roles (see the module docstring).
-
-    ``create_key(user)`` returns a new key; ``share(collection, user, role)`` gives a user
-    the role "reader" or "editor" on a collection, "none" hides it from them; a user
-    without an entry may do everything (the single-user install).
-    """
-
-    def __init__(self, settings: object) -> None:
-        super().__init__(settings)  # type: ignore[arg-type]
-        self.keys: dict[str, Caller] = {}
-        self.roles: dict[tuple[str, str], str] = {}
-
-    def create_key(self, user: str) -> str:
-        key = secrets.token_urlsafe(24)
-        self.keys[key] = Caller(user)
-        return key
-
-    def authenticate(self, token: str) -> Caller:
-        caller = self.keys.get(token)
-        if caller is None:
-            raise AuthenticationError("unknown or revoked API key")
-        return caller
-
-    def share(self, collection: str, user: str, role: str) -> None:
-        self.roles[(user, collection)] = role
-
-    def require(self, caller: Caller | None, collection: str, action: Action) -> None:
-        role = self.roles.get((caller.user, collection)) if caller else None
-        if role == "none":
-            raise CollectionNotFoundError(f"no collection named '{collection}'")
-        if role == "reader" and action != Action.READ:
-            raise PermissionDeniedError(f"you may only read '{collection}'")
-
-    def readable(self, caller: Caller | None, names: Iterable[str]) -> list[str]:
-        user = caller.user if caller else ""
-        return [name for name in names if self.roles.get((user, name)) != "none"]
 
 
 @dataclass
@@ -131,7 +89,7 @@ def ollama(api: Api) -> Iterator[FakeOllamaServer]:
     server.clear_requests()
     yield server
     server.mode, server.models, server.status_override = "honest", ["llama3.2:latest"], None
-    server.token_delay = 0.0
+    server.token_delay, server.first_token_delay = 0.0, 2.0
 
 
 def ask(messages: str | list[dict[str, str]]) -> list[dict[str, str]]:
@@ -259,29 +217,48 @@ def test_earlier_messages_are_the_history(api: Api, ollama: FakeOllamaServer) ->
     assert not any(text == "ignored" for text in sent)
 
 
-def test_streams_do_not_block_each_other(api: Api, ollama: FakeOllamaServer) -> None:
+def test_a_waiting_stream_blocks_no_other_request(api: Api, ollama: FakeOllamaServer) -> None:
+    ollama.mode, ollama.first_token_delay = "slow-first-token", 2.0
+    events: list[str] = []
+
+    def stream() -> None:
+        for chunk in api.client().chat.completions.create(
+            model=COLLECTION, messages=ask(QUESTION), stream=True
+        ):
+            if chunk.choices and chunk.choices[0].delta.content:
+                events.append("token")
+        events.append("done")
+
+    thread = threading.Thread(target=stream)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not ollama.answer_requests and time.monotonic() < deadline:
+        time.sleep(0.01)  # the stream now waits for the model's first token
+    assert [m.id for m in api.client().models.list()] == [COLLECTION]
+    events.append("models")
+    thread.join(timeout=60)
+    assert events[0] == "models" and events[-1] == "done"
+
+
+def test_streams_interleave(api: Api, ollama: FakeOllamaServer) -> None:
     ollama.token_delay = 0.05  # each answer takes a second or more
-    events: list[tuple[str, str]] = []
-    lock = threading.Lock()
+    events: list[str] = []
 
     def stream(name: str) -> None:
         for chunk in api.client().chat.completions.create(
             model=COLLECTION, messages=ask(QUESTION), stream=True
         ):
             if chunk.choices and chunk.choices[0].delta.content:
-                with lock:
-                    events.append((name, "token"))
-        with lock:
-            events.append((name, "done"))
+                events.append(name)
+        events.append("done")
 
-    threads = [threading.Thread(target=stream, args=(n,)) for n in ("a", "b")]
+    threads = [threading.Thread(target=stream, args=(name,)) for name in ("a", "b")]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    first_done = next(i for i, (_, kind) in enumerate(events) if kind == "done")
     # both answers were streaming before either finished
-    assert {name for name, _ in events[:first_done]} == {"a", "b"}
+    assert set(events[: events.index("done")]) == {"a", "b"}
 
 
 @pytest.mark.parametrize(
