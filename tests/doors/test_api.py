@@ -16,7 +16,11 @@ exists: complete them when ``access`` is merged.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -36,7 +40,7 @@ from rag_core.engine import Engine
 from rag_core.errors import (
     RagError,
 )
-from tests.conftest import LSHORT, LSHORT_KO, pdf_pages
+from tests.conftest import LSHORT, LSHORT_KO, REPO, pdf_pages
 from tests.doors.serving import KeyedAccess, running
 from tests.ollama_server import REASONING, FakeOllamaServer, closed_port_url
 
@@ -517,6 +521,38 @@ def test_serve_refuses_other_interfaces_without_sign_in(
     code = main(["--data-dir", str(tmp_path / "d"), "serve", "--host", "192.168.1.20"])
     assert code == 2
     assert "refusing to listen on 192.168.1.20" in capsys.readouterr().err
+
+
+def test_serve_command_starts_the_api(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, RAG_OLLAMA_HOST=closed_port_url(), HF_HUB_OFFLINE="1")
+    command = [sys.executable, "-m", "rag_core", "--data-dir", str(tmp_path / "d")]
+    process = subprocess.Popen(
+        [*command, "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                schema = httpx.get(f"{url}/openapi.json", timeout=5)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+        assert "/v1/models" in schema.json()["paths"]
+        anonymous = httpx.get(f"{url}/v1/models")
+        assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (401, "unauthorized")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def test_docs_are_served(api: Api) -> None:
