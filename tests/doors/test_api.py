@@ -127,10 +127,13 @@ def test_chat_not_streamed_has_markers_and_citations(api: Api, ollama: FakeOllam
 
 def test_chat_streamed_ends_with_citations(api: Api, ollama: FakeOllamaServer) -> None:
     chunks = list(
-        api.client().chat.completions.create(model=COLLECTION, messages=ask(QUESTION), stream=True)
+        api.client().chat.completions.create(
+            model=COLLECTION, messages=ask(QUESTION), stream=True, extra_body={"k": 2}
+        )
     )
     content = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert "[1]" in content
+    assert len(chunks[-1].model_extra["citations"]) == 2  # top-k from the request
     last = chunks[-1]
     assert last.choices[0].finish_reason == "stop"
     assert last.model_extra["answer"] == content
@@ -155,6 +158,17 @@ def test_streamed_markers_are_rewritten_to_plain_numbers(
     assert content == chunks[-1].model_extra["answer"]
     whole = api.client().chat.completions.create(model=COLLECTION, messages=ask(QUESTION))
     assert whole.choices[0].message.content == content
+
+
+def test_question_not_in_the_documents(api: Api, ollama: FakeOllamaServer) -> None:
+    question = "Which football club won the 1998 Korean league championship?"
+    response = api.client().chat.completions.create(model=COLLECTION, messages=ask(question))
+    content = response.choices[0].message.content
+    assert content and "[" not in content
+    assert response.choices[0].finish_reason == "stop"
+    citations = response.model_extra["citations"]
+    assert citations and not any(c["cited"] for c in citations)  # the closest passages
+    assert ollama.answer_requests == []  # answered without the model
 
 
 @pytest.mark.parametrize("stream", [False, True])
