@@ -28,6 +28,7 @@ Commands:
   last line of ``--json`` output is one JSON object (with ``per_question``).
 * ``keys create|list|revoke``, ``share COLLECTION MEMBER --role R``, ``members
   COLLECTION``: API keys and who may do what (:mod:`rag_core.cli.access`).
+* ``serve [--host 127.0.0.1] [--port 8080]``: the HTTP API (docs/api.md).
 
 Exit codes: 0 success, 1 a file failed / the model failed, 2 bad usage or a store error.
 """
@@ -154,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--json", action="store_true")
     add_access_commands(sub)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (docs/api.md)")
+    serve.add_argument("--host", default="127.0.0.1", help="loopback unless sign-in is on")
+    serve.add_argument("--port", type=int, default=8080)
     return parser
 
 
@@ -294,6 +299,12 @@ def _cmd_retrieve(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(engine: Engine, args: argparse.Namespace) -> int:
+    from rag_core.doors.api import serve
+
+    return serve(engine, args.host, args.port)
+
+
 def _cmd_ask(engine: Engine, args: argparse.Namespace) -> int:
     return answer_questions(
         engine,
@@ -330,6 +341,7 @@ COMMANDS = {
     "retrieve": _cmd_retrieve,
     "ask": _cmd_ask,
     "chat": _cmd_chat,
+    "serve": _cmd_serve,
     "eval": lambda engine, args: run_eval(engine.knowledge_base(), args),
 }
 
