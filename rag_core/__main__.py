@@ -26,6 +26,8 @@ Commands:
   MRR@k, nDCG@k, overall and per document, through the app's search (translations
   included); ``--show-queries`` lists each question's rank and the queries searched; the
   last line of ``--json`` output is one JSON object (with ``per_question``).
+* ``mcp [--http PORT [--host H]]``: serve the documents to MCP clients over stdio (as the
+  local user) or streamable HTTP (an API key on every request); see docs/mcp.md.
 
 Exit codes: 0 success, 1 a file failed / the model failed, 2 bad usage or a store error.
 """
@@ -150,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="list each question's rank and the queries searched (its translations)",
     )
     ev.add_argument("--json", action="store_true")
+
+    mcp = sub.add_parser("mcp", help="serve the documents to MCP clients (stdio; --http PORT)")
+    mcp.add_argument("--http", type=int, metavar="PORT", help="streamable HTTP on this port")
+    mcp.add_argument("--host", default="127.0.0.1", help="HTTP interface (default 127.0.0.1)")
     return parser
 
 
@@ -300,6 +306,12 @@ def _cmd_ask(engine: Engine, args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_mcp(engine: Engine, args: argparse.Namespace) -> int:
+    from rag_core.doors.mcp_server import serve
+
+    return serve(engine, http_port=args.http, host=args.host)
+
+
 def _cmd_chat(engine: Engine, args: argparse.Namespace) -> int:
     return answer_questions(
         engine,
@@ -323,6 +335,7 @@ COMMANDS = {
     "retrieve": _cmd_retrieve,
     "ask": _cmd_ask,
     "chat": _cmd_chat,
+    "mcp": _cmd_mcp,
     "eval": lambda engine, args: run_eval(engine.knowledge_base(), args),
 }
 
