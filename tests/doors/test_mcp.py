@@ -230,8 +230,9 @@ def http(tmp_path_factory: pytest.TempPathFactory, embeddings: Embeddings) -> It
     done = engine.ingest("budget.pdf", text_pdf([PRIVATE_TEXT]), "private", caller=alice)
     assert done.status == "indexed", done.error
     keys = {user: engine.access.create_key(user) for user in ("alice", "bob")}
+    before = {info.id for info in engine.access.keys("bob")}
     keys["revoked"] = engine.access.create_key("bob")
-    revoked_id = engine.access.keys("bob")[-1].id
+    [revoked_id] = {info.id for info in engine.access.keys("bob")} - before
     assert engine.access.revoke_key(revoked_id)
     port = free_port()
     app = mcp_http_app(engine, host="127.0.0.1", port=port)
