@@ -230,8 +230,8 @@ def _passage(citation: Citation) -> Passage:
     return Passage(**Source.fields(citation), text=citation.text, score=citation.score)
 
 
-def _where(file: str, citation: Citation) -> str:
-    return f"{file}, {citation.location}"
+def _where(citation: Citation) -> str:
+    return f"{citation.source}, {citation.location}"
 
 
 def _result(text: str, model: BaseModel) -> CallToolResult:
@@ -249,7 +249,7 @@ def _search_text(result: SearchResult, citations: list[Citation]) -> str:
         head += " (none is clearly relevant; these are only the closest)"
     blocks = [head + ":"]
     for c in citations:
-        blocks.append(f"[{c.number}] {_where(c.source, c)} (score {c.score:.3f})\n{c.text}")
+        blocks.append(f"[{c.number}] {_where(c)} (score {c.score:.3f})\n{c.text}")
     return "\n\n".join(blocks)
 
 
@@ -266,7 +266,7 @@ def _ask_text(result: AskResult, citations: list[Citation]) -> str:
     cited = {c.number for c in result.citations if c.cited}
     for c in citations:
         mark = " (cited)" if c.number in cited else ""
-        parts.append(f"[{c.number}] {_where(c.source, c)}{mark}\n{c.text}")
+        parts.append(f"[{c.number}] {_where(c)}{mark}\n{c.text}")
     return "\n\n".join(parts)
 
 
@@ -293,8 +293,8 @@ def build_mcp_server(
             URL; no OAuth route is served, so it is never advertised).
 
     Returns:
-        The server; run it with :func:`serve_stdio` or serve
-        :func:`mcp_http_app`'s app.
+        The server: :func:`serve` runs it over stdio; :func:`mcp_http_app` wraps it for
+        streamable HTTP.
     """
     auth = (
         AuthSettings(issuer_url=server_url, resource_server_url=None)

@@ -30,6 +30,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from langchain_core.embeddings import Embeddings
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
 
 from rag_core.config import build_settings
@@ -204,6 +205,14 @@ class HttpServer:
     keys: dict[str, str]
 
 
+def new_key(engine: Engine, user: str) -> tuple[str, str]:
+    """A new API key of ``user`` and its id (two keys made in one second sort by random id)."""
+    before = {info.id for info in engine.access.keys(user)}
+    key = engine.access.create_key(user)
+    [key_id] = {info.id for info in engine.access.keys(user)} - before
+    return key, key_id
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -230,9 +239,7 @@ def http(tmp_path_factory: pytest.TempPathFactory, embeddings: Embeddings) -> It
     done = engine.ingest("budget.pdf", text_pdf([PRIVATE_TEXT]), "private", caller=alice)
     assert done.status == "indexed", done.error
     keys = {user: engine.access.create_key(user) for user in ("alice", "bob")}
-    before = {info.id for info in engine.access.keys("bob")}
-    keys["revoked"] = engine.access.create_key("bob")
-    [revoked_id] = {info.id for info in engine.access.keys("bob")} - before
+    keys["revoked"], revoked_id = new_key(engine, "bob")
     assert engine.access.revoke_key(revoked_id)
     port = free_port()
     app = mcp_http_app(engine, host="127.0.0.1", port=port)
@@ -355,3 +362,25 @@ def test_http_caller_reaches_the_engine(http: HttpServer):
     [alice] = call_as(http, "alice", [("list_collections", {})])
     names = {c["name"] for c in alice.structured_content["collections"]}  # type: ignore[index]
     assert names == {"documents", "private"}
+
+
+def test_http_a_key_revoked_mid_session_is_refused_at_its_next_call(http: HttpServer):
+    """The key is checked on every request, not only when the session opens."""
+    key, key_id = new_key(http.engine, "bob")
+
+    async def run() -> tuple[CallToolResult, BaseException | None]:
+        async with http_session(http.url, key) as session:
+            first = await session.call_tool("list_collections", {})
+            http.engine.access.revoke_key(key_id)
+            try:
+                with anyio.fail_after(30):
+                    await session.call_tool("list_collections", {})
+            except Exception as exc:
+                return first, exc
+            return first, None
+
+    first, refused = anyio.run(run)
+    assert not first.is_error
+    assert isinstance(refused, MCPError) and refused.message == "Server returned an error response"
+    headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {key}"}
+    assert httpx.post(http.url, json=INITIALIZE, headers=headers, timeout=30).status_code == 401
