@@ -1,7 +1,7 @@
 """The engine: one entry point per use case, for every door.
 
 The Streamlit pages, the CLI, the benchmarks, the HTTP API (:mod:`rag_core.doors.api`)
-and the MCP server (:mod:`rag_core.doors.mcp`) all go through an :class:`Engine`; none of
+and the MCP server (:mod:`rag_core.doors.mcp_server`) all go through an :class:`Engine`; none of
 them builds a chain, a retriever or a queue of its own:
 
 * :meth:`Engine.ask` streams an answer as typed events
