@@ -26,7 +26,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from mcp.server.auth.provider import AccessToken
@@ -59,6 +59,8 @@ INSTRUCTIONS = (
     "user's local model with [n] citations, list_documents to see what is indexed, and "
     "read_page to read the full text of a page a passage came from."
 )
+
+T = TypeVar("T")
 
 CallerResolver = Callable[[Context], Caller | None]
 """Who is calling, from a tool call's context (None = the trusted local user)."""
@@ -311,7 +313,7 @@ def build_mcp_server(
     )
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
-    def call(ctx: Context, what: Callable[[Caller | None], Any]) -> Any:
+    def call(ctx: Context, what: Callable[[Caller | None], T]) -> T:
         """Run an engine call as the caller, its errors as tool errors a model can read."""
         try:
             return what(caller_resolver(ctx))
@@ -350,7 +352,7 @@ def build_mcp_server(
             ]
             return _result("\n".join(lines) or "No collections.", result)
 
-        return call(ctx, run)  # type: ignore[no-any-return]
+        return call(ctx, run)
 
     @server.tool(
         description=(
@@ -378,7 +380,7 @@ def build_mcp_server(
             )
             return _result(_search_text(result, hits.citations), result)
 
-        return call(ctx, run)  # type: ignore[no-any-return]
+        return call(ctx, run)
 
     @server.tool(
         description=(
@@ -412,7 +414,7 @@ def build_mcp_server(
             )
             return _result(_ask_text(result, answer.citations), result)
 
-        return call(ctx, run)  # type: ignore[no-any-return]
+        return call(ctx, run)
 
     @server.tool(
         description=(
@@ -446,7 +448,7 @@ def build_mcp_server(
             ]
             return _result("\n".join(lines) or f"No documents in '{name}'.", result)
 
-        return call(ctx, run)  # type: ignore[no-any-return]
+        return call(ctx, run)
 
     @server.tool(
         description=(
@@ -476,7 +478,7 @@ def build_mcp_server(
             head = f"{record.name}, page {page} of {record.pages}:"
             return _result(f"{head}\n\n{text or '(no text on this page)'}", result)
 
-        return call(ctx, run)  # type: ignore[no-any-return]
+        return call(ctx, run)
 
     return server
 
