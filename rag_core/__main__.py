@@ -309,7 +309,10 @@ def _cmd_ask(engine: Engine, args: argparse.Namespace) -> int:
 def _cmd_mcp(engine: Engine, args: argparse.Namespace) -> int:
     from rag_core.doors.mcp_server import serve
 
-    return serve(engine, http_port=args.http, host=args.host)
+    def ready(url: str) -> None:
+        _err(f"MCP server at {url} (every request needs an API key; Ctrl-C stops it)")
+
+    return serve(engine, http_port=args.http, host=args.host, on_ready=ready)
 
 
 def _cmd_chat(engine: Engine, args: argparse.Namespace) -> int:

@@ -39,7 +39,12 @@ from starlette.applications import Starlette
 
 from rag_core.access import AccessControl, Caller
 from rag_core.engine import AskOptions, Engine
-from rag_core.errors import AuthenticationError, CollectionNotFoundError, RagError
+from rag_core.errors import (
+    AuthenticationError,
+    CollectionNotFoundError,
+    PermissionDeniedError,
+    RagError,
+)
 from rag_core.generation.citations import Citation
 
 logger = logging.getLogger(__name__)
@@ -493,6 +498,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def base_url(host: str, port: int) -> str:
+    """``http://host:port`` (an IPv6 address in brackets)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def mcp_http_app(engine: Engine, *, host: str = "127.0.0.1", port: int = 8765) -> Starlette:
     """The streamable HTTP app: the MCP endpoint at ``/mcp``, every request with an API key.
 
@@ -508,30 +518,35 @@ def mcp_http_app(engine: Engine, *, host: str = "127.0.0.1", port: int = 8765) -
         PermissionDeniedError: ``host`` is not a loopback address and sign-in is not
             configured (without users, the documents stay on this machine).
     """
-    from rag_core.errors import PermissionDeniedError
-
     if not is_loopback(host) and not engine.access.enabled:
         raise PermissionDeniedError(
             f"refusing to listen on {host}: sign-in is not configured, so the MCP server "
             "listens on 127.0.0.1 only (configure sign-in to serve other machines)"
         )
-    url_host = f"[{host}]" if ":" in host else host
     server = build_mcp_server(
         engine,
         api_key_caller,
         token_verifier=ApiKeyVerifier(engine.access),
-        server_url=f"http://{url_host}:{port}",
+        server_url=base_url(host, port),
     )
     return server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
 
 
-def serve(engine: Engine, *, http_port: int | None = None, host: str = "127.0.0.1") -> int:
+def serve(
+    engine: Engine,
+    *,
+    http_port: int | None = None,
+    host: str = "127.0.0.1",
+    on_ready: Callable[[str], None] | None = None,
+) -> int:
     """Serve MCP until the client disconnects (stdio) or the process is stopped (HTTP).
 
     Args:
         engine: the engine every tool calls.
         http_port: serve streamable HTTP on this port; None: stdio.
         host: the interface HTTP listens on.
+        on_ready: called with the endpoint's URL once the HTTP app is built (the CLI
+            tells the person where it listens); not called for stdio.
 
     Returns:
         The exit code (0).
@@ -546,7 +561,10 @@ def serve(engine: Engine, *, http_port: int | None = None, host: str = "127.0.0.
     import uvicorn
 
     app = mcp_http_app(engine, host=host, port=http_port)
-    logger.warning("MCP server on http://%s:%d%s (API key required)", host, http_port, MCP_PATH)
+    url = base_url(host, http_port) + MCP_PATH
+    logger.info("MCP server on %s", url)
+    if on_ready is not None:
+        on_ready(url)
     uvicorn.run(app, host=host, port=http_port, log_level="warning")
     return 0
 
@@ -554,6 +572,7 @@ def serve(engine: Engine, *, http_port: int | None = None, host: str = "127.0.0.
 __all__ = [
     "ApiKeyVerifier",
     "api_key_caller",
+    "base_url",
     "build_mcp_server",
     "is_loopback",
     "local_caller",
