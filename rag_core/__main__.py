@@ -29,6 +29,8 @@ Commands:
 * ``keys create|list|revoke``, ``share COLLECTION MEMBER --role R``, ``members
   COLLECTION``: API keys and who may do what (:mod:`rag_core.cli.access`).
 * ``serve [--host 127.0.0.1] [--port 8080]``: the HTTP API (docs/api.md).
+* ``mcp [--http PORT [--host H]]``: serve the documents to MCP clients over stdio (as the
+  local user) or streamable HTTP (an API key on every request); see docs/mcp.md.
 
 Exit codes: 0 success, 1 a file failed / the model failed, 2 bad usage or a store error.
 """
@@ -159,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP API (docs/api.md)")
     serve.add_argument("--host", default="127.0.0.1", help="loopback unless sign-in is on")
     serve.add_argument("--port", type=int, default=8080)
+
+    mcp = sub.add_parser("mcp", help="serve the documents to MCP clients (stdio; --http PORT)")
+    mcp.add_argument("--http", type=int, metavar="PORT", help="streamable HTTP on this port")
+    mcp.add_argument("--host", default="127.0.0.1", help="HTTP interface (default 127.0.0.1)")
     return parser
 
 
@@ -317,6 +323,15 @@ def _cmd_ask(engine: Engine, args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_mcp(engine: Engine, args: argparse.Namespace) -> int:
+    from rag_core.doors.mcp_server import serve
+
+    def ready(url: str) -> None:
+        _err(f"MCP server at {url} (every request needs an API key; Ctrl-C stops it)")
+
+    return serve(engine, http_port=args.http, host=args.host, on_ready=ready)
+
+
 def _cmd_chat(engine: Engine, args: argparse.Namespace) -> int:
     return answer_questions(
         engine,
@@ -342,6 +357,7 @@ COMMANDS = {
     "ask": _cmd_ask,
     "chat": _cmd_chat,
     "serve": _cmd_serve,
+    "mcp": _cmd_mcp,
     "eval": lambda engine, args: run_eval(engine.knowledge_base(), args),
 }
 

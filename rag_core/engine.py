@@ -1,7 +1,7 @@
 """The engine: one entry point per use case, for every door.
 
 The Streamlit pages, the CLI, the benchmarks, the HTTP API (:mod:`rag_core.doors.api`)
-and the MCP server (:mod:`rag_core.doors.mcp`) all go through an :class:`Engine`; none of
+and the MCP server (:mod:`rag_core.doors.mcp_server`) all go through an :class:`Engine`; none of
 them builds a chain, a retriever or a queue of its own:
 
 * :meth:`Engine.ask` streams an answer as typed events
@@ -46,6 +46,7 @@ from rag_core.index.registry import DocumentRecord
 from rag_core.ingest_queue import IngestJob, IngestQueue
 from rag_core.ingestion.loaders import display_name
 from rag_core.ingestion.progress import IngestResult, ProgressCallback
+from rag_core.ingestion.splitting import join_page_chunks
 from rag_core.knowledge_base import KnowledgeBase, build_knowledge_base, load_embeddings
 from rag_core.llm.ollama import build_chat_model
 from rag_core.retrieval.crosslingual import build_search
@@ -213,6 +214,46 @@ class Engine:
         if record is None or record.status != "complete":
             raise CollectionNotFoundError(f"no document '{document_id}' in this collection")
         return record
+
+    def page_text(
+        self,
+        document_id: str,
+        page: int,
+        collection: str | None = None,
+        *,
+        caller: Caller | None = None,
+    ) -> str:
+        """The text of one page of a document, as it was indexed (e.g. a cited page).
+
+        Rebuilt from the page's stored chunks
+        (:func:`~rag_core.ingestion.splitting.join_page_chunks`), so it is the text that
+        was searched and cited, OCR'd and respaced pages included; for an HWP/HWPX file a
+        "page" is a paragraph number, as in its citations.
+
+        Args:
+            document_id: the document's id (sha256) or file name.
+            page: 1-based page number (a citation's ``page``).
+            collection: the collection (the default one if None).
+            caller: who asks.
+
+        Returns:
+            The page's text; "" for a page without text (e.g. a blank page).
+
+        Raises:
+            CollectionNotFoundError: no such collection (for the caller), document or page.
+        """
+        record = self.document(document_id, collection, caller=caller)
+        if not 1 <= page <= record.pages:
+            raise CollectionNotFoundError(
+                f"{record.name} has no page {page} (it has {record.pages})"
+            )
+        kb = self.knowledge_base(collection)
+        chunks = [
+            (text, meta)
+            for _, text, meta in kb.store.document_chunks(record.sha256)
+            if int(meta.get("page", 0) or 0) == page
+        ]
+        return join_page_chunks(chunks)
 
     def search(
         self,

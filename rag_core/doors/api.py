@@ -83,8 +83,8 @@ from rag_core.generation.types import (
     Retrying,
     ThinkingDelta,
 )
-from rag_core.ingestion.loaders import display_name
 from rag_core.ingest_queue import IngestJob
+from rag_core.ingestion.loaders import display_name
 
 logger = logging.getLogger(__name__)
 

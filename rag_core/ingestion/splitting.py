@@ -9,7 +9,7 @@ content twice writes the same ids (an upsert, never a duplicate).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -130,3 +130,43 @@ def split_pages(
 ) -> list[Document]:
     """Split page Documents into chunks; the list of :func:`iter_chunks`."""
     return list(iter_chunks(pages, splitter))
+
+
+def join_page_chunks(chunks: Iterable[tuple[str, Mapping[str, object]]]) -> str:
+    """Rebuild a page's text from its stored chunks (the inverse of :func:`iter_chunks`).
+
+    Chunks are laid at their ``start_index`` in page order; the overlap a chunk shares with
+    the one before (``chunk_overlap``) is written once, and the whitespace the splitter
+    dropped between two chunks becomes one line break. A table chunk (its header repeated,
+    so its text is longer than its span) is kept whole.
+
+    Args:
+        chunks: ``(text, metadata)`` of the chunks of one page, in any order; metadata
+            with ``start_index`` and ``end_index`` (character offsets in the page's text)
+            as :func:`iter_chunks` writes them (-1 or missing: placed after the others).
+
+    Returns:
+        The page's text as it was indexed ("" for no chunks).
+    """
+
+    def start_of(chunk: tuple[str, Mapping[str, object]]) -> tuple[int, int]:
+        start = int(str(chunk[1].get("start_index", -1)))
+        index = int(str(chunk[1].get("chunk_index", 0)))
+        return (start if start >= 0 else 1 << 62, index)
+
+    parts: list[str] = []
+    cursor = 0
+    for text, meta in sorted(chunks, key=start_of):
+        start = int(str(meta.get("start_index", -1)))
+        end = int(str(meta.get("end_index", -1)))
+        if start < 0 or end < 0:
+            parts.append(("\n" if parts else "") + text)
+            continue
+        if end <= cursor:
+            continue  # wholly inside what is already written
+        if start < cursor and len(text) == end - start:
+            parts.append(text[cursor - start :])
+        else:
+            parts.append(("\n" if parts and start > cursor else "") + text)
+        cursor = end
+    return "".join(parts)
