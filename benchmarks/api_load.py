@@ -59,7 +59,7 @@ from pypdf import PdfReader, PdfWriter  # noqa: E402
 from rag_core.config import build_settings  # noqa: E402
 from rag_core.doors.api import create_app  # noqa: E402
 from rag_core.engine import Engine  # noqa: E402
-from tests.doors.serving import KeyedAccess, running  # noqa: E402
+from tests.doors.serving import running  # noqa: E402
 from tests.ollama_server import FakeOllamaServer  # noqa: E402
 
 COLLECTION = "manuals"
@@ -259,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         FakeOllamaServer(mode="honest", token_delay=args.token_delay) as ollama,
     ):
         settings = build_settings(data_dir=Path(tmp), collection=COLLECTION, ollama_host=ollama.url)
-        access = KeyedAccess(settings)
-        engine = Engine(settings, access=access)  # the embedding model as configured
+        engine = Engine(settings)  # the embedding model as configured; no sign-in
+        access = engine.access
         base = engine.ingest_path(BASE_PDF)
         if base.status != "indexed":
             raise SystemExit(f"could not ingest {BASE_PDF.name}: {base.error}")

@@ -656,7 +656,7 @@ def create_app(engine: Engine, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> F
                 "(create one with: python -m rag_core keys create --user NAME)"
             )
         try:
-            return engine.access.authenticate(credentials.credentials.strip())  # type: ignore[attr-defined,no-any-return]
+            return engine.access.authenticate(credentials.credentials.strip())
         except AuthenticationError:
             logger.warning("%s refused: unknown or revoked API key", where)  # never the key
             raise
@@ -720,7 +720,13 @@ def create_app(engine: Engine, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> F
         """The collections the caller may read, as OpenAI models (id = collection name)."""
         names = engine.collections(caller=who)
         data = [
-            {"id": name, "object": "model", "created": 0, "owned_by": "rag_core"} for name in names
+            {
+                "id": name,
+                "object": "model",
+                "created": 0,
+                "owned_by": engine.access.owner(name) or "rag_core",
+            }
+            for name in names
         ]
         return {"object": "list", "data": data}
 

@@ -5,12 +5,8 @@ pages of lshort.pdf ingested once, answering with the test Ollama server
 (tests/ollama_server.py: it proves plumbing, never answer quality). The OpenAI routes are
 called with the real ``openai`` client, the REST routes with httpx.
 
-API keys: ``rag_core.access`` (keys, roles) is being written on branch ``access``. Until
-it lands, :class:`tests.doors.serving.KeyedAccess` stands in for it: the door calls
-``engine.access.authenticate(key)`` as in production and maps the engine's own
-PermissionDeniedError / CollectionNotFoundError, which is what these tests check.
-``test_real_access_*`` use the real module's public API and fail (strict xfail) until it
-exists: complete them when ``access`` is merged.
+API keys and roles are the real ``rag_core.access``: the module's server runs without
+sign-in (one local user, a key still needed); the permission test signs three users in.
 """
 
 from __future__ import annotations
@@ -30,10 +26,11 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+import yaml
 from langchain_core.embeddings import Embeddings
 
 from rag_core.__main__ import main
-from rag_core.access import AccessControl
+from rag_core.access import AccessControl, Role
 from rag_core.config import build_settings
 from rag_core.doors.api import check_host, create_app
 from rag_core.engine import Engine
@@ -41,7 +38,7 @@ from rag_core.errors import (
     RagError,
 )
 from tests.conftest import LSHORT, LSHORT_KO, REPO, pdf_pages
-from tests.doors.serving import KeyedAccess, running
+from tests.doors.serving import running
 from tests.ollama_server import REASONING, FakeOllamaServer, closed_port_url
 
 COLLECTION = "manuals"
@@ -53,7 +50,7 @@ FIELDS = {"number", "source", "page", "page_label", "section", "text", "document
 class Api:
     url: str
     engine: Engine
-    access: KeyedAccess
+    access: AccessControl
     ollama: FakeOllamaServer
     key: str
 
@@ -77,8 +74,8 @@ def api(
         collection=COLLECTION,
         ollama_host=module_ollama.url,
     )
-    access = KeyedAccess(settings)
-    engine = Engine(settings, embeddings, access=access)
+    engine = Engine(settings, embeddings)  # no sign-in: one local user, keys still needed
+    access = engine.access
     result = engine.ingest("lshort-1-30.pdf", pdf_pages(LSHORT, 1, 30))
     assert result.status == "indexed", result.error
     with running(create_app(engine)) as url:
@@ -468,58 +465,58 @@ def test_requests_need_a_known_key(api: Api, caplog: pytest.LogCaptureFixture) -
         api.client(key=wrong).models.list()
 
 
-def test_reader_cannot_upload_or_delete_and_outsiders_see_nothing(api: Api) -> None:
-    reader, outsider = api.access.create_key("rita"), api.access.create_key("otto")
-    api.access.share(COLLECTION, "rita", "reader")
-    api.access.share(COLLECTION, "otto", "none")
-    document_id = api.engine.documents(COLLECTION)[0].sha256
-    pdf = [("files", ("x.pdf", pdf_pages(LSHORT, 31, 31), "application/pdf"))]
-    with api.http(reader) as http:
-        assert http.post(f"/v1/collections/{COLLECTION}/search", json={"query": "TeX"}).is_success
-        upload = http.post(f"/v1/collections/{COLLECTION}/documents", files=pdf)
-        delete = http.delete(f"/v1/collections/{COLLECTION}/documents/{document_id}")
-    for response in (upload, delete):
-        assert (response.status_code, response.json()["error"]["code"]) == (403, "forbidden")
-    assert [m.id for m in api.client(outsider).models.list()] == []
-    with api.http(outsider) as http:
-        for response in (
-            http.get(f"/v1/collections/{COLLECTION}/documents"),
-            http.post(f"/v1/collections/{COLLECTION}/search", json={"query": "TeX"}),
-            http.post("/v1/chat/completions", json={"model": COLLECTION, "messages": ask("x")}),
-        ):
-            assert (response.status_code, response.json()["error"]["code"]) == (
-                404,
-                "collection_not_found",
-            )
-    assert api.engine.documents(COLLECTION)[0].sha256 == document_id
-    assert "x.pdf" not in {j.name for j in api.engine.queue(COLLECTION).jobs()}
-
-
-REAL_ACCESS = hasattr(AccessControl, "authenticate") and hasattr(AccessControl, "share")
-
-
-@pytest.mark.xfail(
-    not REAL_ACCESS,
-    reason="rag_core.access keys and roles are on branch 'access': complete this test then",
-    strict=True,
-)
-def test_real_access_reader_gets_403_through_the_api(
-    tmp_path: Path, embeddings: Embeddings
+def test_reader_cannot_upload_or_delete_and_outsiders_see_nothing(
+    tmp_path: Path, embeddings: Embeddings, module_ollama: FakeOllamaServer
 ) -> None:
-    settings = build_settings(data_dir=tmp_path / "data", collection=COLLECTION)
-    access = AccessControl(settings)
-    owner = access.create_key("olga")  # type: ignore[attr-defined]
-    reader = access.create_key("rita")  # type: ignore[attr-defined]
-    engine = Engine(settings, embeddings, access=access)
-    engine.ingest("a.pdf", pdf_pages(LSHORT, 15, 15), caller=access.authenticate(owner))  # type: ignore[attr-defined]
-    access.share(COLLECTION, "rita", "reader")  # type: ignore[attr-defined]
+    """Sign-in on: olga owns the collection, rita reads it, otto is no member."""
+    config = tmp_path / "auth.yaml"
+    users = {name: {"name": name.title(), "password": "x"} for name in ("olga", "rita", "otto")}
+    config.write_text(yaml.safe_dump({"credentials": {"usernames": users}}), encoding="utf-8")
+    settings = build_settings(
+        data_dir=tmp_path / "data",
+        collection=COLLECTION,
+        auth_config=config,
+        ollama_host=module_ollama.url,
+    )
+    engine = Engine(settings, embeddings)
+    access = engine.access
+    owner, reader, outsider = (access.create_key(u) for u in ("olga", "rita", "otto"))
+    result = engine.ingest("a.pdf", pdf_pages(LSHORT, 15, 15), caller=access.authenticate(owner))
+    assert result.status == "indexed" and access.owner(COLLECTION) == "olga"
+    access.share(COLLECTION, "rita", Role.READER)
+    document_id = engine.documents(COLLECTION)[0].sha256
+    pdf = [("files", ("x.pdf", pdf_pages(LSHORT, 31, 31), "application/pdf"))]
     with running(create_app(engine)) as url:
-        response = httpx.post(
-            f"{url}/v1/collections/{COLLECTION}/documents",
-            files=[("files", ("b.pdf", pdf_pages(LSHORT, 16, 16), "application/pdf"))],
-            headers={"Authorization": f"Bearer {reader}"},
-        )
-    assert (response.status_code, response.json()["error"]["code"]) == (403, "forbidden")
+
+        def http(key: str) -> httpx.Client:
+            return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
+
+        with http(reader) as client:
+            search = client.post(f"/v1/collections/{COLLECTION}/search", json={"query": "TeX"})
+            assert search.is_success
+            upload = client.post(f"/v1/collections/{COLLECTION}/documents", files=pdf)
+            delete = client.delete(f"/v1/collections/{COLLECTION}/documents/{document_id}")
+        for response in (upload, delete):
+            assert (response.status_code, response.json()["error"]["code"]) == (403, "forbidden")
+        models = openai.OpenAI(base_url=f"{url}/v1", api_key=outsider, max_retries=0)
+        assert [m.id for m in models.models.list()] == []
+        with http(outsider) as client:
+            for response in (
+                client.get(f"/v1/collections/{COLLECTION}/documents"),
+                client.post(f"/v1/collections/{COLLECTION}/search", json={"query": "TeX"}),
+                client.post(
+                    "/v1/chat/completions", json={"model": COLLECTION, "messages": ask("x")}
+                ),
+            ):
+                assert (response.status_code, response.json()["error"]["code"]) == (
+                    404,
+                    "collection_not_found",
+                )
+        with http(owner) as client:  # the owner may write
+            gone = client.delete(f"/v1/collections/{COLLECTION}/documents/{document_id}")
+            assert gone.status_code == 204
+    assert engine.documents(COLLECTION) == []
+    assert "x.pdf" not in {j.name for j in engine.queue(COLLECTION).jobs()}
 
 
 # ------------------------------------------------------------------------ serving
