@@ -4,8 +4,6 @@ With sign-in on, a reader sees the documents but no upload or delete, and the ow
 manages the members.
 """
 
-from functools import partial
-
 import streamlit as st
 
 from rag_core.access import Action
@@ -20,8 +18,8 @@ from ui.documents import (
     upload_types,
 )
 from ui.i18n import t
-from ui.members import current_role, render_members_panel, render_role_note, require
-from ui.resources import get_ingest_queue, get_knowledge_base, get_settings
+from ui.members import current_role, render_members_panel, render_role_note, signed_in_caller
+from ui.resources import get_engine, get_ingest_queue, get_knowledge_base, get_settings
 from ui.routing import require_router
 from ui.sidebar import render_sidebar
 from ui.text import escape_markdown
@@ -49,7 +47,8 @@ except RagError as exc:
 
 
 writer = role.allows(Action.WRITE)
-check_write = partial(require, settings, Action.WRITE)  # again at each write
+engine = get_engine(settings)
+caller = signed_in_caller(settings)  # the engine checks it again at each write
 if writer:
     files = st.file_uploader(
         t("docs.uploader"),
@@ -61,13 +60,13 @@ if writer:
     password = st.text_input(t("docs.password"), type="password", key="pdf_password") or None
     queue = get_ingest_queue(settings)
     if files:
-        submit_uploads(queue, files, password=password, check=check_write)
+        submit_uploads(engine, settings.collection, files, password=password, caller=caller)
     render_ingest_panel(queue)
 else:
     render_role_note(settings, role)
 
 st.subheader(t("docs.indexed"))
 if writer:
-    render_delete_control(kb, check=check_write)
+    render_delete_control(engine, settings.collection, caller)
 render_documents_table(kb)
 render_members_panel(settings)

@@ -8,6 +8,7 @@ https://docs.pydantic.dev/latest/concepts/pydantic_settings/.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +29,25 @@ REINDEX_SUFFIX = "-reindex"
 REGISTRY_SUFFIX = ".registry"
 """Suffix of the Chroma collection that lists a collection's documents (its registry)."""
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+
+
+COLLECTION_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$"
+"""A collection name: 3-63 letters, digits, ``.``, ``_``, ``-``, starting and ending with a
+letter or digit (Chroma's rule for collection names)."""
+
+
+def check_collection_name(name: str) -> str:
+    """Return ``name`` if it is a usable collection name.
+
+    Raises:
+        ValueError: it breaks :data:`COLLECTION_NAME_PATTERN` or ends in a reserved suffix.
+    """
+    if not re.fullmatch(COLLECTION_NAME_PATTERN, name):
+        raise ValueError(f"{name!r} is not a collection name (3-63 letters, digits, . _ -)")
+    for suffix in (REINDEX_SUFFIX, REGISTRY_SUFFIX):
+        if name.endswith(suffix):
+            raise ValueError(f"collection names ending in {suffix!r} are reserved")
+    return name
 
 
 def default_data_dir() -> Path:
@@ -163,9 +183,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
 
     data_dir: Path = Field(default_factory=default_data_dir)
-    collection: str = Field(
-        default="documents", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$"
-    )
+    collection: str = Field(default="documents", pattern=COLLECTION_NAME_PATTERN)
     chroma_url: str = ""
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = Field(default=32, ge=1)
@@ -215,10 +233,7 @@ class Settings(BaseSettings):
     @field_validator("collection")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
-        for suffix in (REINDEX_SUFFIX, REGISTRY_SUFFIX):
-            if value.endswith(suffix):
-                raise ValueError(f"collection names ending in {suffix!r} are reserved")
-        return value
+        return check_collection_name(value)
 
     @field_validator("data_dir")
     @classmethod

@@ -34,7 +34,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 
 from rag_core.access import AccessControl, Action, Caller
-from rag_core.config import RetrievalMode, Settings
+from rag_core.config import RetrievalMode, Settings, check_collection_name
 from rag_core.errors import CollectionNotFoundError
 from rag_core.generation.chain import ChainOptions, ChatTurn, RagChain, build_rag_chain
 from rag_core.generation.citations import Citation, build_citations
@@ -132,9 +132,18 @@ class Engine:
 
     # ------------------------------------------------------------- collections
     def settings_for(self, collection: str | None) -> Settings:
-        """The settings with ``collection`` (the default one if None or "")."""
+        """The settings with ``collection`` (the default one if None or "").
+
+        Raises:
+            CollectionNotFoundError: ``collection`` is no valid collection name (so no
+                collection can have it; :func:`rag_core.config.check_collection_name`).
+        """
         if not collection or collection == self.settings.collection:
             return self.settings
+        try:
+            check_collection_name(collection)
+        except ValueError as exc:
+            raise CollectionNotFoundError(str(exc)) from exc
         return self.settings.model_copy(update={"collection": collection})
 
     def knowledge_base(self, collection: str | None = None) -> KnowledgeBase:

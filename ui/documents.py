@@ -6,18 +6,18 @@ Re-indexing is offered when the store was built with another embedding model.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
 
+from rag_core.access import Caller
 from rag_core.config import Settings
+from rag_core.engine import Engine
 from rag_core.errors import (
     DocumentError,
     EmbeddingModelMismatchError,
     PasswordRequiredError,
     RagError,
-    StoreBusyError,
     WrongPasswordError,
 )
 from rag_core.index.files import SUPPORTED_SUFFIXES
@@ -148,24 +148,26 @@ def _password_fingerprint(password: str | None) -> str:
 
 
 def submit_uploads(
-    queue: IngestQueue,
+    engine: Engine,
+    collection: str,
     files: list,
     password: str | None = None,
     *,
-    check: Callable[[], None] | None = None,
+    caller: Caller | None = None,
 ) -> int:
     """Queue every uploaded file this session has not queued yet for background ingest.
 
     A file whose ingest failed for a missing or wrong password is queued again as soon as
-    a different password is entered; every other file is queued once per upload.
+    a different password is entered; every other file is queued once per upload. The
+    engine checks, at each file, that ``caller`` may still write to the collection
+    (:meth:`rag_core.engine.Engine.submit`); its refusal is shown instead.
 
     Args:
-        queue: the knowledge base's ingest queue.
+        engine: the engine.
+        collection: the active collection.
         files: ``UploadedFile`` objects from ``st.file_uploader``.
         password: password tried on encrypted PDFs.
-        check: raises (e.g. :class:`~rag_core.errors.PermissionDeniedError`) when the
-            user may not write to the collection; called before a file is queued, and
-            its error is shown instead.
+        caller: the signed-in user (None: the local user).
 
     Returns:
         The number of files queued by this call.
@@ -174,6 +176,7 @@ def submit_uploads(
     keys: list[str] = st.session_state.setdefault(JOBS_KEY, [])
     attempt = _password_fingerprint(password)
     queued = 0
+    queue = engine.queue(collection)
     for upload in files:
         previous = attempts.get(upload.file_id)
         if previous is not None:
@@ -186,25 +189,20 @@ def submit_uploads(
             )
             if not retry:
                 continue
-        if not _allowed(check):
-            return queued
         key = f"{upload.file_id}:{attempt}"
+        if queue.get(key) is not None:
+            continue
+        try:
+            engine.submit(
+                key, upload.name, upload.getvalue(), collection, password=password, caller=caller
+            )
+        except RagError as exc:  # no longer allowed to write, or the store failed
+            st.error(escape_markdown(str(exc)))
+            return queued
         attempts[upload.file_id] = attempt
-        if queue.submit(key, upload.name, upload.getvalue(), password=password):
-            keys.append(key)
-            queued += 1
+        keys.append(key)
+        queued += 1
     return queued
-
-
-def _allowed(check: Callable[[], None] | None) -> bool:
-    """Run ``check``; show its error and return False if it refuses."""
-    try:
-        if check is not None:
-            check()
-    except RagError as exc:
-        st.error(escape_markdown(str(exc)))
-        return False
-    return True
 
 
 def _report_for_job(job: IngestJob) -> UploadReport:
@@ -310,14 +308,15 @@ def merge_reports(old: list[UploadReport], new: list[UploadReport]) -> list[Uplo
     return list(merged.values())
 
 
-def render_delete_control(kb: KnowledgeBase, check: Callable[[], None] | None = None) -> None:
+def render_delete_control(engine: Engine, collection: str, caller: Caller | None = None) -> None:
     """Pick documents to delete, confirm, delete (chunks, BM25 terms, registry rows).
 
     Args:
-        kb: the knowledge base of the active collection.
-        check: raises when the user may not write to it (see :func:`submit_uploads`).
+        engine: the engine (it checks again, at the delete, that ``caller`` may write).
+        collection: the active collection.
+        caller: the signed-in user (None: the local user).
     """
-    records = kb.documents()
+    records = engine.documents(collection, caller=caller)
     message = st.session_state.pop(DELETED_KEY, None)
     if message:
         st.success(message)
@@ -331,11 +330,13 @@ def render_delete_control(kb: KnowledgeBase, check: Callable[[], None] | None = 
         yes, no = st.columns(2)
         if yes.button(t("docs.delete_yes"), type="primary", key="delete_confirm"):
             del st.session_state[DELETE_PENDING_KEY]
-            if not _allowed(check):
-                return
             try:
-                removed = [r for name in pending for r in kb.delete(name)]
-            except StoreBusyError as exc:
+                removed = [
+                    r
+                    for name in pending
+                    for r in engine.delete_document(name, collection, caller=caller)
+                ]
+            except RagError as exc:  # busy, or no longer allowed to write
                 st.error(escape_markdown(str(exc)))
                 return
             gone = ", ".join(escape_markdown(r.name) for r in removed)

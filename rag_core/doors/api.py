@@ -55,6 +55,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive
 
 from rag_core.access import Caller
+from rag_core.config import COLLECTION_NAME_PATTERN
 from rag_core.engine import AskOptions, Engine
 from rag_core.errors import (
     AuthenticationError,
@@ -95,7 +96,7 @@ MAX_UPLOAD_FILES = 20
 """Most files in one upload request (413 beyond)."""
 DELETE_LOCK_WAIT_S = 30.0
 """Seconds a DELETE waits for the store's write lock (an ingest in progress) before 503."""
-COLLECTION_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$"
+COLLECTION_NAME = COLLECTION_NAME_PATTERN
 """A collection name as Chroma allows it (the ``collection`` setting's rule)."""
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
