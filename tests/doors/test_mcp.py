@@ -14,11 +14,12 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import anyio
 import httpx
@@ -44,6 +45,9 @@ QUESTION = "When did Knuth start writing TeX?"
 CHAPTER = "chapter1.pdf"
 PRIVATE_TEXT = "The quarterly budget for the observatory is forty thousand euros."
 TOOLS = {"list_collections", "search_documents", "ask", "list_documents", "read_page"}
+
+
+T = TypeVar("T")
 
 
 def squash(text: str) -> str:
@@ -213,6 +217,14 @@ def new_key(engine: Engine, user: str) -> tuple[str, str]:
     return key, key_id
 
 
+def run_in_own_thread(main: Callable[[], Awaitable[T]]) -> T:
+    """``anyio.run(main)`` on a thread of its own: the browser tests' Playwright (sync API)
+    keeps an event loop running on the main thread for the whole session, and a second
+    loop cannot run there."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, main).result()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -278,7 +290,7 @@ def call_as(
         async with http_session(server.url, server.keys[user]) as session:
             return [await session.call_tool(tool, arguments) for tool, arguments in calls]
 
-    return anyio.run(run)
+    return run_in_own_thread(run)
 
 
 INITIALIZE = {
@@ -379,7 +391,7 @@ def test_http_a_key_revoked_mid_session_is_refused_at_its_next_call(http: HttpSe
                 return first, exc
             return first, None
 
-    first, refused = anyio.run(run)
+    first, refused = run_in_own_thread(run)
     assert not first.is_error
     assert isinstance(refused, MCPError) and refused.message == "Server returned an error response"
     headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {key}"}
