@@ -129,11 +129,11 @@ class PageStream:
     usable text (:func:`rag_core.ingestion.ocr.needs_ocr`) are recognised by OCR after the
     last page has been read, and yielded then (metadata ``ocr: True``); with OCR off they
     are collected in :attr:`empty_pages`, each with its kind in :attr:`page_kinds`; a page
-    that draws nothing is blank and is never sent to OCR. Korean pages that lost their word spacing are
-    respaced (:mod:`rag_core.ingestion.spacing`). Every page gets the document's title
-    (``doc_title``) and its heading path (``section``) or, when a section starts on it,
-    the section starts (:mod:`rag_core.ingestion.sections`). Close it (or use it as a
-    context manager) to stop the worker early.
+    that draws nothing is blank and is never sent to OCR. Korean pages that lost their
+    word spacing are respaced (:mod:`rag_core.ingestion.spacing`). Every page gets the
+    document's title (``doc_title``) and its heading path (``section``) or, when a
+    section starts on it, the section starts (:mod:`rag_core.ingestion.sections`). Close
+    it (or use it as a context manager) to stop the worker early.
 
     Args:
         name: the file's name as uploaded; used for display and to pick the format.

@@ -334,10 +334,10 @@ def _run_batch(
 
 __all__ = [
     "INSTALL_COMMAND",
+    "REASONS",
     "OcrOptions",
     "OcrPage",
     "OcrSkip",
-    "REASONS",
     "is_garbage",
     "iter_ocr",
     "junk_shares",

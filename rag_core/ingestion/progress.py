@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag_core.ingestion.loaders import describe_empty_pages
+from rag_core.ingestion.ocr import INSTALL_COMMAND
 
 NOTE_TEXTS = {
     "blank": "{pages}: blank, nothing to read.",
@@ -43,8 +44,9 @@ class PageNote:
             "too_large_image", "too_large_page" ("too_large" without its size).
         pages: 1-based page numbers, ascending.
         params: the values the text names: ``problem`` (unavailable: why, with the
-            install command), ``seconds`` (timeout), ``width``, ``height`` (pixels),
-            ``limit_mp`` (megapixels) and ``dpi`` (too_large_*).
+            install command) and ``command`` (that command alone); ``seconds`` (timeout);
+            ``width``, ``height`` (pixels), ``limit_mp`` (megapixels) and ``dpi``
+            (too_large_*).
     """
 
     code: str
@@ -181,7 +183,11 @@ class IngestResult:
         for (code, key), pages in by_code.items():
             params: dict[str, Any] = {}
             if code == "unavailable":
-                params["problem"] = self.ocr_problem or "Tesseract is not installed"
+                params["problem"] = (
+                    self.ocr_problem or f"Tesseract is not installed: {INSTALL_COMMAND}"
+                )
+                tail = params["problem"].rpartition(": ")[2]
+                params["command"] = tail if tail.startswith("apt-get") else INSTALL_COMMAND
             elif code == "timeout":
                 params["seconds"] = round(key or 0)
             notes.append(PageNote(code if code in NOTE_TEXTS else "failed", pages, params))
