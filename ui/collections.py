@@ -83,7 +83,13 @@ def other_collections_to_search(configured: Settings) -> list[str]:
     others = [n for n in collection_names(configured) if n != active]
     if not others:
         return []
-    chosen = st.sidebar.multiselect(t("collections.also_search"), others, key=ALSO_SEARCH_KEY)
+    chosen = st.sidebar.multiselect(
+        t("collections.also_search"),
+        others,
+        key=ALSO_SEARCH_KEY,
+        placeholder=t("collections.also_search_placeholder"),
+        select_all=False,  # its "Select all" text has no parameter (English in every language)
+    )
     return [name for name in chosen if name in others]
 
 

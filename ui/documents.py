@@ -383,7 +383,15 @@ def render_delete_control(engine: Engine, collection: str, caller: Caller | None
             del st.session_state[DELETE_PENDING_KEY]
             st.rerun()
         return
-    chosen = st.multiselect(t("docs.delete_pick"), names, key="delete_names")
+    # Streamlit's own "Choose options" and "Select all" are English: the placeholder is
+    # ours, and "Select all" (no parameter for its text) is off: deleting is per choice.
+    chosen = st.multiselect(
+        t("docs.delete_pick"),
+        names,
+        key="delete_names",
+        placeholder=t("docs.delete_placeholder"),
+        select_all=False,
+    )
     if st.button(t("docs.delete"), disabled=not chosen, key="delete_button"):
         st.session_state[DELETE_PENDING_KEY] = list(chosen)
         st.rerun()

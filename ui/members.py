@@ -112,6 +112,7 @@ def render_members_panel(settings: Settings) -> None:
                 _candidates(access, collection),
                 format_func=_member_label,
                 index=None,
+                placeholder=t("members.who_placeholder"),
                 key="member_who",
             )
             role = right.selectbox(
@@ -131,6 +132,7 @@ def render_members_panel(settings: Settings) -> None:
                 removable,
                 format_func=_member_label,
                 index=None,
+                placeholder=t("members.remove_placeholder"),
                 key="member_remove",
             )
             if st.form_submit_button(t("members.remove")) and gone is not None:
