@@ -31,7 +31,7 @@ from rag_core.ingestion.progress import IngestProgress, IngestResult
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.sources.page_view import render_cited_page
 from tests.conftest import LSHORT, LSHORT_KO, pdf_pages, settings_for
-from tests.scans import garbage_text_pdf, huge_image_pdf, scanned_copy
+from tests.scans import garbage_text_pdf, huge_image_pdf, join_pdfs, scanned_copy
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tesseract") is None,
@@ -40,17 +40,6 @@ pytestmark = pytest.mark.skipif(
 HANGUL = range(0xAC00, 0xD7A4)
 FAST = {"ocr_dpi": 200}
 """Tests read 150-dpi scans at 200 dpi (the product default is 300)."""
-
-
-def join_pdfs(*parts: bytes) -> bytes:
-    """The pages of several PDFs, in order, as one PDF."""
-    writer = PdfWriter()
-    for part in parts:
-        for page in PdfReader(io.BytesIO(part)).pages:
-            writer.add_page(page)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 @pytest.fixture(scope="session")

@@ -7,57 +7,20 @@ kind gets its own note, in English here (the UI's Korean notes: tests/ui/test_pa
 
 from __future__ import annotations
 
-import io
 import shutil
 from pathlib import Path
 
 import pytest
 from langchain_core.embeddings import Embeddings
-from PIL import Image
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import DecodedStreamObject, NameObject
 
 from rag_core.ingestion.loaders import PageStream
 from rag_core.ingestion.ocr import OcrOptions
 from rag_core.ingestion.progress import IngestProgress, IngestResult, PageNote
 from rag_core.knowledge_base import KnowledgeBase
 from tests.conftest import LSHORT_KO, settings_for, text_pdf
-from tests.scans import scanned_copy
+from tests.scans import drawing_pdf, join_pdfs, scanned_copy, specked_scan_pdf
 
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="no Tesseract")
-
-
-def join_pdfs(*parts: bytes) -> bytes:
-    """The pages of several PDFs, in order, as one PDF."""
-    writer = PdfWriter()
-    for part in parts:
-        for page in PdfReader(io.BytesIO(part)).pages:
-            writer.add_page(page)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
-def drawing_pdf() -> bytes:
-    """One page that strokes a few lines and has no text and no image."""
-    writer = PdfWriter()
-    page = writer.add_blank_page(612, 792)
-    content = DecodedStreamObject()
-    content.set_data(b"2 w 100 100 m 500 700 l S 100 700 m 500 100 l S")
-    page[NameObject("/Contents")] = writer._add_object(content)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
-def specked_scan_pdf() -> bytes:
-    """A scanned blank sheet: a white 100-dpi image with five specks of dust."""
-    image = Image.new("L", (850, 1100), 255)
-    for x, y in [(100, 100), (400, 530), (700, 900), (120, 1000), (800, 40)]:
-        image.putpixel((x, y), 0)
-    out = io.BytesIO()
-    image.save(out, "PDF", resolution=100.0)
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
