@@ -67,7 +67,12 @@ def render_collection_picker(settings: Settings) -> None:
         fallback = settings.collection if settings.collection in names or not names else names[0]
         st.session_state[COLLECTION_KEY] = fallback
     if len(names) > 1:
-        st.sidebar.selectbox(t("collections.active"), names, key=COLLECTION_KEY)
+        st.sidebar.selectbox(
+            t("collections.active"),
+            names,
+            key=COLLECTION_KEY,
+            placeholder=t("widget.choose_one"),  # shown while a person types to filter
+        )
 
 
 def other_collections_to_search(configured: Settings) -> list[str]:

@@ -120,6 +120,7 @@ def render_members_panel(settings: Settings) -> None:
                 MEMBER_ROLES,
                 format_func=lambda r: t(f"members.role.{r}"),
                 key="member_role",
+                placeholder=t("widget.choose_one"),
             )
             if st.form_submit_button(t("members.add")) and who is not None:
                 _change(settings, lambda: access.share(collection, who[0], role, group=who[1]))
