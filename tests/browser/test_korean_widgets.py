@@ -10,6 +10,7 @@ records that and fails as soon as a Streamlit upgrade lets them be translated.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,18 @@ FILES = [("walrus.txt", "바다코끼리는 북극에 산다."), ("orca.txt", "�
 STREAMLIT_UPLOADER_TEXTS = ["Drag and drop files here", "Browse files", "Upload", "per file"]
 
 
+@dataclass
+class KoreanDocuments:
+    """The opened page, and its uploader's text before any file was dropped."""
+
+    page: Page
+    uploader_text: str
+
+
 @pytest.fixture(scope="module")
-def korean_documents(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+def korean_documents(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KoreanDocuments]:
     """The Documents page in a ko-KR browser, two text files indexed, the picker opened.
 
     Two: Streamlit offers "Select all" only while two or more options can be selected.
@@ -35,6 +46,9 @@ def korean_documents(browser: Browser, tmp_path_factory: pytest.TempPathFactory)
         page = context.new_page()
         try:
             page.goto(f"{url}/documents")
+            uploader = page.locator("[data-testid='stFileUploader']").first
+            expect(uploader).to_contain_text("끌어다 놓으세요")  # our label
+            uploader_text = uploader.inner_text()  # before a file: the drop zone's own texts
             page.locator("input[type=file]").first.set_input_files(
                 files=[
                     {"name": name, "mimeType": "text/plain", "buffer": text.encode()}
@@ -46,13 +60,13 @@ def korean_documents(browser: Browser, tmp_path_factory: pytest.TempPathFactory)
             expect(picker.locator("input")).to_have_attribute("placeholder", "문서를 고르세요")
             picker.click()  # the drop-down: where "Select all" was
             expect(page.get_by_text("walrus.txt").last).to_be_visible()
-            yield page
+            yield KoreanDocuments(page, uploader_text)
         finally:
             context.close()
 
 
-def test_the_delete_picker_shows_no_streamlit_english(korean_documents: Page):
-    page = korean_documents
+def test_the_delete_picker_shows_no_streamlit_english(korean_documents: KoreanDocuments):
+    page = korean_documents.page
     placeholders = page.eval_on_selector_all("[placeholder]", "els => els.map(e => e.placeholder)")
     text = page.locator("body").inner_text() + "\n".join(placeholders)  # drop-down: a portal
     assert "문서를 고르세요" in placeholders
@@ -64,7 +78,6 @@ def test_the_delete_picker_shows_no_streamlit_english(korean_documents: Page):
     reason="Streamlit 1.67 has no parameter or locale for the uploader's texts "
     "(streamlit/streamlit#13500); translating them would need injected JS or CSS",
 )
-def test_the_uploader_shows_no_streamlit_english(korean_documents: Page):
-    uploader = korean_documents.locator("[data-testid='stFileUploader']").first
-    text = uploader.inner_text()
+def test_the_uploader_shows_no_streamlit_english(korean_documents: KoreanDocuments):
+    text = korean_documents.uploader_text  # e.g. "... Upload ... 200MB per file • HWP, ..."
     assert [s for s in STREAMLIT_UPLOADER_TEXTS if s in text] == []
