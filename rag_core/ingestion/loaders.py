@@ -354,24 +354,55 @@ class PageStream:
         )
 
     def _raise_no_text(self) -> None:
-        """Raise the :class:`NoTextError` of a file without any page of text."""
+        """Raise the :class:`NoTextError` of a file without any page of text.
+
+        Codes: "ocr_unavailable" (Tesseract missing), "ocr_too_large" (every page that
+        needed OCR is over a pixel limit; params ``page``, ``width``, ``height``,
+        ``limit_mp`` of the first), "blank" (every page is blank), else "no_text".
+        """
         if self.ocr_skipped:
             pages = describe_empty_pages(sorted(self.ocr_skipped))
-            why = self.ocr_problem or "OCR could not read them"
+            sized = {
+                n: d for n, d in self.ocr_details.items() if d.get("what") in ("image", "page")
+            }
+            if self.ocr_problem:
+                why, code, params = self.ocr_problem, "ocr_unavailable", {}
+            elif sized and len(sized) == len(self.ocr_skipped):
+                first = min(sized)
+                detail = sized[first]
+                params = {
+                    "page": first,
+                    "width": detail["width"],
+                    "height": detail["height"],
+                    "limit_mp": round(detail["limit"] / 1e6),
+                }
+                size = f"{detail['width']} x {detail['height']}"
+                what = (
+                    f"holds a {size} pixel image"
+                    if detail["what"] == "image"
+                    else f"is {size} pixels at the lowest OCR resolution"
+                )
+                limit = f"over {params['limit_mp']} MP"
+                why = f"over the OCR pixel limit (page {first} {what}, {limit})"
+                code = "ocr_too_large"
+            else:
+                why, code, params = "OCR could not read them", "no_text", {}
             raise NoTextError(
                 self.name,
                 f"no page has extractable text and {pages} could not be OCR'd: {why}",
-                "ocr_unavailable" if self.ocr_problem else "no_text",
+                code,
+                params,
             )
+        code = "no_text"
         if self._pdf is None:
             why = "the file holds only whitespace"
         elif all(kind == "blank" for kind in self.page_kinds.values()):
-            why = "every page is blank"
+            why, code = "every page is blank", "blank"
         elif self._ocr.mode == "off":
             why = "is it a scanned document? Turn OCR on (RAG_OCR=auto)"
         else:
             why = "OCR found no text either"
-        raise NoTextError(self.name, f"no page has extractable text: {why}", "no_text")
+        raise NoTextError(self.name, f"no page has extractable text: {why}", code)
 
     def close(self) -> None:
         """Stop the PDF worker if it is still running (idempotent)."""

@@ -114,3 +114,10 @@ def test_the_ocr_bomb_is_refused_in_korean_as_a_bomb(korean):
         {"page": 2, "limit_mb": 2048},
     )
     assert text.replace("\\", "") == "bomb.pdf: PDF가 읽기 안전 한도를 넘습니다 (압축 폭탄?)"
+
+
+def test_a_file_over_the_pixel_limit_is_refused_with_its_size_in_korean(korean):
+    params = {"page": 1, "width": 50000, "height": 50000, "limit_mp": 179}
+    text = error_text("huge.pdf", "ocr_too_large", "huge.pdf: ...", params).replace("\\", "")
+    assert "1쪽: 50000 x 50000 화소, 한도 179메가화소" in text
+    assert english_words(text, "huge.pdf") == [], text

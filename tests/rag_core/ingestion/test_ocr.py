@@ -176,6 +176,17 @@ def test_huge_page_images_are_reported_not_decoded():
     )
 
 
+def test_a_file_whose_only_page_is_over_the_pixel_limit_says_so(tmp_path, embeddings):
+    kb = KnowledgeBase(settings_for(tmp_path / "data"), embeddings)
+    result = kb.ingest_bytes("huge.pdf", huge_image_pdf(50_000))
+    assert result.status == "failed" and result.error_code == "ocr_too_large"
+    assert result.error == (
+        "huge.pdf: no page has extractable text and page 1 could not be OCR'd: over the OCR "
+        "pixel limit (page 1 holds a 50000 x 50000 pixel image, over 179 MP)"
+    )
+    assert result.error_params == {"page": 1, "width": 50_000, "height": 50_000, "limit_mp": 179}
+
+
 def test_a_page_timeout_names_its_seconds():
     result = IngestResult("slow.pdf", "", "indexed", ocr_skipped={4: "timeout", 7: "timeout"})
     result.ocr_details = {4: {"seconds": 60.0}, 7: {"seconds": 60.0}}
