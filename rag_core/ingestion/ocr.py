@@ -62,6 +62,12 @@ REASONS = {
 """Why a page was not recognised (the codes the worker and :func:`iter_ocr` report)."""
 
 
+OUT_OF_MEMORY_EXITS = (-6, -9)
+"""Exit codes of a worker that ran out of memory: SIGABRT (PDFium's C++ aborts when an
+allocation fails under the address-space cap; seen with a 1 GiB annotation appearance)
+and SIGKILL (the kernel's out-of-memory killer). A crash of another kind is "failed"."""
+
+
 @dataclass(frozen=True)
 class OcrOptions:
     """How pages are recognised (see :class:`rag_core.config.Settings` for the settings).
@@ -288,9 +294,9 @@ def _run_batch(
 ) -> Iterator[OcrPage | OcrSkip]:
     """One worker process for ``batch``; pages it never reported are skipped.
 
-    A worker that stops while rendering a page (it announces each one) and was killed by a
-    signal (PDFium aborts when an allocation fails under the address-space cap) or reported
-    ``MemoryError`` names that page ``"memory"``; the pages after it are ``"failed"``, or
+    A worker that stops while rendering a page (it announces each one) with an exit code of
+    :data:`OUT_OF_MEMORY_EXITS` or after reporting ``MemoryError`` names that page
+    ``"memory"``; the pages after it are ``"failed"``, or
     all of them ``"timeout"`` when the deadline passed.
     """
     header = {"password": password, "pages": batch, "options": asdict(options)}
@@ -318,7 +324,7 @@ def _run_batch(
         elif kind in ("timeout", "error", "eof"):
             logger.warning("OCR worker stopped (%s) before pages %s", message, pending)
             out_of_memory = (kind == "error" and message[1] == "memory") or (
-                kind == "eof" and message[1] is not None and message[1] < 0
+                kind == "eof" and message[1] in OUT_OF_MEMORY_EXITS
             )
             if out_of_memory and rendering in pending:
                 pending.remove(rendering)
