@@ -8,7 +8,10 @@ the page's content stream operators and its resources are read (pypdf's
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
+
+logger = logging.getLogger(__name__)
 
 InkKind = Literal["blank", "image", "drawing"]
 
@@ -30,10 +33,23 @@ def ink_kind(page: Any) -> InkKind:
     Returns:
         ``"image"`` when it draws an image (an image XObject, also inside a form, or an
         inline image): a scanned page?; ``"drawing"`` when it paints paths, shadings,
-        glyphs without text or has annotations with an appearance; ``"blank"`` when it
-        has no content stream or one that paints nothing.
+        glyphs without text or has annotations with an appearance, or when what it draws
+        cannot be told (then OCR looks); ``"blank"`` when it has no content stream or one
+        that paints nothing.
+
+    Raises:
+        MemoryError, pypdf.errors.LimitReachedError: a stream inflates past the limits
+            (the parse worker reports the file as too large or a decompression bomb).
     """
-    kind = _stream_kind(page.get_contents(), page.get("/Resources"), page.pdf, 0)
+    from pypdf.errors import LimitReachedError
+
+    try:
+        kind = _stream_kind(page.get_contents(), page.get("/Resources"), page.pdf, 0)
+    except (MemoryError, LimitReachedError):
+        raise
+    except Exception as exc:  # a damaged form or resource: let OCR look at the page
+        logger.info("cannot tell what a page without text draws: %s", exc)
+        return "drawing"
     if kind == "blank" and _has_appearances(page):
         return "drawing"
     return kind
