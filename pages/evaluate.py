@@ -32,7 +32,14 @@ except RagError as exc:
     st.stop()
 
 upload = st.file_uploader(t("eval.file"), type=["jsonl", "json"], key="qa_file")
-modes = st.multiselect(t("eval.modes"), default_modes(), default=default_modes(), key="modes")
+modes = st.multiselect(
+    t("eval.modes"),
+    default_modes(),
+    default=default_modes(),
+    key="modes",
+    placeholder=t("eval.modes_placeholder"),
+    select_all=False,  # its "Select all" text has no parameter (English in every language)
+)
 k = st.slider("k", 1, 20, value=settings.top_k, key="eval_k")
 if st.button(t("eval.run"), type="primary", disabled=upload is None or not modes, key="run_eval"):
     try:

@@ -19,14 +19,23 @@ class DocumentError(RagError):
         reason: the English message without the file name.
         code: a stable identifier of the problem ("empty", "not_pdf", "damaged",
             "no_text", "too_complex", ...) so a UI can show it in its own language.
+        params: the values the message names (e.g. ``seconds`` of a time limit), for
+            that translation.
     """
 
-    def __init__(self, filename: str, message: str, code: str = "unreadable") -> None:
+    def __init__(
+        self,
+        filename: str,
+        message: str,
+        code: str = "unreadable",
+        params: dict[str, object] | None = None,
+    ) -> None:
         """Store the display name and build ``"<filename>: <message>"``."""
         super().__init__(f"{filename}: {message}")
         self.filename = filename
         self.reason = message
         self.code = code
+        self.params = dict(params or {})
 
 
 class PasswordRequiredError(DocumentError):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 from PIL import Image
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
 from pypdf.generic import (
     DecodedStreamObject,
     DictionaryObject,
@@ -66,7 +66,6 @@ def garbage_text_pdf(scan: bytes, page_text: str = "(cid:12)(cid:7)(cid:42) " * 
 
     The text is drawn in render mode 3 (invisible), as OCR'd or broken PDFs carry it.
     """
-    from pypdf import PdfReader
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(scan)))
     page = writer.pages[0]
@@ -123,4 +122,37 @@ def huge_image_pdf(side: int = 50_000) -> bytes:
     page[NameObject("/Contents")] = writer._add_object(content)
     out = io.BytesIO()
     writer.write(out)
+    return out.getvalue()
+
+
+def join_pdfs(*parts: bytes) -> bytes:
+    """The pages of several PDFs, in order, as one PDF."""
+    writer = PdfWriter()
+    for part in parts:
+        for page in PdfReader(io.BytesIO(part)).pages:
+            writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def drawing_pdf() -> bytes:
+    """One page that strokes a few lines and has no text and no image."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(612, 792)
+    content = DecodedStreamObject()
+    content.set_data(b"2 w 100 100 m 500 700 l S 100 700 m 500 100 l S")
+    page[NameObject("/Contents")] = writer._add_object(content)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def specked_scan_pdf() -> bytes:
+    """A scanned blank sheet: a white 100-dpi image with five specks of dust."""
+    image = Image.new("L", (850, 1100), 255)
+    for x, y in [(100, 100), (400, 530), (700, 900), (120, 1000), (800, 40)]:
+        image.putpixel((x, y), 0)
+    out = io.BytesIO()
+    image.save(out, "PDF", resolution=100.0)
     return out.getvalue()

@@ -67,7 +67,12 @@ def render_collection_picker(settings: Settings) -> None:
         fallback = settings.collection if settings.collection in names or not names else names[0]
         st.session_state[COLLECTION_KEY] = fallback
     if len(names) > 1:
-        st.sidebar.selectbox(t("collections.active"), names, key=COLLECTION_KEY)
+        st.sidebar.selectbox(
+            t("collections.active"),
+            names,
+            key=COLLECTION_KEY,
+            placeholder=t("widget.choose_one"),  # shown while a person types to filter
+        )
 
 
 def other_collections_to_search(configured: Settings) -> list[str]:
@@ -83,7 +88,13 @@ def other_collections_to_search(configured: Settings) -> list[str]:
     others = [n for n in collection_names(configured) if n != active]
     if not others:
         return []
-    chosen = st.sidebar.multiselect(t("collections.also_search"), others, key=ALSO_SEARCH_KEY)
+    chosen = st.sidebar.multiselect(
+        t("collections.also_search"),
+        others,
+        key=ALSO_SEARCH_KEY,
+        placeholder=t("collections.also_search_placeholder"),
+        select_all=False,  # its "Select all" text has no parameter (English in every language)
+    )
     return [name for name in chosen if name in others]
 
 

@@ -5,6 +5,7 @@ Re-indexing is offered when the store was built with another embedding model.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from rag_core.errors import (
 )
 from rag_core.index.files import SUPPORTED_SUFFIXES
 from rag_core.ingest_queue import IngestJob, IngestQueue
-from rag_core.ingestion.progress import IngestProgress, IngestResult
+from rag_core.ingestion.progress import IngestProgress, IngestResult, PageNote
 from rag_core.ingestion.reindex import reindex_into_new_collection
 from rag_core.knowledge_base import KnowledgeBase
 from ui.i18n import MESSAGES, t, ui_language
@@ -94,34 +95,66 @@ def _report_for(result: IngestResult) -> UploadReport:
         chunks=plural(result.chunks, "chunk"),
         seconds=result.seconds,
     )
-    if result.warning:
-        text += " " + escape_markdown(result.warning)
+    notes = notes_text(result.notes)
+    if notes:
+        text += " " + notes
     return UploadReport(result.filename, "success", text)
 
 
-def error_text(name: str, code: str, message: str) -> str:
+def pages_text(pages: list[int], limit: int = 12) -> str:
+    """Page numbers in the UI language: "pages 2, 6" / "2, 6쪽", at most ``limit`` listed.
+
+    Args:
+        pages: 1-based page numbers, ascending.
+        limit: how many numbers to list before "and N more".
+    """
+    shown = ", ".join(str(page) for page in pages[:limit])
+    if len(pages) > limit:
+        shown = t("docs.pages.more", list=shown, n=len(pages) - limit)
+    return t("docs.pages.one" if len(pages) == 1 else "docs.pages.many", list=shown)
+
+
+def notes_text(notes: list[PageNote]) -> str:
+    """The notes on a file's pages (blank, scanned?, OCR'd, over a limit) in the UI language.
+
+    Args:
+        notes: :attr:`rag_core.ingestion.progress.IngestResult.notes`.
+
+    Returns:
+        One sentence per note, escaped for Markdown ("" when there are none).
+    """
+    texts = [
+        t(f"docs.note.{note.code}", pages=pages_text(note.pages), **note.params) for note in notes
+    ]
+    return escape_markdown(" ".join(texts))
+
+
+def error_text(name: str, code: str, message: str, params: dict[str, object] | None = None) -> str:
     """A file's error in the UI language, escaped for Markdown.
 
     Args:
         name: the file's display name.
         code: :attr:`rag_core.errors.DocumentError.code` ("" if none).
         message: the engine's English message, ``"<name>: <reason>"``.
+        params: :attr:`rag_core.errors.DocumentError.params` (e.g. ``seconds``).
 
     Returns:
         English: ``message`` itself (with its detail); other languages: the translation
-        of ``code`` where one exists, else ``message``. A missing password adds a hint.
+        of ``code`` where one exists and ``params`` has every value it names, else
+        ``message``. A missing password adds a hint.
     """
     key = f"docs.err.{code}"
+    text = escape_markdown(message)
     if ui_language() != "en" and ui_language() in MESSAGES.get(key, {}):
-        text = t(key, name=escape_markdown(name))
-    else:
-        text = escape_markdown(message)
+        values = {k: escape_markdown(str(v)) for k, v in (params or {}).items()}
+        with contextlib.suppress(KeyError, IndexError):  # a value it names is missing
+            text = t(key, **values, name=escape_markdown(name))
     return text + (t("docs.password_hint") if code == "password_required" else "")
 
 
 def failure_text(result: IngestResult) -> str:
     """The failed file's message in the UI language (see :func:`error_text`)."""
-    return error_text(result.filename, result.error_code, result.error)
+    return error_text(result.filename, result.error_code, result.error, result.error_params)
 
 
 def progress_text(event: IngestProgress, shown: str) -> str:
@@ -210,7 +243,9 @@ def _report_for_job(job: IngestJob) -> UploadReport:
         return _report_for(job.result)
     error = job.error
     if isinstance(error, DocumentError):
-        return UploadReport(job.name, "error", error_text(error.filename, error.code, str(error)))
+        return UploadReport(
+            job.name, "error", error_text(error.filename, error.code, str(error), error.params)
+        )
     return UploadReport(job.name, "error", escape_markdown(f"{job.name}: {error}"))
 
 
@@ -348,7 +383,15 @@ def render_delete_control(engine: Engine, collection: str, caller: Caller | None
             del st.session_state[DELETE_PENDING_KEY]
             st.rerun()
         return
-    chosen = st.multiselect(t("docs.delete_pick"), names, key="delete_names")
+    # Streamlit's own "Choose options" and "Select all" are English: the placeholder is
+    # ours, and "Select all" (no parameter for its text) is off: deleting is per choice.
+    chosen = st.multiselect(
+        t("docs.delete_pick"),
+        names,
+        key="delete_names",
+        placeholder=t("docs.delete_placeholder"),
+        select_all=False,
+    )
     if st.button(t("docs.delete"), disabled=not chosen, key="delete_button"):
         st.session_state[DELETE_PENDING_KEY] = list(chosen)
         st.rerun()

@@ -91,4 +91,5 @@ def render_language_picker(
         format_func=LANGUAGES.__getitem__,
         key=LANGUAGE_KEY,
         on_change=on_change,
+        placeholder=t("widget.choose_one"),  # shown while a person types to filter
     )

@@ -112,6 +112,7 @@ def render_members_panel(settings: Settings) -> None:
                 _candidates(access, collection),
                 format_func=_member_label,
                 index=None,
+                placeholder=t("members.who_placeholder"),
                 key="member_who",
             )
             role = right.selectbox(
@@ -119,6 +120,7 @@ def render_members_panel(settings: Settings) -> None:
                 MEMBER_ROLES,
                 format_func=lambda r: t(f"members.role.{r}"),
                 key="member_role",
+                placeholder=t("widget.choose_one"),
             )
             if st.form_submit_button(t("members.add")) and who is not None:
                 _change(settings, lambda: access.share(collection, who[0], role, group=who[1]))
@@ -131,6 +133,7 @@ def render_members_panel(settings: Settings) -> None:
                 removable,
                 format_func=_member_label,
                 index=None,
+                placeholder=t("members.remove_placeholder"),
                 key="member_remove",
             )
             if st.form_submit_button(t("members.remove")) and gone is not None:

@@ -80,7 +80,11 @@ def render_sidebar(settings: Settings) -> ChatOptions:
         if st.session_state.get(MODEL_KEY) not in choices:
             st.session_state[MODEL_KEY] = default
         model = st.selectbox(
-            t("sidebar.model"), choices, key=MODEL_KEY, help=t("sidebar.model_help")
+            t("sidebar.model"),
+            choices,
+            key=MODEL_KEY,
+            help=t("sidebar.model_help"),
+            placeholder=t("widget.choose_one"),  # shown while a person types to filter
         )
         # the value lives in session state (kept across pages), so no default here:
         # Streamlit warns about a widget given both

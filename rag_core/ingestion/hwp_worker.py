@@ -103,6 +103,7 @@ def iter_hwp_blocks(
                 name,
                 f"the document is too complex: reading it took longer than {timeout_s:.0f} s",
                 "hwp_too_complex",
+                {"seconds": round(timeout_s)},
             )
         elif kind == "eof":
             logger.warning("HWP worker for %s died with exit code %s", name, message[1])

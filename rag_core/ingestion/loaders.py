@@ -23,6 +23,7 @@ from rag_core.ingestion.hwp_worker import HwpPages
 from rag_core.ingestion.ocr import (
     OcrOptions,
     OcrPage,
+    OcrSkip,
     is_garbage,
     iter_ocr,
     needs_ocr,
@@ -31,12 +32,15 @@ from rag_core.ingestion.ocr import (
 )
 from rag_core.ingestion.sections import Sections, section_metadata
 from rag_core.ingestion.spacing import RESPACED_KEY, lost_spacing, respace
-from rag_core.ingestion.worker import PdfHeadings, PdfMeta, iter_pdf_pages
+from rag_core.ingestion.worker import PdfHeadings, PdfInk, PdfMeta, iter_pdf_pages
 
 logger = logging.getLogger(__name__)
 
 MIN_PAGE_CHARS = 1
 """A page with fewer non-space characters than this counts as having no text layer."""
+EMPTY_KINDS = {"blank": "blank", "image": "scan", "drawing": "drawing"}
+"""What a page without text draws (:class:`~rag_core.ingestion.worker.PdfInk`) -> its
+kind in :attr:`PageStream.page_kinds` when it is not recognised by OCR."""
 
 
 @dataclass
@@ -124,11 +128,12 @@ class PageStream:
     yields one Document per page that has text while the worker reads ahead. Pages without
     usable text (:func:`rag_core.ingestion.ocr.needs_ocr`) are recognised by OCR after the
     last page has been read, and yielded then (metadata ``ocr: True``); with OCR off they
-    are collected in :attr:`empty_pages`. Korean pages that lost their word spacing are
-    respaced (:mod:`rag_core.ingestion.spacing`). Every page gets the document's title
-    (``doc_title``) and its heading path (``section``) or, when a section starts on it,
-    the section starts (:mod:`rag_core.ingestion.sections`). Close it (or use it as a
-    context manager) to stop the worker early.
+    are collected in :attr:`empty_pages`, each with its kind in :attr:`page_kinds`; a page
+    that draws nothing is blank and is never sent to OCR. Korean pages that lost their
+    word spacing are respaced (:mod:`rag_core.ingestion.spacing`). Every page gets the
+    document's title (``doc_title``) and its heading path (``section``) or, when a
+    section starts on it, the section starts (:mod:`rag_core.ingestion.sections`). Close
+    it (or use it as a context manager) to stop the worker early.
 
     Args:
         name: the file's name as uploaded; used for display and to pick the format.
@@ -147,9 +152,15 @@ class PageStream:
         n_pages: pages in the file (1 for text files).
         pages_read: pages the iteration has reached so far.
         empty_pages: 1-based numbers of the pages reached that had no text.
+        page_kinds: why each of :attr:`empty_pages` has no text: "blank" (no ink: no
+            content, or rendered nearly white), "scan" (images but no text, OCR off: a
+            scanned page?), "drawing" (only vector ink, OCR off), "ocr_empty" (OCR ran and
+            found no text).
         ocr_pages: pages whose text came from OCR.
         ocr_skipped: pages that needed OCR and did not get it, with the reason (a key of
             :data:`rag_core.ingestion.ocr.REASONS`).
+        ocr_details: for pages skipped as too large, what is over which limit (see
+            :class:`rag_core.ingestion.ocr.OcrSkip`).
         ocr_problem: why OCR could not run at all ("" when it could, or was not needed).
         ocr_words: the word boxes of each OCR'd page (see :class:`OcrPage`).
         respaced_pages: pages whose Korean word spacing was restored.
@@ -160,6 +171,8 @@ class PageStream:
         PasswordRequiredError: an encrypted PDF and no password (constructor).
         WrongPasswordError: the password does not open the PDF (constructor).
         NoTextError: from the iteration, after the last page, when no page had text.
+        DocumentError: from the iteration, code "limit", when rendering a page for OCR ran
+            out of the worker's memory (a decompression bomb).
     """
 
     def __init__(
@@ -181,8 +194,10 @@ class PageStream:
         self.sha256 = sha256_hex(data)
         self.pages_read = 0
         self.empty_pages: list[int] = []
+        self.page_kinds: dict[int, str] = {}
         self.ocr_pages: list[int] = []
         self.ocr_skipped: dict[int, str] = {}
+        self.ocr_details: dict[int, dict[str, Any]] = {}
         self.ocr_problem = ""
         self.ocr_words: dict[int, list[list[Any]]] = {}
         self.respaced_pages: list[int] = []
@@ -190,7 +205,7 @@ class PageStream:
         self._on_page, self._on_ocr = on_page, on_ocr
         self._ocr = ocr if ocr is not None else OcrOptions(mode="off")
         self._spacing = korean_spacing
-        self._pdf: Iterator[PdfMeta | PdfHeadings | tuple[int, str]] | None = None
+        self._pdf: Iterator[PdfMeta | PdfHeadings | PdfInk | tuple[int, str]] | None = None
         self._hwp: HwpPages | None = None
         self._sections = Sections(self.name)
         suffix = suffix_of(self.name)
@@ -200,7 +215,7 @@ class PageStream:
             assert isinstance(meta, PdfMeta)
             self.n_pages, self._labels = meta.n_pages, meta.labels
             self._sections = Sections(self.name, meta.title, meta.outline)
-            self._items: Iterator[PdfMeta | PdfHeadings | tuple[int, str]] = self._pdf
+            self._items: Iterator[PdfMeta | PdfHeadings | PdfInk | tuple[int, str]] = self._pdf
         elif suffix in HWP_SUFFIXES:  # pages: paragraph groups under a heading path
             self._hwp = HwpPages(self.name, data, timeout_s=timeout_s)
             self.n_pages, self._labels = self._hwp.n_pages, []
@@ -220,17 +235,23 @@ class PageStream:
         """Yield the pages with text, then the OCR'd ones; :class:`NoTextError` if none."""
         with_text = 0
         deferred: dict[int, str] = {}
+        ink: dict[int, str] = {}
         for item in self._items:
             assert not isinstance(item, PdfMeta)
             if isinstance(item, PdfHeadings):  # a PDF without bookmarks: its large lines
                 self._sections.add_detected(item.number, item.headings)
                 continue
+            if isinstance(item, PdfInk):  # a page without text: what it draws
+                ink[item.number] = item.kind
+                continue
             number, text = item
             self.pages_read = number
-            if self._pdf is not None and needs_ocr(text, self._ocr.mode):
+            blank = ink.get(number) == "blank"  # nothing drawn: nothing for OCR to read
+            if self._pdf is not None and not blank and needs_ocr(text, self._ocr.mode):
                 deferred[number] = text
             elif len(text.strip()) < MIN_PAGE_CHARS:
                 self.empty_pages.append(number)
+                self.page_kinds[number] = EMPTY_KINDS.get(ink.get(number, "blank"), "blank")
             else:
                 with_text += 1
                 yield self._page(number, text)
@@ -281,8 +302,8 @@ class PageStream:
             return
         self.ocr_problem = tesseract_problem(self._ocr.tesseract_cmd, self._ocr.languages)
         if self.ocr_problem:
-            outcomes: Iterator[OcrPage | tuple[int, str]] = iter(
-                [(number, "unavailable") for number in deferred]
+            outcomes: Iterator[OcrPage | OcrSkip] = iter(
+                [OcrSkip(number, "unavailable") for number in deferred]
             )
         else:
             outcomes = iter_ocr(
@@ -298,34 +319,90 @@ class PageStream:
                 self.ocr_words[outcome.number] = outcome.words
                 yield self._page(outcome.number, ocr_text(outcome.text), ocr=True)
                 continue
-            number = outcome.number if isinstance(outcome, OcrPage) else outcome[0]
+            number = outcome.number
+            if isinstance(outcome, OcrSkip) and outcome.reason == "memory":
+                self._raise_memory(number, outcome.detail.get("limit", 0))
             text = deferred[number]
             if not is_garbage(text):  # "force" on a page with text: keep its text layer
                 yield self._page(number, text)
-            elif isinstance(outcome, OcrPage):
-                self.empty_pages.append(number)  # OCR read nothing: a blank page
+            elif isinstance(outcome, OcrPage):  # no ink, or OCR read nothing
+                self.empty_pages.append(number)
+                self.page_kinds[number] = "blank" if outcome.blank else "ocr_empty"
             else:
-                self.ocr_skipped[number] = outcome[1]
+                self.ocr_skipped[number] = outcome.reason
+                if outcome.detail:
+                    self.ocr_details[number] = outcome.detail
         self.ocr_pages.sort()
         self.empty_pages.sort()
 
+    def _raise_memory(self, number: int, limit: int) -> None:
+        """Refuse the file: rendering page ``number`` for OCR ran out of ``limit`` bytes.
+
+        The page is within the pixel limits, so a stream on it inflated past the worker's
+        address-space cap: the same refusal as the parse worker's limit errors (THREATS 7).
+
+        Raises:
+            DocumentError: always, code "limit", params ``page`` and ``limit_mb``.
+        """
+        limit_mb = round(limit / 2**20)
+        raise DocumentError(
+            self.name,
+            "the PDF exceeds the reader's safety limits (decompression bomb?): rendering "
+            f"page {number} for OCR needed more than the {limit_mb} MB memory limit",
+            "limit",
+            {"page": number, "limit_mb": limit_mb},
+        )
+
     def _raise_no_text(self) -> None:
-        """Raise the :class:`NoTextError` of a file without any page of text."""
+        """Raise the :class:`NoTextError` of a file without any page of text.
+
+        Codes: "ocr_unavailable" (Tesseract missing), "ocr_too_large" (every page that
+        needed OCR is over a pixel limit; params ``page``, ``width``, ``height``,
+        ``limit_mp`` of the first), "blank" (every page is blank), else "no_text".
+        """
         if self.ocr_skipped:
             pages = describe_empty_pages(sorted(self.ocr_skipped))
-            why = self.ocr_problem or "OCR could not read them"
+            sized = {
+                n: d for n, d in self.ocr_details.items() if d.get("what") in ("image", "page")
+            }
+            if self.ocr_problem:
+                why, code, params = self.ocr_problem, "ocr_unavailable", {}
+            elif sized and len(sized) == len(self.ocr_skipped):
+                first = min(sized)
+                detail = sized[first]
+                params = {
+                    "page": first,
+                    "width": detail["width"],
+                    "height": detail["height"],
+                    "limit_mp": round(detail["limit"] / 1e6),
+                }
+                size = f"{detail['width']} x {detail['height']}"
+                what = (
+                    f"holds a {size} pixel image"
+                    if detail["what"] == "image"
+                    else f"is {size} pixels at the lowest OCR resolution"
+                )
+                limit = f"over {params['limit_mp']} MP"
+                why = f"over the OCR pixel limit (page {first} {what}, {limit})"
+                code = "ocr_too_large"
+            else:
+                why, code, params = "OCR could not read them", "no_text", {}
             raise NoTextError(
                 self.name,
                 f"no page has extractable text and {pages} could not be OCR'd: {why}",
-                "ocr_unavailable" if self.ocr_problem else "no_text",
+                code,
+                params,
             )
+        code = "no_text"
         if self._pdf is None:
             why = "the file holds only whitespace"
+        elif all(kind == "blank" for kind in self.page_kinds.values()):
+            why, code = "every page is blank", "blank"
         elif self._ocr.mode == "off":
             why = "is it a scanned document? Turn OCR on (RAG_OCR=auto)"
         else:
-            why = "OCR found no text either (blank pages?)"
-        raise NoTextError(self.name, f"no page has extractable text: {why}", "no_text")
+            why = "OCR found no text either"
+        raise NoTextError(self.name, f"no page has extractable text: {why}", code)
 
     def close(self) -> None:
         """Stop the PDF worker if it is still running (idempotent)."""

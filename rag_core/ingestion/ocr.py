@@ -6,8 +6,12 @@ processes (:mod:`rag_core.ingestion.ocr_worker`, one per batch of pages, each wi
 parse worker's address-space cap and a deadline), which render pages with pypdfium2 and run
 Tesseract (https://github.com/tesseract-ocr/tesseract, Debian packages ``tesseract-ocr`` and
 ``tesseract-ocr-kor``) through pytesseract, two pages at a time. Pages whose image is
-over the size limit, that time out or whose worker fails are reported by number, and so
-are all of them when Tesseract is not installed; the rest of the file is indexed anyway.
+over the size limit (with their size and the limit), that time out or whose worker fails
+are reported by number, and so are all of them when Tesseract is not installed; the rest
+of the file is indexed anyway. A worker killed by its memory cap while rendering a page
+within the pixel limits names that page with the reason ``"memory"``: a stream inflated
+past the cap (a decompression bomb), which the loader refuses like the parse worker's
+limit errors.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import shutil
 import subprocess
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from rag_core.ingestion.spacing import rejoin_syllables, split_syllables
@@ -53,8 +57,15 @@ REASONS = {
     "timeout": "OCR took too long",
     "failed": "OCR failed",
     "unavailable": "Tesseract is not installed",
+    "memory": "rendering it ran out of memory (decompression bomb?)",
 }
 """Why a page was not recognised (the codes the worker and :func:`iter_ocr` report)."""
+
+
+OUT_OF_MEMORY_EXITS = (-6, -9)
+"""Exit codes of a worker that ran out of memory: SIGABRT (PDFium's C++ aborts when an
+allocation fails under the address-space cap; seen with a 1 GiB annotation appearance)
+and SIGKILL (the kernel's out-of-memory killer). A crash of another kind is "failed"."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,26 @@ class OcrPage:
     number: int
     text: str
     words: list[list[Any]]
+    blank: bool = False
+
+
+@dataclass(frozen=True)
+class OcrSkip:
+    """A page that needed OCR and did not get it.
+
+    Attributes:
+        number: 1-based page number.
+        reason: a key of :data:`REASONS`.
+        detail: for ``"too_large"``, what is over which limit: ``what`` ("image": one
+            image drawn on the page, or "page": the page rendered at ``dpi``, the lowest
+            resolution worth reading), ``width`` and ``height`` in pixels, ``limit`` in
+            pixels; for ``"timeout"``, the ``seconds`` that ran out; for ``"memory"``, the
+            worker's ``limit`` in bytes; else empty.
+    """
+
+    number: int
+    reason: str
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 def junk_shares(text: str) -> tuple[float, float]:
@@ -234,7 +265,7 @@ def iter_ocr(
     *,
     password: str | None = None,
     on_page: Callable[[int, int], None] | None = None,
-) -> Iterator[OcrPage | tuple[int, str]]:
+) -> Iterator[OcrPage | OcrSkip]:
     """Recognise ``pages`` of a PDF, in worker processes of ``options.batch_pages`` pages.
 
     Args:
@@ -245,8 +276,8 @@ def iter_ocr(
         on_page: called with ``(pages handled, len(pages))`` after each page.
 
     Yields:
-        An :class:`OcrPage` for each recognised page, or ``(page, reason)`` for a page
-        that was not (a key of :data:`REASONS`), in the order the pages finish.
+        An :class:`OcrPage` for each recognised page (``blank`` when it has no ink), or
+        an :class:`OcrSkip` for a page that was not, in the order the pages finish.
     """
     done = 0
     for start in range(0, len(pages), options.batch_pages):
@@ -260,36 +291,59 @@ def iter_ocr(
 
 def _run_batch(
     data: bytes, batch: list[int], options: OcrOptions, password: str | None
-) -> Iterator[OcrPage | tuple[int, str]]:
-    """One worker process for ``batch``; pages it never reported are ``failed``/``timeout``."""
+) -> Iterator[OcrPage | OcrSkip]:
+    """One worker process for ``batch``; pages it never reported are skipped.
+
+    A worker that stops while rendering a page (it announces each one) with an exit code of
+    :data:`OUT_OF_MEMORY_EXITS` or after reporting ``MemoryError`` names that page
+    ``"memory"``; the pages after it are ``"failed"``, or
+    all of them ``"timeout"`` when the deadline passed.
+    """
     header = {"password": password, "pages": batch, "options": asdict(options)}
     line = json.dumps(header).encode() + b"\n"
     rounds = math.ceil(len(batch) / max(1, options.workers))
     timeout_s = 30.0 + options.page_timeout_s * rounds
     pending = list(batch)
+    rendering: int | None = None
     # Tesseract's OpenMP threads would compete with the other page's process.
     env = {"OMP_THREAD_LIMIT": "1"}
     args = [str(options.memory_limit)]
     for message in run_child("rag_core.ingestion.ocr_worker", args, [line, data], timeout_s, env):
         kind = message[0]
-        if kind == "page":
+        if kind == "render":
+            rendering = message[1]
+        elif kind == "page":
             pending.remove(message[1])
             yield OcrPage(message[1], message[2], message[3])
+        elif kind == "blank":
+            pending.remove(message[1])
+            yield OcrPage(message[1], "", [], blank=True)
         elif kind == "skip":
             pending.remove(message[1])
-            yield (message[1], message[2])
+            yield OcrSkip(message[1], message[2], message[3] if len(message) > 3 else {})
         elif kind in ("timeout", "error", "eof"):
             logger.warning("OCR worker stopped (%s) before pages %s", message, pending)
-            reason = "timeout" if kind == "timeout" else "failed"
-            for number in pending:
-                yield (number, reason)
+            out_of_memory = (kind == "error" and message[1] == "memory") or (
+                kind == "eof" and message[1] in OUT_OF_MEMORY_EXITS
+            )
+            if out_of_memory and rendering in pending:
+                pending.remove(rendering)
+                yield OcrSkip(rendering, "memory", {"limit": options.memory_limit})
+            if kind == "timeout":
+                for number in pending:
+                    yield OcrSkip(number, "timeout", {"seconds": timeout_s})
+            else:
+                for number in pending:
+                    yield OcrSkip(number, "failed")
             return
 
 
 __all__ = [
     "INSTALL_COMMAND",
+    "REASONS",
     "OcrOptions",
     "OcrPage",
+    "OcrSkip",
     "is_garbage",
     "iter_ocr",
     "junk_shares",

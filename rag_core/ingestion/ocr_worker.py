@@ -4,8 +4,9 @@ Started by :func:`rag_core.ingestion.ocr.iter_ocr` as ``python -m
 rag_core.ingestion.ocr_worker MEMORY_LIMIT``, with its address space capped like the parse
 worker's (the Tesseract processes it starts inherit the cap). Reads a JSON header line
 (``password``, ``pages``, ``options``) and then the PDF's bytes from stdin; writes JSON lines:
-``("page", number, text, words)``, ``("skip", number, reason)``, ``("error", kind, detail)``,
-``("done",)``.
+``("render", number)`` (before a page is rendered, so a worker killed while rendering
+names its page), ``("page", number, text, words)``, ``("blank", number)`` (no ink: nothing
+to recognise), ``("skip", number, reason, detail)``, ``("error", kind, detail)``, ``("done",)``.
 
 PDFium is not thread-safe, so pages are rendered one after the other on the main thread
 while up to ``workers`` Tesseract processes (pytesseract, https://pypi.org/project/pytesseract/)
@@ -29,8 +30,13 @@ from rag_core.ingestion.worker import MEMORY_LIMIT_BYTES, limit_memory
 logger = logging.getLogger(__name__)
 
 BLANK_LEVEL = 224
-"""A rendered page whose darkest grey level is at least this is blank: Tesseract is not
-run on it (blank pages of text PDFs, such as lshort.pdf's pages 12, 56 and 102)."""
+"""Grey levels at least this light are paper, not ink."""
+MAX_BLANK_INK_SHARE = 5e-5
+"""A rendered page whose share of ink pixels (darker than :data:`BLANK_LEVEL`) is at most
+this is blank: Tesseract is not run on it (blank pages of text PDFs, such as lshort.pdf's
+pages 12, 56 and 102, have none; a scanned blank sheet has a few specks of dust). At 300
+dpi an A4 page has 8.7 million pixels, so this allows about 430 ink pixels: less than one
+10-point character."""
 
 
 def _put(message: tuple[Any, ...]) -> None:
@@ -38,7 +44,7 @@ def _put(message: tuple[Any, ...]) -> None:
     sys.stdout.flush()
 
 
-def render_page(page: Any, options: dict[str, Any]) -> tuple[Any | None, str]:
+def render_page(page: Any, options: dict[str, Any]) -> tuple[Any | None, dict[str, Any]]:
     """Render one pypdfium2 page in grey for OCR, within the pixel limits.
 
     Args:
@@ -47,25 +53,52 @@ def render_page(page: Any, options: dict[str, Any]) -> tuple[Any | None, str]:
             ``max_pixels``, ``min_dpi``, ``max_image_pixels``).
 
     Returns:
-        ``(PIL image in mode "L", "")``, or ``(None, "too_large")`` when an image on the
-        page has more than ``max_image_pixels`` pixels or the page would have to be
-        rendered below ``min_dpi`` to stay within ``max_pixels``.
+        ``(PIL image in mode "L", {})``, or ``(None, detail)`` when an image on the page
+        has more than ``max_image_pixels`` pixels (``detail``: ``what="image"``, its
+        ``width`` and ``height`` in pixels, ``limit`` = ``max_image_pixels``) or the page
+        would have to be rendered below ``min_dpi`` to stay within ``max_pixels``
+        (``what="page"``, its size in pixels at ``dpi`` = ``min_dpi``, ``limit`` =
+        ``max_pixels``).
     """
     import pypdfium2.raw as pdfium_c
 
     for image in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=4):
         width, height = image.get_px_size()
         if width * height > options["max_image_pixels"]:
-            return None, "too_large"
+            limit = options["max_image_pixels"]
+            return None, {"what": "image", "width": width, "height": height, "limit": limit}
     points_w, points_h = page.get_size()
     scale = options["dpi"] / 72
     area = max(points_w * points_h, 1.0)
     if area * scale * scale > options["max_pixels"]:
         scale = math.sqrt(options["max_pixels"] / area)
         if scale * 72 < options["min_dpi"]:
-            return None, "too_large"
+            low = options["min_dpi"] / 72
+            return None, {
+                "what": "page",
+                "width": round(points_w * low),
+                "height": round(points_h * low),
+                "dpi": options["min_dpi"],
+                "limit": options["max_pixels"],
+            }
     bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=True)
-    return bitmap.to_pil().convert("L"), ""
+    return bitmap.to_pil().convert("L"), {}
+
+
+def is_blank(image: Any) -> bool:
+    """Whether a rendered grey page has no ink (see :data:`MAX_BLANK_INK_SHARE`).
+
+    Args:
+        image: PIL image in mode "L".
+
+    Returns:
+        True when at most :data:`MAX_BLANK_INK_SHARE` of its pixels are darker than
+        :data:`BLANK_LEVEL`.
+    """
+    if image.getextrema()[0] >= BLANK_LEVEL:  # nothing darker than paper
+        return True
+    ink = sum(image.histogram()[:BLANK_LEVEL])
+    return ink <= MAX_BLANK_INK_SHARE * image.width * image.height
 
 
 def recognise(image: Any, options: dict[str, Any]) -> tuple[str, list[list[Any]]]:
@@ -113,17 +146,21 @@ def recognise(image: Any, options: dict[str, Any]) -> tuple[str, list[list[Any]]
     return "".join(parts), words
 
 
-def _emit(number: int, future: Future[tuple[str, list[list[Any]]]]) -> None:
-    """Report a page's recognition, or why it failed."""
+def _emit(
+    number: int, future: Future[tuple[str, list[list[Any]]]], options: dict[str, Any]
+) -> None:
+    """Report a page's recognition, or why it failed (a timeout with its seconds)."""
     try:
         text, words = future.result()
     except RuntimeError as exc:
-        reason = "timeout" if "timeout" in str(exc).lower() else "failed"
-        _put(("skip", number, reason))
+        if "timeout" in str(exc).lower():
+            _put(("skip", number, "timeout", {"seconds": options["page_timeout_s"]}))
+        else:
+            _put(("skip", number, "failed", {}))
         return
     except Exception as exc:  # TesseractError, OSError, MemoryError in a thread
         logger.warning("OCR of page %d failed: %s", number, exc)
-        _put(("skip", number, "failed"))
+        _put(("skip", number, "failed", {}))
         return
     _put(("page", number, text, words))
 
@@ -148,24 +185,27 @@ def _child_main(memory_limit: int) -> None:
     inflight: deque[tuple[int, Future[tuple[str, list[list[Any]]]]]] = deque()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for number in header["pages"]:
+            _put(("render", number))
             try:
-                image, problem = render_page(pdf[number - 1], options)
-            except MemoryError:
-                image, problem = None, "too_large"
+                image, detail = render_page(pdf[number - 1], options)
+                problem = "too_large"
+            except MemoryError:  # within the pixel limits: a stream inflated past the cap
+                _put(("error", "memory", ""))
+                return
             except Exception as exc:
                 logger.warning("rendering page %d failed: %s", number, exc)
-                image, problem = None, "failed"
+                image, problem, detail = None, "failed", {}
             if image is None:
-                _put(("skip", number, problem))
+                _put(("skip", number, problem, detail))
                 continue
-            if image.getextrema()[0] >= BLANK_LEVEL:  # nothing darker than paper
-                _put(("page", number, "", []))
+            if is_blank(image):
+                _put(("blank", number))
                 continue
             inflight.append((number, pool.submit(recognise, image, options)))
             while len(inflight) > workers:
-                _emit(*inflight.popleft())
+                _emit(*inflight.popleft(), options)
         while inflight:
-            _emit(*inflight.popleft())
+            _emit(*inflight.popleft(), options)
     _put(("done",))
 
 

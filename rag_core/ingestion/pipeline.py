@@ -212,8 +212,10 @@ class IngestPipeline:
             embedded=embedded,
             replaced=replaced,
             empty_pages=stream.empty_pages,
+            page_kinds=stream.page_kinds,
             ocr_pages=stream.ocr_pages,
             ocr_skipped=stream.ocr_skipped,
+            ocr_details=stream.ocr_details,
             ocr_problem=stream.ocr_problem,
             respaced_pages=stream.respaced_pages,
             seconds=time.monotonic() - started,
@@ -402,5 +404,6 @@ def _failed(name: str, sha256: str, exc: DocumentError, started: float) -> Inges
         "failed",
         error=str(exc),
         error_code=exc.code,
+        error_params=dict(exc.params),
         seconds=time.monotonic() - started,
     )

@@ -5,9 +5,58 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rag_core.ingestion.loaders import describe_empty_pages
-from rag_core.ingestion.ocr import REASONS
+from rag_core.ingestion.ocr import INSTALL_COMMAND
+
+NOTE_TEXTS = {
+    "blank": "{pages}: blank, nothing to read.",
+    "scan": "{pages}: images without text (scanned?); turn OCR on to read them.",
+    "drawing": "{pages}: no text, only drawings.",
+    "ocr_empty": "{pages}: OCR found no text.",
+    "ocr": "{pages}: read by OCR.",
+    "unavailable": "{pages}: could not be OCR'd: {problem}.",
+    "timeout": "{pages}: not OCR'd, it took longer than the {seconds} s limit.",
+    "failed": "{pages}: OCR failed.",
+    "too_large_image": (
+        "{pages}: not OCR'd, it holds a {width} x {height} pixel image, over the "
+        "{limit_mp} MP limit for one image (decoding it would not fit in memory)."
+    ),
+    "too_large_page": (
+        "{pages}: not OCR'd, even at {dpi} dpi (the lowest OCR resolution) it is "
+        "{width} x {height} pixels, over the {limit_mp} MP OCR limit."
+    ),
+    "too_large": "{pages}: not OCR'd, over the image size limit.",
+}
+"""English text of each :class:`PageNote` code; the UI has its own in every language
+(``docs.note.<code>`` in ``ui/locales/messages.json``)."""
+
+
+@dataclass(frozen=True)
+class PageNote:
+    """One sentence about pages that were read differently or not at all.
+
+    Attributes:
+        code: a key of :data:`NOTE_TEXTS`: "blank", "scan", "drawing", "ocr_empty"
+            (pages without text, by :attr:`IngestResult.page_kinds`), "ocr" (read by OCR),
+            or why OCR skipped them: "unavailable", "timeout", "failed",
+            "too_large_image", "too_large_page" ("too_large" without its size).
+        pages: 1-based page numbers, ascending.
+        params: the values the text names: ``problem`` (unavailable: why, with the
+            install command) and ``command`` (that command alone); ``seconds`` (timeout);
+            ``width``, ``height`` (pixels), ``limit_mp`` (megapixels) and ``dpi``
+            (too_large_*).
+    """
+
+    code: str
+    pages: list[int]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The English sentence, e.g. "pages 2, 6: blank, nothing to read."."""
+        return NOTE_TEXTS[self.code].format(pages=describe_empty_pages(self.pages), **self.params)
 
 
 @dataclass(frozen=True)
@@ -69,13 +118,18 @@ class IngestResult:
             bytes under a second name stay one document).
         replaced: sha256s of older versions with the same name that were removed.
         empty_pages: 1-based pages without text.
+        page_kinds: why each empty page has no text (see
+            :attr:`rag_core.ingestion.loaders.PageStream.page_kinds`).
         ocr_pages: pages whose text was recognised by OCR.
         ocr_skipped: pages that needed OCR and did not get it, with the reason
             (:data:`rag_core.ingestion.ocr.REASONS`).
+        ocr_details: what limit a skipped page hit (see
+            :class:`rag_core.ingestion.ocr.OcrSkip`).
         ocr_problem: why OCR could not run ("" if it could), with the install command.
         respaced_pages: pages whose lost Korean word spacing was restored.
         error: the message for a failed file (English).
         error_code: :attr:`rag_core.errors.DocumentError.code` of a failed file.
+        error_params: :attr:`rag_core.errors.DocumentError.params` of a failed file.
         seconds: wall time spent.
     """
 
@@ -88,36 +142,66 @@ class IngestResult:
     indexed_as: str = ""
     replaced: list[str] = field(default_factory=list)
     empty_pages: list[int] = field(default_factory=list)
+    page_kinds: dict[int, str] = field(default_factory=dict)
     ocr_pages: list[int] = field(default_factory=list)
     ocr_skipped: dict[int, str] = field(default_factory=dict)
+    ocr_details: dict[int, dict[str, Any]] = field(default_factory=dict)
     ocr_problem: str = ""
     respaced_pages: list[int] = field(default_factory=list)
     error: str = ""
     error_code: str = ""
+    error_params: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
-    def warning(self) -> str:
-        """Notes on pages without text and on OCR, one sentence each ("" if none).
+    def notes(self) -> list[PageNote]:
+        """Notes on pages without text and on OCR, in page order of their first page.
 
-        E.g. "pages 3, 7 have no text: scanned?", "pages 2, 3 were read by OCR.",
-        "page 4 could not be OCR'd: Tesseract is not installed: apt-get install ...".
+        Pages without text are grouped by kind (a blank page is "blank", never a
+        suspected scan); pages OCR skipped are grouped by reason, except those over a size
+        limit, which get one note each with their size and the limit.
         """
-        notes = []
-        if self.empty_pages:
-            verb = "has" if len(self.empty_pages) == 1 else "have"
-            notes.append(f"{describe_empty_pages(self.empty_pages)} {verb} no text: scanned?")
+        notes: list[PageNote] = []
+        by_code: dict[tuple[str, Any], list[int]] = {}
+        for page in sorted(self.empty_pages):
+            by_code.setdefault((self.page_kinds.get(page, "blank"), None), []).append(page)
         if self.ocr_pages:
-            verb = "was" if len(self.ocr_pages) == 1 else "were"
-            notes.append(f"{describe_empty_pages(self.ocr_pages)} {verb} read by OCR.")
-        by_reason: dict[str, list[int]] = {}
+            by_code[("ocr", None)] = sorted(self.ocr_pages)
         for page, reason in sorted(self.ocr_skipped.items()):
-            by_reason.setdefault(reason, []).append(page)
-        for reason, pages in by_reason.items():
-            why = self.ocr_problem if reason == "unavailable" and self.ocr_problem else None
-            text = why or REASONS.get(reason, reason)
-            notes.append(f"{describe_empty_pages(pages)} could not be OCR'd: {text}.")
-        return " ".join(notes)
+            detail = self.ocr_details.get(page, {})
+            if reason == "too_large" and detail.get("what") in ("image", "page"):
+                params = {
+                    "width": detail["width"],
+                    "height": detail["height"],
+                    "limit_mp": round(detail["limit"] / 1e6),
+                    **({"dpi": detail["dpi"]} if "dpi" in detail else {}),
+                }
+                notes.append(PageNote(f"too_large_{detail['what']}", [page], params))
+                continue
+            key = detail.get("seconds") if reason == "timeout" else None
+            by_code.setdefault((reason, key), []).append(page)
+        for (code, key), pages in by_code.items():
+            params: dict[str, Any] = {}
+            if code == "unavailable":
+                params["problem"] = (
+                    self.ocr_problem or f"Tesseract is not installed: {INSTALL_COMMAND}"
+                )
+                tail = params["problem"].rpartition(": ")[2]
+                params["command"] = tail if tail.startswith("apt-get") else INSTALL_COMMAND
+            elif code == "timeout":
+                params["seconds"] = round(key or 0)
+            notes.append(PageNote(code if code in NOTE_TEXTS else "failed", pages, params))
+        return sorted(notes, key=lambda note: note.pages[0])
+
+    @property
+    def warning(self) -> str:
+        """The :attr:`notes` in English, one sentence each ("" if none).
+
+        E.g. "page 2: blank, nothing to read. pages 3, 4: read by OCR. page 5: not OCR'd,
+        it holds a 50000 x 50000 pixel image, over the 179 MP limit for one image
+        (decoding it would not fit in memory)."
+        """
+        return " ".join(note.text for note in self.notes)
 
 
 class ProgressReporter:

@@ -10,8 +10,9 @@ first pages while the child is still reading the rest (see
 
 Messages from the child (JSON lines on its stdout):
 ``("meta", n_pages, labels, title, outline)``, ``("headings", number, headings)`` (PDFs
-without bookmarks, before the page), ``("page", number, text)``, ``("error", kind, detail)``,
-``("done",)``.
+without bookmarks, before the page), ``("page", number, text, ink)`` (``ink``: "" for a page
+with text, else what it draws: :func:`rag_core.ingestion.pdf_ink.ink_kind`),
+``("error", kind, detail)``, ``("done",)``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 from rag_core.errors import DocumentError, PasswordRequiredError, WrongPasswordError
 from rag_core.ingestion.pdf_headings import LineFonts, read_outline, read_title
+from rag_core.ingestion.pdf_ink import ink_kind
 from rag_core.ingestion.pdf_tables import PlumberPages, may_hold_table
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,19 @@ class PdfMeta:
     labels: list[str]
     title: str = ""
     outline: list[list[Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PdfInk:
+    """What a page without text draws, sent just before the page.
+
+    Attributes:
+        number: the 1-based page number.
+        kind: "blank", "image" or "drawing" (:func:`rag_core.ingestion.pdf_ink.ink_kind`).
+    """
+
+    number: int
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -100,11 +115,12 @@ def iter_pdf_pages(
     password: str | None = None,
     timeout_s: float = 120.0,
     memory_limit: int = MEMORY_LIMIT_BYTES,
-) -> Iterator[PdfMeta | PdfHeadings | tuple[int, str]]:
+) -> Iterator[PdfMeta | PdfHeadings | PdfInk | tuple[int, str]]:
     """Yield a :class:`PdfMeta`, then ``(page_number, text)`` for every page, in order.
 
     A PDF without bookmarks also gets a :class:`PdfHeadings` before each page that has
-    lines set large or bold (heading candidates).
+    lines set large or bold (heading candidates); a page without text gets a
+    :class:`PdfInk` before it (blank, image or drawing).
 
     Args:
         name: display name, for messages only.
@@ -117,7 +133,8 @@ def iter_pdf_pages(
 
     Yields:
         First a ``PdfMeta``; then 1-based page numbers with their extracted text, each
-        preceded by its ``PdfHeadings`` when it has any.
+        preceded by its ``PdfHeadings`` when it has any and by its ``PdfInk`` when it
+        has no text.
 
     Raises:
         DocumentError: not a PDF, damaged, too complex (timeout) or too large (memory).
@@ -135,6 +152,8 @@ def iter_pdf_pages(
         elif kind == "headings":
             yield PdfHeadings(number=message[1], headings=message[2])
         elif kind == "page":
+            if len(message) > 3 and message[3]:
+                yield PdfInk(message[1], message[3])
             yield (message[1], message[2])
         elif kind == "error":
             raise _error_from_child(name, message[1], message[2])
@@ -143,6 +162,7 @@ def iter_pdf_pages(
                 name,
                 f"the PDF is too complex: reading it took longer than {timeout_s:.0f} s",
                 "too_complex",
+                {"seconds": round(timeout_s)},
             )
         elif kind == "eof":
             raise _crash_error(name, message[1])
@@ -375,7 +395,8 @@ def _child_main(memory_limit: int) -> None:
                 put(("headings", index + 1, headings))
             if tables is not None and may_hold_table(page):
                 text = tables.page_text(index) or text
-            put(("page", index + 1, text))
+            ink = "" if text.strip() else ink_kind(page)
+            put(("page", index + 1, text, ink))
         put(("done",))
     except MemoryError:
         put(("error", "memory", ""))

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +24,14 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject, StreamObject
+from pypdf.generic import (
+    ArrayObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    FloatObject,
+    NameObject,
+    StreamObject,
+)
 
 from rag_core.__main__ import _cmd_documents, main
 from rag_core.errors import (
@@ -101,6 +109,39 @@ def flate_bomb_pdf(megabytes: int) -> bytes:
     stream[NameObject("/Filter")] = NameObject("/FlateDecode")
     page[NameObject("/Contents")] = writer._add_object(stream)
     page[NameObject("/Resources")] = _font(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def appearance_bomb_pdf(megabytes: int) -> bytes:
+    """One page without content whose annotation appearance inflates to ``megabytes`` MiB.
+
+    pypdf's text extraction never reads annotation appearances, so the page has no text
+    and goes to OCR, where PDFium renders the annotation (``may_draw_forms``) and inflates
+    the stream: only the OCR worker's memory cap stops it (issue 21, item 8).
+    """
+    squeeze = zlib.compressobj(9)
+    block = b" " * (1 << 20)
+    packed = b"".join(squeeze.compress(block) for _ in range(megabytes)) + squeeze.flush()
+    writer = PdfWriter()
+    page = writer.add_blank_page(595, 842)
+    box = ArrayObject([FloatObject(0), FloatObject(0), FloatObject(595), FloatObject(842)])
+    appearance = StreamObject()
+    appearance._data = packed
+    appearance[NameObject("/Type")] = NameObject("/XObject")
+    appearance[NameObject("/Subtype")] = NameObject("/Form")
+    appearance[NameObject("/BBox")] = box
+    appearance[NameObject("/Filter")] = NameObject("/FlateDecode")
+    annotation = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/Square"),
+            NameObject("/Rect"): box,
+            NameObject("/AP"): DictionaryObject({NameObject("/N"): writer._add_object(appearance)}),
+        }
+    )
+    page[NameObject("/Annots")] = ArrayObject([writer._add_object(annotation)])
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -201,7 +242,8 @@ def test_mixed_pdf_reports_empty_pages_and_stores_none_of_them(kb_with_good: Kno
     result = kb_with_good.ingest_bytes("mixed.pdf", data)
     assert result.status == "indexed"
     assert result.empty_pages == [2]
-    assert result.warning == "page 2 has no text: scanned?"
+    assert result.page_kinds == {2: "blank"}  # no content stream: blank, not "scanned?"
+    assert result.warning == "page 2: blank, nothing to read."
     stored = kb_with_good.store.collection.get(
         where={"sha256": result.sha256}, include=["documents", "metadatas"]
     )
@@ -227,6 +269,27 @@ def test_parse_memory_is_capped_in_the_worker():
         list(iter_pdf_pages("big.pdf", data, memory_limit=128 * 2**20, timeout_s=60))
 
 
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="no Tesseract: no OCR")
+def test_a_bomb_only_the_ocr_renderer_inflates_is_refused_as_a_bomb(kb_with_good: KnowledgeBase):
+    # 1 MB holding 1 GiB: the OCR worker hits its memory cap while rendering page 2. It
+    # was "page 2 could not be OCR'd: OCR failed" (and the text page indexed without it).
+    data = text_pdf(["Seals sleep on ice floes."])
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.append(PdfReader(io.BytesIO(appearance_bomb_pdf(1024))))
+    out = io.BytesIO()
+    writer.write(out)
+    assert len(out.getvalue()) < 1_100_000
+
+    result = kb_with_good.ingest_bytes("bomb.pdf", out.getvalue())
+
+    assert result.status == "failed", result.warning
+    assert result.error_code == "limit"
+    assert "safety limits (decompression bomb?)" in result.error
+    assert "rendering page 2 for OCR" in result.error and "2048 MB memory limit" in result.error
+    assert result.error_params == {"page": 2, "limit_mb": 2048}
+    assert_only_good(kb_with_good)
+
+
 def test_cpu_bomb_is_killed_at_the_timeout(kb_with_good: KnowledgeBase):
     data = cpu_bomb_pdf()
     with pytest.raises(Exception, match="too complex"):
@@ -234,6 +297,7 @@ def test_cpu_bomb_is_killed_at_the_timeout(kb_with_good: KnowledgeBase):
     kb_with_good.parse_timeout_s = 1
     result = kb_with_good.ingest_bytes("cpu.pdf", data)
     assert result.status == "failed" and "cpu.pdf: the PDF is too complex" in result.error
+    assert "took longer than 1 s" in result.error and result.error_params == {"seconds": 1}
     assert_only_good(kb_with_good)
     kb_with_good.parse_timeout_s = 30
     assert kb_with_good.ingest_bytes("next.txt", b"Seals sleep on ice floes.").status == "indexed"

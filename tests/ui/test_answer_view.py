@@ -181,6 +181,30 @@ def test_a_cut_off_answer_names_the_setting_and_survives_a_refresh(
     assert _notices(_assistant(again)[0]) == _notices(answer)
 
 
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "lower-ranked passages were left out to fit the model's context window"),
+        ("ko", "모델의 컨텍스트 창(RAG_NUM_CTX)에 맞추기 위해 순위가 낮은 구절"),
+    ],
+)
+def test_passages_left_out_for_the_context_window_get_a_notice(
+    make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer, monkeypatch,
+    language: str, expected: str,
+):  # fmt: skip
+    # issue 21, item 8: a 1,024-token window holds fewer than the 4 passages retrieved
+    monkeypatch.setenv("RAG_NUM_CTX", "1024")
+    monkeypatch.setenv("RAG_NUM_PREDICT", "256")
+    monkeypatch.setenv("RAG_UI_LANGUAGE", language)
+    app, answer = _ask(make_app, corpus_kb, fake_ollama, QUESTION, k=4)
+    shown = _captions(answer).replace("\\", "")
+    assert expected in shown, shown
+    assert len(_sources(answer)) < 4  # the passages kept: fewer than retrieved
+
+    again = make_app(corpus_kb.settings.data_dir, fake_ollama.url, {"chat": _chat_id(app)})
+    assert expected in _captions(_assistant(again)[0]).replace("\\", "")  # kept in history
+
+
 def test_an_answer_in_another_language_is_asked_again(
     make_app, corpus_kb: KnowledgeBase, fake_ollama: FakeOllamaServer
 ):

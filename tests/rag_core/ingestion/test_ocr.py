@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader, PdfWriter
+from pypdf.generic import DecodedStreamObject, NameObject
 
 from rag_core.errors import NoTextError
 from rag_core.generation.citations import build_citations
@@ -26,11 +27,11 @@ from rag_core.ingestion.ocr import (
     ocr_text,
     tesseract_problem,
 )
-from rag_core.ingestion.progress import IngestProgress
+from rag_core.ingestion.progress import IngestProgress, IngestResult
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.sources.page_view import render_cited_page
 from tests.conftest import LSHORT, LSHORT_KO, pdf_pages, settings_for
-from tests.scans import garbage_text_pdf, huge_image_pdf, scanned_copy
+from tests.scans import garbage_text_pdf, huge_image_pdf, join_pdfs, scanned_copy
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tesseract") is None,
@@ -39,17 +40,6 @@ pytestmark = pytest.mark.skipif(
 HANGUL = range(0xAC00, 0xD7A4)
 FAST = {"ocr_dpi": 200}
 """Tests read 150-dpi scans at 200 dpi (the product default is 300)."""
-
-
-def join_pdfs(*parts: bytes) -> bytes:
-    """The pages of several PDFs, in order, as one PDF."""
-    writer = PdfWriter()
-    for part in parts:
-        for page in PdfReader(io.BytesIO(part)).pages:
-            writer.add_page(page)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +70,7 @@ def test_scanned_pages_are_ocrd_searchable_and_marked(ocr_kb):
     kb, result, events = ocr_kb
     assert result.status == "indexed", result.error
     assert result.ocr_pages == [2, 3] and not result.empty_pages and not result.ocr_skipped
-    assert "pages 2, 3 were read by OCR" in result.warning
+    assert result.warning == "pages 2, 3: read by OCR."
     ocr_events = [e for e in events if e.stage == "ocr"]
     assert [(e.done, e.total) for e in ocr_events] == [(1, 2), (2, 2)]
     assert ocr_events[-1].eta_s == 0.0
@@ -143,7 +133,7 @@ def test_without_tesseract_the_upload_works_and_names_the_pages(tmp_path, embedd
     result = kb.ingest_bytes("mixed.pdf", mixed_pdf)
     assert result.status == "indexed" and result.chunks > 0
     assert result.ocr_skipped == {2: "unavailable", 3: "unavailable"}
-    assert "pages 2, 3 could not be OCR'd" in result.warning
+    assert "pages 2, 3: could not be OCR'd" in result.warning
     assert INSTALL_COMMAND in result.warning
     assert kb.documents()[0].empty_pages == "2,3"
     scan_only = kb.ingest_bytes("scan.pdf", scanned_copy(LSHORT_KO, [41], dpi=72))
@@ -161,7 +151,10 @@ def test_missing_language_names_its_package(tmp_path):
 def test_huge_page_images_are_reported_not_decoded():
     """THREATS 27: a 50,000 x 50,000 pixel scan and a 200 x 200 inch page are bounded."""
     writer = PdfWriter()
-    writer.add_blank_page(14400, 14400)  # 200 inches: 3.7e9 pixels at 300 dpi
+    huge = writer.add_blank_page(14400, 14400)  # 200 inches: 3.7e9 pixels at 300 dpi
+    stroke = DecodedStreamObject()  # with some ink: a page that draws nothing is blank
+    stroke.set_data(b"10 w 100 100 m 14000 14000 l S")
+    huge[NameObject("/Contents")] = writer._add_object(stroke)
     out = io.BytesIO()
     writer.write(out)
     pdf = join_pdfs(pdf_pages(LSHORT, 15, 15), huge_image_pdf(50_000), out.getvalue())
@@ -169,6 +162,35 @@ def test_huge_page_images_are_reported_not_decoded():
     assert [p.metadata["page"] for p in loaded.pages] == [1]
     with PageStreamResult(pdf) as stream:
         assert stream.ocr_skipped == {2: "too_large", 3: "too_large"}
+        details = stream.ocr_details
+    # named with their size and the limit, not "OCR could not read them" (issue 21, item 8)
+    image = {"what": "image", "width": 50_000, "height": 50_000, "limit": 178_956_970}
+    page = {"what": "page", "width": 20_000, "height": 20_000, "dpi": 100, "limit": 40_000_000}
+    assert details == {2: image, 3: page}
+    result = IngestResult("huge.pdf", "", "indexed", ocr_skipped=stream.ocr_skipped)
+    result.ocr_details = details
+    assert result.warning == (
+        "page 2: not OCR'd, it holds a 50000 x 50000 pixel image, over the 179 MP limit for "
+        "one image (decoding it would not fit in memory). page 3: not OCR'd, even at 100 dpi "
+        "(the lowest OCR resolution) it is 20000 x 20000 pixels, over the 40 MP OCR limit."
+    )
+
+
+def test_a_file_whose_only_page_is_over_the_pixel_limit_says_so(tmp_path, embeddings):
+    kb = KnowledgeBase(settings_for(tmp_path / "data"), embeddings)
+    result = kb.ingest_bytes("huge.pdf", huge_image_pdf(50_000))
+    assert result.status == "failed" and result.error_code == "ocr_too_large"
+    assert result.error == (
+        "huge.pdf: no page has extractable text and page 1 could not be OCR'd: over the OCR "
+        "pixel limit (page 1 holds a 50000 x 50000 pixel image, over 179 MP)"
+    )
+    assert result.error_params == {"page": 1, "width": 50_000, "height": 50_000, "limit_mp": 179}
+
+
+def test_a_page_timeout_names_its_seconds():
+    result = IngestResult("slow.pdf", "", "indexed", ocr_skipped={4: "timeout", 7: "timeout"})
+    result.ocr_details = {4: {"seconds": 60.0}, 7: {"seconds": 60.0}}
+    assert result.warning == "pages 4, 7: not OCR'd, it took longer than the 60 s limit."
 
 
 class PageStreamResult:
