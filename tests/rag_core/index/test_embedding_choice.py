@@ -183,7 +183,9 @@ def test_ingest_reports_the_model_stage_while_the_model_is_prepared(tmp_path: Pa
     kb = KnowledgeBase(build_settings(data_dir=tmp_path, embedding_backend="onnx-int8"), lazy)
     events: list[IngestProgress] = []
     gate.set()
-    result = kb.ingest_bytes("notes.txt", b"Walruses live in the Arctic. " * 40, progress=events.append)
+    result = kb.ingest_bytes(
+        "notes.txt", b"Walruses live in the Arctic. " * 40, progress=events.append
+    )
     assert result.status == "indexed" and builds == [1]
     stages = [e.stage for e in events]
     assert "model" in stages and stages.index("model") < stages.index("embed")
