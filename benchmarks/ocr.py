@@ -39,7 +39,7 @@ from rag_core.config import build_settings  # noqa: E402
 from rag_core.evaluation.retrieval import QAItem, evaluate, load_qa  # noqa: E402
 from rag_core.index.embeddings import build_embeddings  # noqa: E402
 from rag_core.ingestion.progress import IngestProgress  # noqa: E402
-from rag_core.knowledge_base import KnowledgeBase  # noqa: E402
+from rag_core.knowledge_base import KnowledgeBase, resolve_embedding_backend  # noqa: E402
 from tests.scans import scanned_copy  # noqa: E402
 
 SOURCE = REPO / "tests" / "data" / "lshort-ko.pdf"
@@ -72,8 +72,10 @@ def measure(name: str, data: bytes, items: list[QAItem], settings_kw: dict[str, 
         stages[event.stage] = event.stage_elapsed_s
 
     with tempfile.TemporaryDirectory(prefix="rag-ocr-bench-") as tmp:
-        settings = build_settings(data_dir=Path(tmp), **settings_kw)
-        embeddings = build_embeddings(settings.embedding_model, backend=settings.embedding_backend)
+        # the backend of the user's data directory ("auto": its remembered choice)
+        backend = resolve_embedding_backend(build_settings()).embedding_backend
+        settings = build_settings(data_dir=Path(tmp), embedding_backend=backend, **settings_kw)
+        embeddings = build_embeddings(settings.embedding_model, backend=backend)
         kb = KnowledgeBase(settings, embeddings, parse_timeout_s=600)
         started = time.monotonic()
         result = kb.ingest_bytes(name, data, progress=on_progress)

@@ -30,6 +30,7 @@ from rag_core.index.embeddings import (
     embedding_identity,
 )
 from rag_core.index.embeddings.choice import (
+    MEASURE_PASSAGES,
     calibration_passages,
     choose_backend,
     measure_backend,
@@ -258,7 +259,7 @@ def resolve_embedding_backend(
             backend=backend,  # type: ignore[arg-type]
         )
 
-    measure = measure_backend(build, calibration_passages())
+    measure = measure_backend(build, calibration_passages(MEASURE_PASSAGES))
     choice, model = choose_backend(
         settings.embedding_model, settings.data_dir, measure, allowed=allowed
     )

@@ -47,6 +47,9 @@ ISA_PREFIXES = ("sse", "ssse", "avx", "fma", "f16c", "amx", "vnni", "bf16")
 """Instruction-set flags that can change which runtime is fastest (x86 names in
 ``/proc/cpuinfo``; ``asimd``, ``sve``... on ARM are kept by :data:`ARM_FLAGS`)."""
 ARM_FLAGS = ("asimd", "asimddp", "asimdhp", "sve", "sve2", "i8mm", "bf16", "sme")
+MEASURE_PASSAGES = 32
+"""Calibration passages timed per backend (every fourth of the 126, English and Korean,
+about 460 characters each, like a 500-character chunk): a few seconds per backend."""
 SHOWN_FLAGS = (
     "avx2",
     "fma",
@@ -264,12 +267,20 @@ def choose_backend(
         return choice, fastest
 
 
-def calibration_passages() -> list[str]:
-    """The packaged calibration passages (``rag_core/data/calibration.jsonl``), in order."""
+def calibration_passages(count: int | None = None) -> list[str]:
+    """The packaged calibration passages (``rag_core/data/calibration.jsonl``).
+
+    Args:
+        count: return about this many, evenly spread over the file (None: all, in order).
+    """
     from rag_core.index.embeddings.openvino import CALIBRATION_FILE
 
     lines = CALIBRATION_FILE.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["text"] for line in lines if line.strip()]
+    texts = [json.loads(line)["text"] for line in lines if line.strip()]
+    if count is None or count >= len(texts):
+        return texts
+    step = len(texts) / count
+    return [texts[int(i * step)] for i in range(count)]
 
 
 def measure_backend(
