@@ -66,3 +66,13 @@ def test_documents_page_shows_the_model_stage_while_the_warmup_runs(
     app.run()
     assert not any(STAGE[language] in i.value for i in app.info)
     assert builds == ["openvino-int8"]  # built once, for every session (the suite's backend)
+
+
+def test_the_progress_bar_names_the_model_stage_not_a_frozen_page_count():
+    from rag_core.ingestion.progress import IngestProgress
+    from ui.documents import progress_text
+
+    event = IngestProgress("a.pdf", "model", 0, 1, 12.0, 11.0)
+    assert progress_text(event, "a.pdf") == (
+        "a.pdf: preparing the embedding model (first start only)"
+    )

@@ -22,6 +22,11 @@ Four backends compute the same vectors, or nearly (``Settings.embedding_backend`
   with the OpenVINO runtime on the CPU; on a CPU with AVX-512 VNNI it embeds about 4x as
   fast as torch, with a mean cosine of 0.996 to the fp32 vectors (own identity too).
 
+Which one runs is measured, not fixed: with ``RAG_EMBEDDING_BACKEND=auto`` (the default)
+the fastest on this CPU among those whose vectors fit the store is chosen once and
+remembered (:mod:`rag_core.index.embeddings.choice`); ``openvino-int8`` wins on VNNI CPUs,
+``onnx-int8`` was faster on an AVX2-only one.
+
 sentence-transformers' own ``backend="onnx"`` needs ``optimum-onnx``, whose releases
 require ``transformers<4.58``, so the ONNX backends here run the graph directly. The
 export is written once to a cache directory (see :func:`default_onnx_cache_dir`) the

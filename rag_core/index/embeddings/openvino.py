@@ -1,4 +1,4 @@
-"""The default ``openvino-int8`` backend: NNCF post-training int8, run by OpenVINO.
+"""The `openvino-int8` backend: NNCF post-training int8, run by OpenVINO (fastest with VNNI).
 
 The fp32 ONNX graph (:func:`rag_core.index.embeddings.export.ensure_onnx_model`) is quantised
 by ``nncf.quantize`` (``ModelType.TRANSFORMER``,
