@@ -35,10 +35,18 @@ CHILD = """
 import json, sys, time
 from pathlib import Path
 started = time.perf_counter()
+import io
+from pypdf import PdfReader, PdfWriter
+def pdf_head(path, pages):  # not tests.conftest: it pins the backend for the test suite
+    writer = PdfWriter()
+    for page in PdfReader(path).pages[:pages]:
+        writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 from rag_core.config import build_settings
 from rag_core.index.embeddings import LazyEmbeddings
 from rag_core.knowledge_base import EmbeddingWarmup, KnowledgeBase, load_embeddings
-from tests.conftest import pdf_pages
 
 data_dir, collection, pdf, pages, wait = sys.argv[1:6]
 settings = build_settings(data_dir=Path(data_dir), collection=collection)
@@ -46,10 +54,9 @@ models = {}
 def shared(resolved):
     return models.setdefault(resolved.embedding_backend, load_embeddings(resolved))
 warmup = EmbeddingWarmup(settings, embeddings_for=shared).start()
-data = pdf_pages(Path(pdf), 1, int(pages))
+data = pdf_head(Path(pdf), int(pages))
 if wait == "1":
     warmup.wait()
-ready_at = None
 model = LazyEmbeddings(settings.embedding_model, lambda: shared(warmup.settings()).model)
 begin = time.perf_counter()
 kb = KnowledgeBase(warmup.settings(), model)
