@@ -166,8 +166,12 @@ class BackendChoice:
         )
 
 
-Measure = Callable[[str], tuple[float, Embeddings | None]]
-"""Measures one backend: returns (chunks per second, the loaded model or None)."""
+Measure = Callable[[str, float], tuple[float, Embeddings | None]]
+"""Measures one backend, given the best chunks per second so far (0 at first): returns
+(its chunks per second, the loaded model or None)."""
+CLEAR_LOSER = 0.5
+"""A backend whose warm-up pass runs at less than this share of the best rate so far is
+not timed further (its fp32 passes cost 20 s under load and cannot win)."""
 
 
 def read_choices(data_dir: Path) -> list[BackendChoice]:
@@ -239,7 +243,7 @@ def choose_backend(
             rates[allowed[0]] = 0.0  # nothing to compare: chosen without measuring
         for backend in allowed if len(allowed) > 1 else ():
             try:
-                rate, embeddings = measure(backend)
+                rate, embeddings = measure(backend, max(rates.values(), default=0.0))
             except Exception as exc:
                 logger.warning("embedding backend %s cannot run here: %s", backend, exc)
                 failure = exc
@@ -288,20 +292,25 @@ def measure_backend(
 ) -> Measure:
     """Return a :data:`Measure` that builds a backend and times it embedding ``texts``.
 
-    The model is built (exporting or quantising it on first use, not timed), warmed on a
-    few texts, then ``texts`` are embedded ``repeats`` times; the best pass counts, as
-    ``timeit`` does, since a shared machine only ever slows a pass down.
+    The model is built (exporting or quantising it on first use, not timed) and warmed
+    on 8 texts, timed; a backend already below :data:`CLEAR_LOSER` of the best rate so far
+    stops there. Otherwise ``texts`` are embedded ``repeats`` times and the best pass
+    counts, as ``timeit`` does, since a shared machine only ever slows a pass down.
 
     Args:
         build: builds the embeddings of one backend name.
-        texts: the passages to embed (the calibration passages: about 126 English and
-            Korean paragraphs).
+        texts: the passages to embed (:data:`MEASURE_PASSAGES` calibration passages).
         repeats: timed passes.
     """
 
-    def measure(backend: str) -> tuple[float, Embeddings]:
+    def measure(backend: str, best_so_far: float) -> tuple[float, Embeddings]:
         embeddings = build(backend)
-        embeddings.embed_documents(list(texts[:8]))
+        warm = list(texts[:8])
+        started = time.perf_counter()
+        embeddings.embed_documents(warm)
+        warm_rate = len(warm) / max(time.perf_counter() - started, 1e-9)
+        if warm_rate < CLEAR_LOSER * best_so_far:
+            return warm_rate, embeddings
         best = float("inf")
         for _ in range(max(1, repeats)):
             started = time.perf_counter()

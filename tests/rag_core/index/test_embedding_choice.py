@@ -49,7 +49,7 @@ class FakeMeasure:
         self.rates = rates
         self.measured: list[str] = []
 
-    def __call__(self, backend: str) -> tuple[float, Embeddings]:
+    def __call__(self, backend: str, best_so_far: float) -> tuple[float, Embeddings]:
         self.measured.append(backend)
         if self.rates[backend] < 0:
             raise OSError(f"{backend} is not installed")
@@ -144,15 +144,29 @@ def test_auto_keeps_an_existing_store_compatible_and_an_explicit_backend_wins(tm
         embedding_identity(MODEL, "auto")
 
 
-def test_measure_backend_times_the_built_model(tmp_path: Path):
-    built: list[str] = []
+class CountingEmbedding(DeterministicFakeEmbedding):
+    """Counts the texts it embeds."""
+
+    texts: int = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Count, then embed."""
+        self.texts += len(texts)
+        return super().embed_documents(texts)
+
+
+def test_measure_backend_times_the_built_model_and_cuts_clear_losers(tmp_path: Path):
+    built: list[CountingEmbedding] = []
 
     def build(backend: str) -> Embeddings:
-        built.append(backend)
-        return DeterministicFakeEmbedding(size=8)
+        built.append(CountingEmbedding(size=8))
+        return built[-1]
 
-    rate, model = measure_backend(build, ["a passage"] * 20)("onnx")
-    assert built == ["onnx"] and rate > 0 and isinstance(model, DeterministicFakeEmbedding)
+    measure = measure_backend(build, ["a passage"] * 20, repeats=2)
+    rate, model = measure("onnx", 0.0)
+    assert rate > 0 and model is built[0] and built[0].texts == 8 + 2 * 20
+    rate, _ = measure("torch", float("inf"))  # cannot win: only the warm-up pass runs
+    assert built[1].texts == 8
 
 
 def _slow_model(gate: threading.Event, builds: list[int]) -> LazyEmbeddings:
