@@ -13,16 +13,16 @@ character:
   line breaks; the fence is a run of backticks longer than any run inside the passage
   (CommonMark 0.31, "Fenced code blocks"), so nothing in it is interpreted.
 - **Short untrusted text** (the chat title, questions, the searched-for query, file names,
-  printed page labels, error messages, unsupported sentences) is written as it is when it
-  holds nothing a viewer would interpret (:func:`plain_inline`); otherwise the whole text
-  goes into an inline code span (backticks longer than any run inside), which viewers
-  show literally.
-- **Answers and notices** keep their Markdown (lists, bold, code) but are defused by
-  :func:`inert_prose`: link and image openings (``](``, ``![``) and reference definitions
-  (``[1]: ...``) get one backslash, a ``<`` that would open a tag or an autolink gets one,
-  and anything a viewer would autolink (``http://...``, ``www.x``, ``a@b.c``, ``//host``,
-  and bare domains such as ``example.com`` that linkify-it links, https://github.com/
-  markdown-it/linkify-it) is shown as inline code. Existing code spans are left alone.
+  printed page labels, unsupported sentences) is written as it is when it holds nothing a
+  viewer would interpret (:func:`plain_inline`); otherwise the whole text goes into an
+  inline code span (backticks longer than any run inside), which viewers show literally.
+- **Answers, notices and error messages** keep their Markdown (lists, bold, an error's
+  `` `ollama serve` ``) but are defused by :func:`inert_prose`: link and image openings
+  (``](``, ``![``) and reference definitions (``[1]: ...``) get one backslash, a ``<``
+  that would open a tag or an autolink gets one, and anything a viewer would autolink
+  (``http://...``, ``www.x``, ``a@b.c``, ``//host``, and bare domains such as
+  ``example.com`` that linkify-it links, https://github.com/markdown-it/linkify-it) is
+  shown as inline code. Existing code spans are left alone.
 - **Headings and labels** come from the app (:class:`ExportLabels`).
 - **Invisible characters** (Unicode format characters: zero-width spaces and joiners, word
   joiners, soft hyphens, bidirectional controls) are removed from everything exported.
@@ -245,7 +245,7 @@ def _export_answer(message: ChatMessage, labels: ExportLabels) -> list[str]:
     content = canonical_citations(message.content)
     lines += [inert_prose(content).strip() if content else labels.no_answer, ""]
     if message.error:
-        lines += [f"> {plain_inline(message.error)}", ""]
+        lines += [f"> {' '.join(inert_prose(message.error).split())}", ""]
     marks = []
     if message.retry_language:
         language = labels.languages.get(message.retry_language, message.retry_language)
