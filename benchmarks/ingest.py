@@ -28,7 +28,7 @@ is timed by ``benchmarks/tables.py``).
 The OCR row ingests a scanned copy of ``--ocr-pages`` pages of ``tests/data/lshort-ko.pdf``
 (rendered at 200 dpi, rotated 1 degree, JPEG quality 75, image only:
 :func:`tests.scans.scanned_copy`) through the same pipeline, with OCR on "auto" at the
-configured resolution (``RAG_OCR_DPI``, 300), and reports the OCR stage's pages per
+configured resolution (``RAG_OCR_DPI``, 400), and reports the OCR stage's pages per
 second (Tesseract on ``RAG_OCR_WORKERS`` cores) and the end-to-end time.
 """
 

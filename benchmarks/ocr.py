@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/ocr.py [--dpi 300] [--scan-dpi 200] [--angle 1.0] [--quality 75] [--json]
+    python benchmarks/ocr.py [--dpi 400] [--scan-dpi 200] [--angle 1.0] [--quality 75] [--json]
 
 Takes the pages of ``tests/data/lshort-ko.pdf`` that the Korean development questions
 (``tests/data/qa_dev.jsonl``) point to and makes two PDFs of them: a text copy (the pages
@@ -99,7 +99,7 @@ def measure(name: str, data: bytes, items: list[QAItem], settings_kw: dict[str, 
 def main() -> None:
     """Build both copies, measure them, print the table (or JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--dpi", type=int, default=300, help="OCR render resolution")
+    parser.add_argument("--dpi", type=int, default=400, help="OCR render resolution")
     parser.add_argument("--scan-dpi", type=int, default=200, help="resolution of the scan")
     parser.add_argument("--angle", type=float, default=1.0, help="scan rotation, degrees")
     parser.add_argument("--quality", type=int, default=75, help="JPEG quality of the scan")

@@ -31,7 +31,7 @@ from ui.answer import (
 from ui.i18n import MESSAGES, t
 from ui.sidebar import ChatOptions
 from ui.sources import render_sources
-from ui.text import escape_markdown, sanitize_answer
+from ui.text import escape_markdown
 
 CHAT_PARAM = "chat"
 """URL query parameter holding the open chat's id (so a refresh reopens it)."""
@@ -160,16 +160,16 @@ def export_labels() -> ExportLabels:
 def render_export(history: ChatHistory, messages: list[ChatMessage], owner: str) -> None:
     """A download button with ``owner``'s open chat as Markdown, marks and sources included.
 
-    Headings are in the UI language; everything from a document, a person or a model is
-    escaped (answers sanitised), so a Markdown viewer renders none of it as Markdown.
+    Headings are in the UI language; what comes from a document, a person or a model is
+    written inertly yet readably (passages in code blocks, no backslash escapes in prose,
+    no invisible characters: :mod:`rag_core.chats.export`), unlike the page, which escapes
+    for Streamlit (:mod:`ui.text`).
     """
     chat_id = current_chat_id(history, owner)
     if chat_id is None or not messages:
         return
     title = history.title(chat_id, owner=owner)
-    markdown = chat_to_markdown(
-        title, messages, labels=export_labels(), escape=escape_markdown, sanitize=sanitize_answer
-    )
+    markdown = chat_to_markdown(title, messages, labels=export_labels())
     st.download_button(
         t("chat.export"),
         data=markdown,

@@ -1,1 +1,1 @@
-"""Evaluation: retrieval metrics (:mod:`.retrieval`) and answer quality (:mod:`.answers`)."""
+"""Evaluation: retrieval (:mod:`.retrieval`), answers (:mod:`.answers`), OCR CER (:mod:`.ocr`)."""

@@ -52,6 +52,11 @@ PLAIN_TEXT = re.compile(r"[\x21-\x7e\u3131-\u318e\u4e00-\u9fff\uac00-\ud7a3]+")
 CJK unified ideographs, Hangul syllables."""
 JUNK_CATEGORIES = frozenset({"Cc", "Co", "Cn", "Cs"})
 """Unicode general categories of junk: control, private use, unassigned, surrogate."""
+HANGUL_ONLY_SHARE = 0.9
+"""Share of Hangul among the letters read at or above which a page is read again with
+"kor" alone. A page of Hangul only reads as 0.94 with "kor+eng" (its misreads are Latin
+letters); 2 of the 143 text pages of lshort-ko.pdf, a Korean manual full of Latin
+commands that "kor" alone would garble, reach 0.9 (0.92 and 0.97), the others at most 0.9."""
 REASONS = {
     "too_large": "over the image size limit",
     "timeout": "OCR took too long",
@@ -75,8 +80,17 @@ class OcrOptions:
     Attributes:
         mode: "auto" (pages without usable text), "off" or "force" (every page).
         languages: Tesseract languages, e.g. "kor+eng".
-        dpi: render resolution in dots per inch (300 reads Korean well; see docs/formats.md).
+        dpi: render resolution in dots per inch (400: lower character error rate than 300
+            on Korean and English scans, ``benchmarks/ocr_cer.py``; see docs/formats.md).
         tesseract_cmd: the tesseract binary, a name on PATH or a path.
+        psm: Tesseract's page segmentation mode (``--psm``). 4 (one column of text of
+            variable sizes) by default: Tesseract's own default, 3 (automatic page
+            segmentation), took whole pages of dense Hangul for pictures (CER 0.83 against
+            0.09) and reordered lines; 3 is better only for pages in several columns
+            (docs/formats.md).
+        hangul_only_share: a page whose text read with Korean and other languages has at
+            least this share of Hangul letters is read again with "kor" alone (above 1:
+            never); see :func:`rag_core.ingestion.ocr_worker.recognise`.
         max_pixels: most pixels a page is rendered with; a larger page is rendered at a
             lower resolution, and reported as over the limit below ``min_dpi``.
         min_dpi: lowest resolution worth recognising.
@@ -91,8 +105,10 @@ class OcrOptions:
 
     mode: OcrMode = "auto"
     languages: str = "kor+eng"
-    dpi: int = 300
+    dpi: int = 400
     tesseract_cmd: str = "tesseract"
+    psm: int = 4
+    hangul_only_share: float = HANGUL_ONLY_SHARE
     max_pixels: int = 40_000_000
     min_dpi: int = 100
     max_image_pixels: int = 178_956_970
@@ -108,6 +124,7 @@ class OcrOptions:
             mode=settings.ocr,
             languages=settings.ocr_languages,
             dpi=settings.ocr_dpi,
+            psm=settings.ocr_psm,
             tesseract_cmd=settings.tesseract_cmd,
             max_pixels=settings.ocr_max_pixels,
             page_timeout_s=settings.ocr_page_timeout,
@@ -302,6 +319,8 @@ def _run_batch(
     header = {"password": password, "pages": batch, "options": asdict(options)}
     line = json.dumps(header).encode() + b"\n"
     rounds = math.ceil(len(batch) / max(1, options.workers))
+    if options.hangul_only_share <= 1:
+        rounds *= 2  # a page may be read twice (see OcrOptions.hangul_only_share)
     timeout_s = 30.0 + options.page_timeout_s * rounds
     pending = list(batch)
     rendering: int | None = None

@@ -101,12 +101,33 @@ def is_blank(image: Any) -> bool:
     return ink <= MAX_BLANK_INK_SHARE * image.width * image.height
 
 
+def hangul_share(text: str) -> float:
+    """Share of a text's letters that are Hangul syllables (0.0 for a text without letters).
+
+    Args:
+        text: recognised text.
+
+    Returns:
+        Hangul syllables (U+AC00-U+D7A3) / letters (``str.isalpha``), in [0, 1].
+    """
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum("\uac00" <= c <= "\ud7a3" for c in letters) / len(letters)
+
+
 def recognise(image: Any, options: dict[str, Any]) -> tuple[str, list[list[Any]]]:
     """Read a page image with Tesseract; return its text and word boxes.
 
+    The page is read with ``options["languages"]``; when those are Korean and more (e.g.
+    "kor+eng") and at least ``hangul_only_share`` of the letters read are Hangul, the
+    page is read again with "kor" alone, which misreads fewer Hangul words as Latin
+    (``benchmarks/ocr_cer.py``: CER 0.085 -> 0.024 on a page of Hangul only; docs/formats.md).
+
     Args:
         image: PIL image of the page.
-        options: ``languages``, ``tesseract_cmd``, ``page_timeout_s``.
+        options: ``languages``, ``psm`` (page segmentation mode), ``hangul_only_share``,
+            ``tesseract_cmd``, ``page_timeout_s``.
 
     Returns:
         ``(text, words)``: words of a line joined by spaces, lines by newlines and blocks
@@ -117,12 +138,23 @@ def recognise(image: Any, options: dict[str, Any]) -> tuple[str, list[list[Any]]
         RuntimeError: Tesseract ran past ``page_timeout_s`` (pytesseract's timeout).
         pytesseract.TesseractError: Tesseract failed.
     """
+    languages = options["languages"]
+    text, words = _tesseract(image, options, languages)
+    share = options.get("hangul_only_share", 2.0)
+    if "kor" in languages.split("+") and languages != "kor" and hangul_share(text) >= share:
+        text, words = _tesseract(image, options, "kor")
+    return text, words
+
+
+def _tesseract(image: Any, options: dict[str, Any], languages: str) -> tuple[str, list[list[Any]]]:
+    """One Tesseract run on ``image`` in ``languages``: its text and word boxes."""
     import pytesseract
 
     pytesseract.pytesseract.tesseract_cmd = options["tesseract_cmd"]
     data = pytesseract.image_to_data(
         image,
-        lang=options["languages"],
+        lang=languages,
+        config=f"--psm {int(options.get('psm', 3))}",
         output_type=pytesseract.Output.DICT,
         timeout=options["page_timeout_s"],
     )

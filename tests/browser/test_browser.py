@@ -61,6 +61,7 @@ def test_upload_ask_open_the_page_refresh_and_export(page: Page, running_app: Ru
     with page.expect_download() as download:
         page.get_by_text("Export chat as Markdown").click()
     markdown = download.value.path().read_text(encoding="utf-8")
-    assert "## Q: When did Knuth start writing TeX\\?" in markdown  # escaped
+    assert "## Q: When did Knuth start writing TeX?" in markdown  # plain text, no escapes
     assert "**Cited**" in markdown and "**Also retrieved**" in markdown
-    assert '- [1] lshort\\-ch1\\.pdf, p. 3: "' in markdown
+    assert "- [1] lshort-ch1.pdf, p. 3:\n\n  ```\n" in markdown  # the passage in a code block
+    assert "\u2060" not in markdown  # no invisible word joiners
