@@ -36,11 +36,11 @@ from langchain_core.retrievers import BaseRetriever
 from rag_core.access import AccessControl, Action, Caller
 from rag_core.config import RetrievalMode, Settings, check_collection_name
 from rag_core.errors import CollectionNotFoundError
-from rag_core.generation.chain import ChainOptions, ChatTurn, RagChain, build_rag_chain
+from rag_core.generation.chain import ChainOptions, RagChain, build_rag_chain
 from rag_core.generation.citations import Citation, build_citations
 from rag_core.generation.judge import build_judge
 from rag_core.generation.respond import stream_rag_answer
-from rag_core.generation.types import AnswerEvent, AnswerFold, RagAnswer
+from rag_core.generation.types import AnswerEvent, AnswerFold, ChatTurn, RagAnswer
 from rag_core.index.collections import delete_collection, list_collections
 from rag_core.index.registry import DocumentRecord
 from rag_core.ingest_queue import IngestJob, IngestQueue

@@ -18,8 +18,8 @@ from rag_core.chats.history import ChatHistory, ChatMessage
 from rag_core.config import Settings
 from rag_core.engine import AskOptions, Engine
 from rag_core.errors import RagError
-from rag_core.generation.chain import ChatTurn
 from rag_core.generation.report import NOTICE_TEXTS
+from rag_core.generation.types import ChatTurn
 from rag_core.index.files import SourceFiles, SourceFileSet
 from ui.answer import (
     AnswerView,

@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from rag_core.engine import AskOptions, Engine
-from rag_core.generation.chain import ChatTurn
 from rag_core.generation.report import Notice, answer_json, answer_notices
 from rag_core.generation.types import (
     AnswerDelta,
     AnswerEvent,
     AnswerRetracted,
+    ChatTurn,
     RagAnswer,
     Retrying,
     Searched,

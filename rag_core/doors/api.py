@@ -72,7 +72,6 @@ from rag_core.errors import (
     StoreBusyError,
     StoreUnavailableError,
 )
-from rag_core.generation.chain import ChatTurn
 from rag_core.generation.citations import Citation
 from rag_core.generation.claims import canonical_citations
 from rag_core.generation.types import (
@@ -80,6 +79,7 @@ from rag_core.generation.types import (
     AnswerEvent,
     AnswerFold,
     AnswerRetracted,
+    ChatTurn,
     RagAnswer,
     Retrying,
     ThinkingDelta,

@@ -44,6 +44,7 @@ from rag_core.generation.prompts import (
     build_condense_prompt,
     estimate_tokens,
 )
+from rag_core.generation.types import ChatTurn
 from rag_core.index.analyzer import shared_analyzer
 from rag_core.language import question_language
 from rag_core.llm.ollama import OLLAMA_EXCEPTIONS
@@ -83,19 +84,6 @@ class ChainOptions:
     def from_settings(cls, settings: Any) -> ChainOptions:
         """Take the chain's options from a :class:`rag_core.config.Settings` (same names)."""
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
-
-
-@dataclass
-class ChatTurn:
-    """One earlier exchange, as given to the chain.
-
-    Attributes:
-        question: what the user asked.
-        answer: what the model answered (may be empty when the model was not reachable).
-    """
-
-    question: str
-    answer: str
 
 
 def history_messages(history: Sequence[ChatTurn], turns: int = HISTORY_TURNS) -> list[BaseMessage]:

@@ -25,7 +25,7 @@ from langchain_core.messages import BaseMessageChunk
 
 from rag_core.errors import OllamaError, RagError
 from rag_core.generation.answer import answer_language, language_matches
-from rag_core.generation.chain import ChatTurn, RagChain, history_messages, not_found_answer
+from rag_core.generation.chain import RagChain, history_messages, not_found_answer
 from rag_core.generation.citations import Citation, build_citations
 from rag_core.generation.claims import parse_citations
 from rag_core.generation.judge import ClaimJudge
@@ -35,6 +35,7 @@ from rag_core.generation.types import (
     AnswerCheck,
     AnswerEvent,
     AnswerFold,
+    ChatTurn,
     Checked,
     ClaimCheck,
     Failed,

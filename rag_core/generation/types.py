@@ -169,6 +169,19 @@ class RagAnswer:
     ttft_s: float | None = None
 
 
+@dataclass
+class ChatTurn:
+    """One earlier exchange of a conversation, sent with a new question (the history).
+
+    Attributes:
+        question: what the user asked.
+        answer: what the model answered (may be empty when the model was not reachable).
+    """
+
+    question: str
+    answer: str
+
+
 @dataclass(frozen=True)
 class Searched:
     """Retrieval searched these queries.
@@ -312,6 +325,7 @@ __all__ = [
     "AnswerEvent",
     "AnswerFold",
     "AnswerRetracted",
+    "ChatTurn",
     "Checked",
     "ClaimCheck",
     "Failed",

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rag_core.generation.chain import ChatTurn, build_rag_chain
+from rag_core.generation.chain import build_rag_chain
 from rag_core.generation.citations import cited_numbers
 from rag_core.generation.respond import answer_question, stream_rag_answer
-from rag_core.generation.types import AnswerDelta, Checked, Searched, Sources
+from rag_core.generation.types import AnswerDelta, ChatTurn, Checked, Searched, Sources
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.llm.ollama import build_chat_model, check_ollama
 from tests.conftest import settings_for

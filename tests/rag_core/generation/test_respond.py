@@ -12,10 +12,10 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from rag_core.errors import StoreUnavailableError
-from rag_core.generation.chain import ChainOptions, ChatTurn, build_rag_chain
+from rag_core.generation.chain import ChainOptions, build_rag_chain
 from rag_core.generation.report import answer_notices
 from rag_core.generation.respond import answer_question, stream_rag_answer
-from rag_core.generation.types import AnswerDelta, AnswerRetracted, Checked, Retrying
+from rag_core.generation.types import AnswerDelta, AnswerRetracted, ChatTurn, Checked, Retrying
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.llm.ollama import build_chat_model
 from tests.conftest import settings_for

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from rag_core.generation.chain import ChainOptions, ChatTurn, build_rag_chain
+from rag_core.generation.chain import ChainOptions, build_rag_chain
 from rag_core.generation.prompts import NOT_FOUND_ANSWERS
 from rag_core.generation.respond import answer_question
+from rag_core.generation.types import ChatTurn
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.language import embedding_covers, question_language
 from rag_core.llm.ollama import build_chat_model
