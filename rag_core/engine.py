@@ -28,7 +28,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
@@ -44,7 +43,6 @@ from rag_core.generation.types import AnswerEvent, AnswerFold, ChatTurn, RagAnsw
 from rag_core.index.collections import delete_collection, list_collections
 from rag_core.index.registry import DocumentRecord
 from rag_core.ingest_queue import IngestJob, IngestQueue
-from rag_core.ingestion.loaders import display_name
 from rag_core.ingestion.progress import IngestResult, ProgressCallback
 from rag_core.ingestion.splitting import join_page_chunks
 from rag_core.knowledge_base import KnowledgeBase, build_knowledge_base, load_embeddings
@@ -162,12 +160,6 @@ class Engine:
                 kb = build_knowledge_base(settings, self.embeddings)
                 self._kbs[settings.collection] = kb
             return kb
-
-    def forget(self) -> None:
-        """Close nothing, forget every opened knowledge base and queue (after a re-index)."""
-        with self._lock:
-            self._kbs.clear()
-            self._queues.clear()
 
     def collections(self, *, caller: Caller | None = None) -> dict[str, int]:
         """The collections ``caller`` may read, with their chunk counts, by name.
@@ -410,25 +402,23 @@ class Engine:
         )
 
     def ingest_path(
-        self, path: Path, collection: str | None = None, **options: Any
+        self,
+        path: Path,
+        collection: str | None = None,
+        *,
+        password: str | None = None,
+        progress: ProgressCallback | None = None,
+        caller: Caller | None = None,
     ) -> IngestResult:
-        """:meth:`ingest` of a file on disk (a file that cannot be read is a failed result).
+        """:meth:`ingest` of a file on disk; see :meth:`KnowledgeBase.ingest_path`.
 
-        Args:
-            path: the file.
-            collection: the collection (the default one if None).
-            **options: ``password``, ``progress``, ``lock_timeout_s``, ``caller`` of
-                :meth:`ingest`.
+        A file that cannot be read is a failed result, not an exception.
 
         Raises:
             What :meth:`ingest` raises.
         """
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            name = display_name(path.name)
-            return IngestResult(name, "", "failed", error=f"{name}: cannot read ({exc.strerror})")
-        return self.ingest(path.name, data, collection, **options)
+        kb = self._open(collection, caller, Action.WRITE, create=True)
+        return kb.ingest_path(path, password=password, progress=progress)
 
     def queue(self, collection: str | None = None) -> IngestQueue:
         """The process-wide background ingest queue of ``collection`` (no permission check)."""
