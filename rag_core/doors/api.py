@@ -32,7 +32,6 @@ streams do not block each other or the event loop.
 
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations, which
 # name objects local to create_app (the caller dependency).
-import ipaddress
 import json
 import logging
 import re
@@ -56,6 +55,7 @@ from starlette.types import Message, Receive
 
 from rag_core.access import Caller
 from rag_core.config import COLLECTION_NAME_PATTERN
+from rag_core.doors.listening import check_host
 from rag_core.engine import AskOptions, Engine
 from rag_core.errors import (
     AuthenticationError,
@@ -99,7 +99,6 @@ DELETE_LOCK_WAIT_S = 30.0
 COLLECTION_NAME = COLLECTION_NAME_PATTERN
 """A collection name as Chroma allows it (the ``collection`` setting's rule)."""
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 OLLAMA_STATUS: dict[str, tuple[int, str]] = {
     "unreachable": (503, "model_unreachable"),
@@ -868,30 +867,6 @@ def create_app(engine: Engine, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> F
 
 
 # --------------------------------------------------------------------------- serving
-def is_loopback(host: str) -> bool:
-    """True when ``host`` is a loopback name or address (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_host(engine: Engine, host: str) -> None:
-    """Refuse a non-loopback ``host`` when sign-in is not configured.
-
-    Raises:
-        RagError: sign-in is off (``engine.access.enabled`` False) and ``host`` is not a
-            loopback address.
-    """
-    if not engine.access.enabled and not is_loopback(host):
-        raise RagError(
-            f"refusing to listen on {host}: sign-in is not configured (RAG_AUTH_CONFIG), so "
-            "the API listens on 127.0.0.1 only; see docs/api.md"
-        )
-
-
 def serve(engine: Engine, host: str = "127.0.0.1", port: int = 8080) -> int:
     """Run the API with uvicorn until interrupted (``python -m rag_core serve``).
 
@@ -904,7 +879,7 @@ def serve(engine: Engine, host: str = "127.0.0.1", port: int = 8080) -> int:
         0 once uvicorn stopped.
 
     Raises:
-        RagError: see :func:`check_host`.
+        PermissionDeniedError: see :func:`rag_core.doors.listening.check_host`.
     """
     import uvicorn
 
@@ -918,8 +893,6 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "MAX_UPLOAD_FILES",
     "ChatStream",
-    "check_host",
     "create_app",
-    "is_loopback",
     "serve",
 ]

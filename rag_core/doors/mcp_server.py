@@ -23,7 +23,6 @@ Two transports (``python -m rag_core mcp``, see docs/mcp.md):
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -38,11 +37,11 @@ from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 
 from rag_core.access import AccessControl, Caller
+from rag_core.doors.listening import check_host
 from rag_core.engine import AskOptions, Engine
 from rag_core.errors import (
     AuthenticationError,
     CollectionNotFoundError,
-    PermissionDeniedError,
     RagError,
 )
 from rag_core.generation.citations import Citation
@@ -54,8 +53,6 @@ MCP_PATH = "/mcp"
 """Where the streamable HTTP endpoint is served."""
 MAX_K = 20
 """Most passages one ``search_documents`` call returns."""
-LOOPBACK_NAMES = ("localhost",)
-
 INSTRUCTIONS = (
     "Search and question the user's own indexed documents (PDF, HWP, text), kept in named "
     "collections. Start with list_collections if you do not know the collection; omit "
@@ -488,16 +485,6 @@ def build_mcp_server(
     return server
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` ("127.0.0.1", "::1", "localhost") only listens on this machine."""
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def base_url(host: str, port: int) -> str:
     """``http://host:port`` (an IPv6 address in brackets)."""
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -518,11 +505,7 @@ def mcp_http_app(engine: Engine, *, host: str = "127.0.0.1", port: int = 8765) -
         PermissionDeniedError: ``host`` is not a loopback address and sign-in is not
             configured (without users, the documents stay on this machine).
     """
-    if not is_loopback(host) and not engine.access.enabled:
-        raise PermissionDeniedError(
-            f"refusing to listen on {host}: sign-in is not configured, so the MCP server "
-            "listens on 127.0.0.1 only (configure sign-in to serve other machines)"
-        )
+    check_host(engine, host, door="MCP server", docs="docs/mcp.md")
     server = build_mcp_server(
         engine,
         api_key_caller,
@@ -574,7 +557,6 @@ __all__ = [
     "api_key_caller",
     "base_url",
     "build_mcp_server",
-    "is_loopback",
     "local_caller",
     "mcp_http_app",
     "serve",

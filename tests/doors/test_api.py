@@ -32,7 +32,8 @@ from langchain_core.embeddings import Embeddings
 from rag_core.__main__ import main
 from rag_core.access import AccessControl, Role
 from rag_core.config import build_settings
-from rag_core.doors.api import check_host, create_app
+from rag_core.doors.api import create_app
+from rag_core.doors.listening import check_host
 from rag_core.engine import Engine
 from rag_core.errors import (
     RagError,
