@@ -20,6 +20,7 @@ from ui.documents import (
 )
 from ui.i18n import t
 from ui.members import current_role, render_members_panel, render_role_note, signed_in_caller
+from ui.model_switch import render_model_switch
 from ui.resources import get_engine, get_ingest_queue, get_knowledge_base, get_settings
 from ui.routing import require_router
 from ui.sidebar import render_sidebar
@@ -71,4 +72,5 @@ st.subheader(t("docs.indexed"))
 if writer:
     render_delete_control(engine, settings.collection, caller)
 render_documents_table(kb)
+render_model_switch(engine, kb, writer=writer, caller=caller)
 render_members_panel(settings)

@@ -9,8 +9,10 @@ Commands:
 * ``delete NAME``: remove a document (by file name or sha256).
 * ``collections [--json]``: list the collections and their chunk counts.
 * ``delete-collection NAME``: delete a collection's chunks, BM25 index and document list.
-* ``reindex``: re-embed every stored chunk with the configured embedding model, into a new
-  collection that replaces the old one (after switching models).
+* ``reindex [--model NAME] [--grace S]``: re-embed every stored chunk with another embedding
+  model (``--model``, downloaded first if need be) or the configured one, beside the old
+  index, which answers until the new one is complete and swapped in
+  (:mod:`rag_core.ingestion.model_switch`); an interrupted run resumes.
 * ``retrieve QUESTION [--k 5] [--mode M] [--model M] [--json]``: show the top-k chunks
   (a question in a language the documents are not in is also searched in translation,
   by the Ollama model, as in the app; the queries go to stderr).
@@ -121,10 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     drop.add_argument("name")
 
-    sub.add_parser(
+    reindex = sub.add_parser(
         "reindex",
-        help="re-embed the stored chunks with the configured embedding model "
-        "(after switching models)",
+        help="re-embed the stored chunks with another embedding model (--model) or the "
+        "configured one, beside the old index, then swap",
+    )
+    reindex.add_argument(
+        "--model",
+        dest="embedding_model",
+        metavar="NAME",
+        help="embedding model: hub id or local folder (default: RAG_EMBEDDING_MODEL)",
+    )
+    reindex.add_argument(
+        "--grace",
+        type=float,
+        metavar="S",
+        help="seconds the old index is kept after the swap, for searches under way "
+        "(default: 30 with --model, 0 without)",
     )
 
     retrieve = sub.add_parser("retrieve", help="the top-k passages for a question")
@@ -272,21 +287,42 @@ def _cmd_delete_collection(args: argparse.Namespace) -> int:
 
 
 def _cmd_reindex(args: argparse.Namespace) -> int:
-    from rag_core.ingestion.reindex import reindex_into_new_collection
-    from rag_core.knowledge_base import load_embeddings, resolve_embedding_backend
+    from rag_core.ingestion.model_switch import DROP_GRACE_S
 
-    settings = resolve_embedding_backend(_settings(args))
-    bar = tqdm(total=1, desc="re-index", unit="chunk", file=sys.stderr)
+    settings = _settings(args)
+    model = args.embedding_model or settings.embedding_model
+    grace = args.grace
+    if grace is None:  # without --model: the old index does not open with this model anyway
+        grace = DROP_GRACE_S if args.embedding_model else 0.0
+    bars: dict[str, tqdm] = {}
+
+    def bar(name: str, unit: str, total: int, done: int) -> None:
+        if name not in bars:
+            bars[name] = tqdm(
+                total=total, desc=name, unit=unit, unit_scale=True, position=0, file=sys.stderr
+            )
+        shown = bars[name]
+        if shown.total != total and total > 0:
+            shown.total = total
+        shown.n = done
+        shown.refresh()
 
     def on_progress(event: IngestProgress) -> None:
-        if bar.total != event.total and event.total > 0:
-            bar.reset(total=event.total)
-        bar.n = event.done
-        bar.refresh()
+        if event.stage == "embed":
+            bar("re-index", "chunk", event.total, event.done)
+        elif event.stage == "swap":
+            later = f"; the old index is dropped in {grace:.0f} s" if grace else ""
+            _err(f"swapped: the collection now answers with {model}{later}")
 
-    chunks = reindex_into_new_collection(settings, load_embeddings(settings), progress=on_progress)
-    bar.close()
-    _out(f"re-indexed {chunks} chunks with {settings.embedding_model}")
+    chunks = Engine(settings).switch_model(
+        model,
+        progress=on_progress,
+        download=lambda done, total: bar(f"download {model}", "B", total, done),
+        drop_grace_s=grace,
+    )
+    for shown in bars.values():
+        shown.close()
+    _out(f"re-indexed {chunks} chunks with {model}")
     return 0
 
 

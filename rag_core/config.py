@@ -28,6 +28,9 @@ REINDEX_SUFFIX = "-reindex"
 """Suffix of the staging collection a re-index writes before it replaces the old one."""
 REGISTRY_SUFFIX = ".registry"
 """Suffix of the Chroma collection that lists a collection's documents (its registry)."""
+VECTORS_MARK = ".vectors-"
+"""Marks the Chroma collections that hold a collection's vectors after an embedding-model
+switch (``<collection>.vectors-<8 hex digits>``, :mod:`rag_core.index.vectors`)."""
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
 
@@ -47,6 +50,8 @@ def check_collection_name(name: str) -> str:
     for suffix in (REINDEX_SUFFIX, REGISTRY_SUFFIX):
         if name.endswith(suffix):
             raise ValueError(f"collection names ending in {suffix!r} are reserved")
+    if VECTORS_MARK in name:
+        raise ValueError(f"collection names with {VECTORS_MARK!r} in them are reserved")
     return name
 
 
@@ -122,7 +127,9 @@ class Settings(BaseSettings):
             plain RRF).
         embedding_languages: languages the embedding model handles: "en" for the default
             English-only all-MiniLM-L6-v2, "multilingual" (or e.g. "en,ko") for a model
-            such as paraphrase-multilingual-MiniLM-L12-v2.
+            such as paraphrase-multilingual-MiniLM-L12-v2; "" (the default): those of the
+            collection's model profile (:mod:`rag_core.index.embeddings.profiles`), "en"
+            for a model without one.
         uncovered_dense_weight: share of the dense side (as ``dense_weight``) for a question in
             a language the embedding model does not handle (0 = BM25 alone decides).
         min_similarity: cosine similarity below which no chunk counts as relevant
@@ -202,7 +209,7 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=1)
     fusion: FusionMethod = "convex"
     dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
-    embedding_languages: str = "en"
+    embedding_languages: str = ""
     uncovered_dense_weight: float = Field(default=0.0, ge=0.0, le=1.0)
     min_similarity: float = Field(default=0.4, ge=-1.0, le=1.0)
     min_keyword_coverage: float = Field(default=0.3, ge=0.0, le=1.0)

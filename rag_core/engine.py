@@ -41,11 +41,20 @@ from rag_core.generation.judge import build_judge
 from rag_core.generation.respond import stream_rag_answer
 from rag_core.generation.types import AnswerEvent, AnswerFold, ChatTurn, RagAnswer
 from rag_core.index.collections import delete_collection, list_collections
+from rag_core.index.embeddings import embedding_identity
+from rag_core.index.embeddings.download import DownloadProgress, ensure_model
+from rag_core.index.embeddings.shelf import embeddings_for_identity
 from rag_core.index.registry import DocumentRecord
 from rag_core.ingest_queue import IngestJob, IngestQueue
+from rag_core.ingestion.model_switch import DROP_GRACE_S, switch_model
 from rag_core.ingestion.progress import IngestResult, ProgressCallback
 from rag_core.ingestion.splitting import join_page_chunks
-from rag_core.knowledge_base import KnowledgeBase, build_knowledge_base, load_embeddings
+from rag_core.knowledge_base import (
+    KnowledgeBase,
+    build_knowledge_base,
+    load_embeddings,
+    resolve_embedding_backend,
+)
 from rag_core.llm.ollama import build_chat_model
 from rag_core.retrieval.crosslingual import build_search
 from rag_core.retrieval.relevance import is_relevant
@@ -481,6 +490,61 @@ class Engine:
         """
         kb = self._open(collection, caller, Action.WRITE)
         return kb.delete(document_id, lock_timeout_s=lock_timeout_s)
+
+    def switch_model(
+        self,
+        model: str,
+        collection: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        download: DownloadProgress | None = None,
+        cancel: threading.Event | None = None,
+        drop_grace_s: float = DROP_GRACE_S,
+        caller: Caller | None = None,
+    ) -> int:
+        """Switch ``collection`` to the embedding model ``model`` without downtime.
+
+        The model is downloaded first if it is not here (``download`` sees the bytes),
+        its backend chosen as for the configured model (``embedding_backend``), then the
+        new index is built beside the old one, which answers until the atomic swap
+        (:func:`rag_core.ingestion.model_switch.switch_model`).
+
+        Args:
+            model: a hub id ("intfloat/multilingual-e5-small") or a local directory.
+            collection: the collection (the default one if None).
+            progress: called with the build's progress events.
+            download: called with (bytes done, bytes in all) while the model downloads.
+            cancel: set it to stop the build (a later call resumes it).
+            drop_grace_s: seconds the old vectors are kept after the swap.
+            caller: who asks (an editor of the collection).
+
+        Returns:
+            The number of chunks embedded by this call.
+
+        Raises:
+            CollectionNotFoundError, PermissionDeniedError: see the module docstring.
+            ModelUnavailableError: the model is not here and cannot be downloaded.
+            SwitchCancelledError: ``cancel`` was set.
+            StoreBusyError, RagError: the store is busy or failed.
+        """
+        settings = self.settings_for(collection)
+        self.access.require(caller, settings.collection, Action.WRITE)
+        ensure_model(model, download)
+        target = resolve_embedding_backend(settings.model_copy(update={"embedding_model": model}))
+        identity = embedding_identity(model, target.embedding_backend)
+        configured = resolve_embedding_backend(settings)
+        if identity == embedding_identity(configured.embedding_model, configured.embedding_backend):
+            embeddings = self.embeddings
+        else:
+            embeddings = embeddings_for_identity(identity, batch_size=settings.embedding_batch_size)
+        return switch_model(
+            settings,
+            embeddings,
+            identity,
+            progress=progress,
+            cancel=cancel,
+            drop_grace_s=drop_grace_s,
+        )
 
     # ---------------------------------------------------------------- internal
     def _open(

@@ -108,3 +108,7 @@ class PermissionDeniedError(RagError):
 
 class AuthenticationError(RagError):
     """No API key, or an unknown or revoked one (HTTP 401)."""
+
+
+class ModelUnavailableError(RagError):
+    """An embedding model is not on this machine and cannot be downloaded."""

@@ -20,7 +20,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag_core.config import RetrievalMode, Settings
-from rag_core.errors import RagError
+from rag_core.errors import EmbeddingModelMismatchError, RagError
 from rag_core.index.collections import stored_embedding_identities
 from rag_core.index.embeddings import (
     LazyEmbeddings,
@@ -35,11 +35,15 @@ from rag_core.index.embeddings.choice import (
     choose_backend,
     measure_backend,
 )
+from rag_core.index.embeddings.download import model_on_disk
+from rag_core.index.embeddings.profiles import ModelProfile, profile_for
+from rag_core.index.embeddings.shelf import embeddings_for_identity, split_identity
 from rag_core.index.files import SourceFiles
 from rag_core.index.keyword import KeywordIndex, StoreKeywordSource
 from rag_core.index.locking import write_lock
 from rag_core.index.registry import DocumentRecord, DocumentRegistry, import_legacy_registry
 from rag_core.index.vector_store import VectorStore, build_chroma_client
+from rag_core.index.vectors import Vectors, read_pointer
 from rag_core.ingestion.loaders import display_name
 from rag_core.ingestion.ocr import OcrOptions
 from rag_core.ingestion.pipeline import PARSE_TIMEOUT_S, IngestPipeline
@@ -62,9 +66,16 @@ class KnowledgeBase:
         model_name: name recorded in the collection metadata (defaults to the setting).
         parse_timeout_s: wall-clock limit for parsing one PDF, in seconds; past it the
             parse is killed and the file reported as too complex.
+        embeddings_for: the model of an embedding identity other than the configured
+            one (:func:`~rag_core.index.embeddings.shelf.embeddings_for_identity` if None).
+
+    A collection whose embedding model was switched (:mod:`rag_core.index.vectors`)
+    answers with the model its vectors were made with, whatever is configured; the
+    pointer is read again before each search and write (:meth:`follow_vectors`).
 
     Raises:
-        EmbeddingModelMismatchError: the collection was built with another model.
+        EmbeddingModelMismatchError: the collection was built with another model (and
+            was never switched to it), or with a model that is not on this machine.
     """
 
     def __init__(
@@ -75,20 +86,33 @@ class KnowledgeBase:
         client: chromadb.ClientAPI | None = None,
         model_name: str | None = None,
         parse_timeout_s: float = PARSE_TIMEOUT_S,
+        embeddings_for: Callable[[str], Embeddings] | None = None,
     ) -> None:
         """Open the store, registry and keyword index of ``settings.collection``."""
         settings = resolve_embedding_backend(settings)
         self.settings = settings
-        self.embeddings = embeddings
         self.client = client or build_chroma_client(settings.chroma_dir, settings.chroma_url)
-        name = model_name or embedding_identity(
+        self.configured_identity = model_name or embedding_identity(
             settings.embedding_model, settings.embedding_backend
         )
+        self._configured = embeddings
+        self._embeddings_for = embeddings_for or (
+            lambda identity: embeddings_for_identity(
+                identity, batch_size=settings.embedding_batch_size
+            )
+        )
+        self._follow_lock = threading.Lock()
+        self.vectors: Vectors | None = read_pointer(self.client, settings.collection)
+        """Where the vectors are when the model was switched (None: never switched)."""
+        self.identity = self.vectors.identity if self.vectors else self.configured_identity
+        """The embedding identity the collection answers with."""
+        self.embeddings = self._model_of(self.identity)
         self.store = VectorStore(
             self.client,
             settings.collection,
-            model_name=name,
-            dimension=lambda: embedding_dimension(embeddings),
+            model_name=self.identity,
+            dimension=lambda: embedding_dimension(self.embeddings),
+            physical=self.vectors.physical if self.vectors else None,
         )
         self.registry = DocumentRegistry(self.client, settings.collection)
         import_legacy_registry(settings.registry_path, self.registry)
@@ -102,13 +126,14 @@ class KnowledgeBase:
             registry=self.registry,
             keyword_index=self.keyword_index,
             files=self.files,
-            embeddings=embeddings,
+            embeddings=self.embeddings,
             chunk_size=settings.chunk_size,
             chunk_overlap=settings.chunk_overlap,
             lock_path=settings.lock_path,
             parse_timeout_s=parse_timeout_s,
             ocr=OcrOptions.from_settings(settings),
             korean_spacing=settings.korean_spacing,
+            on_lock=self.follow_vectors,
         )
 
     @property
@@ -119,6 +144,62 @@ class KnowledgeBase:
     @parse_timeout_s.setter
     def parse_timeout_s(self, seconds: float) -> None:
         self.pipeline.parse_timeout_s = seconds
+
+    # ------------------------------------------------------------ model switch
+    @property
+    def profile(self) -> ModelProfile:
+        """The profile of the model the collection answers with (prefixes, languages)."""
+        return profile_for(split_identity(self.identity)[0])
+
+    def follow_vectors(self) -> None:
+        """Follow an embedding-model switch made since the collection was opened.
+
+        Reads the collection's pointer (one ``get`` by id, :mod:`rag_core.index.vectors`);
+        when it names other vectors than those open, the store, the pipeline and the
+        retrievers built from now on use them and their model. A search already under
+        way finishes on the old vectors, which a switch keeps for a grace period.
+
+        Raises:
+            EmbeddingModelMismatchError: the new vectors' model is not on this machine.
+            StoreUnavailableError: the Chroma server stopped answering.
+        """
+        pointer = read_pointer(self.client, self.settings.collection)
+        if pointer is None or pointer == self.vectors:
+            return
+        with self._follow_lock:
+            if pointer == self.vectors:
+                return
+            embeddings = self._model_of(pointer.identity)
+            store = VectorStore(
+                self.client,
+                self.settings.collection,
+                model_name=pointer.identity,
+                dimension=lambda: embedding_dimension(embeddings),
+                physical=pointer.physical,
+            )
+            # the same VectorStore object is shared by the pipeline and the keyword index
+            self.store.collection = store.collection
+            self.embeddings = self.pipeline.embeddings = embeddings
+            self.identity = pointer.identity
+            self.vectors = pointer
+            logger.info("collection %s now answers with %s", self.settings.collection, pointer)
+
+    def _model_of(self, identity: str) -> Embeddings:
+        """The model for vectors of ``identity`` (the configured one when it matches).
+
+        Raises:
+            EmbeddingModelMismatchError: that model is not on this machine.
+        """
+        if identity == self.configured_identity:
+            return self._configured
+        model = split_identity(identity)[0]
+        if not model_on_disk(model):
+            raise EmbeddingModelMismatchError(
+                f"collection '{self.settings.collection}' was built with {identity}, "
+                "which is not on this machine: download that model, or re-index the "
+                "documents with the configured model (`python -m rag_core reindex`)"
+            )
+        return self._embeddings_for(identity)
 
     # ----------------------------------------------------------------- reading
     def documents(self, *, include_incomplete: bool = False) -> list[DocumentRecord]:
@@ -138,6 +219,7 @@ class KnowledgeBase:
             mode: retrieval mode; the setting if None.
             k: top-k; the setting if None.
         """
+        self.follow_vectors()
         s = self.settings
         return build_retriever(
             self.store,
@@ -150,7 +232,7 @@ class KnowledgeBase:
             rrf_k=s.rrf_k,
             fusion=s.fusion,
             dense_weight=s.dense_weight,
-            embedding_languages=s.embedding_languages,
+            embedding_languages=s.embedding_languages or self.profile.embedding_languages,
             uncovered_dense_weight=s.uncovered_dense_weight,
             reranker=self.reranker,
             rerank_candidates=s.rerank_candidates,
@@ -219,6 +301,7 @@ class KnowledgeBase:
         if not matches:
             return []
         with write_lock(self.settings.lock_path, timeout_s=lock_timeout_s):
+            self.follow_vectors()
             for record in matches:
                 self.pipeline.remove_document(record.sha256, rebuild=False)
             self.keyword_index.rebuild()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import shutil
 
-from rag_core.config import REGISTRY_SUFFIX, REINDEX_SUFFIX, Settings
+from rag_core.config import Settings
 from rag_core.index.locking import write_lock
 from rag_core.index.registry import registry_collection_name
 from rag_core.index.vector_store import build_chroma_client
+from rag_core.index.vectors import logical_collections, vectors_collections
 
 logger = logging.getLogger(__name__)
 
@@ -20,11 +21,7 @@ def list_collections(settings: Settings) -> dict[str, int]:
         StoreUnavailableError: the configured Chroma server cannot be reached.
     """
     client = build_chroma_client(settings.chroma_dir, settings.chroma_url)
-    return {
-        c.name: c.count()
-        for c in sorted(client.list_collections(), key=lambda c: c.name)
-        if not c.name.endswith((REINDEX_SUFFIX, REGISTRY_SUFFIX))
-    }
+    return {name: c.count() for name, c in logical_collections(client).items()}
 
 
 def stored_embedding_identities(settings: Settings) -> dict[str, int]:
@@ -42,9 +39,9 @@ def stored_embedding_identities(settings: Settings) -> dict[str, int]:
         return {}
     client = build_chroma_client(settings.chroma_dir, settings.chroma_url)
     out: dict[str, int] = {}
-    for collection in client.list_collections():
+    for collection in logical_collections(client).values():
         identity = (collection.metadata or {}).get("embedding_model")
-        if identity and not collection.name.endswith((REINDEX_SUFFIX, REGISTRY_SUFFIX)):
+        if identity:
             out[str(identity)] = out.get(str(identity), 0) + collection.count()
     return out
 
@@ -69,9 +66,9 @@ def delete_collection(settings: Settings, name: str, *, lock_timeout_s: float = 
     target = Settings.model_validate(target.model_dump())  # validates the name
     client = build_chroma_client(target.chroma_dir, target.chroma_url)
     with write_lock(target.lock_path, timeout_s=lock_timeout_s):
+        existed = name in logical_collections(client)
         names = {c.name for c in client.list_collections()}
-        existed = name in names
-        for doomed in (name, registry_collection_name(name)):
+        for doomed in (*vectors_collections(client, name), registry_collection_name(name)):
             if doomed in names:
                 client.delete_collection(doomed)
         shutil.rmtree(target.keyword_index_dir / name, ignore_errors=True)

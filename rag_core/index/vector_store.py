@@ -95,6 +95,8 @@ class VectorStore:
         model_name: the embedding model identity
             (:func:`rag_core.index.embeddings.embedding_identity`).
         dimension: returns the model's vector length (e.g. 384).
+        physical: the Chroma collection holding the vectors, when it is not ``name``
+            (after an embedding-model switch, :mod:`rag_core.index.vectors`).
 
     Raises:
         EmbeddingModelMismatchError: the collection holds vectors of another model or
@@ -108,13 +110,15 @@ class VectorStore:
         *,
         model_name: str,
         dimension: Callable[[], int],
+        physical: str | None = None,
     ) -> None:
         """Open (or create) the collection ``name``."""
         self.client = client
         self.name = name
+        physical = physical or name
         existing = {c.name for c in client.list_collections()}
-        if name in existing:
-            collection = client.get_collection(name)
+        if physical in existing:
+            collection = client.get_collection(physical)
             meta = collection.metadata or {}
             stored_model = meta.get("embedding_model")
             stored_dim = meta.get("embedding_dim")
@@ -132,7 +136,7 @@ class VectorStore:
             self.collection = collection
             return
         self.collection = client.get_or_create_collection(
-            name,
+            physical,
             embedding_function=None,
             metadata={
                 "hnsw:space": "cosine",

@@ -124,6 +124,9 @@ class IngestPipeline:
         ocr: when and how pages without usable text are recognised (OCR).
         korean_spacing: restore lost spaces between Korean words
             (:mod:`rag_core.ingestion.spacing`).
+        on_lock: called once the write lock is held, before anything is written (the
+            knowledge base follows an embedding-model switch there,
+            :meth:`rag_core.knowledge_base.KnowledgeBase.follow_vectors`).
     """
 
     store: VectorStore
@@ -137,6 +140,7 @@ class IngestPipeline:
     parse_timeout_s: float = PARSE_TIMEOUT_S
     ocr: OcrOptions = field(default_factory=OcrOptions)
     korean_spacing: bool = False
+    on_lock: Callable[[], None] | None = None
 
     def ingest(
         self,
@@ -197,6 +201,8 @@ class IngestPipeline:
         with stream:
             try:
                 with write_lock(self.lock_path, timeout_s=lock_timeout_s):
+                    if self.on_lock is not None:
+                        self.on_lock()
                     self.files.save(stream.sha256, suffix_of(shown), data)
                     chunks, embedded, replaced = self._store_stream(stream, report)
                     if stream.ocr_words:

@@ -1,26 +1,19 @@
-"""Re-index a store into a new embedding model: every stored chunk embedded again.
+"""Re-index a store into the configured embedding model (after the model was changed).
 
-The chunks (text and metadata, BM25 terms included) are read back from the collection and
-embedded with the configured model through the ingest pipeline's batching, into a new
-collection that then replaces the old one.
+For a collection built with another model than the configured one
+(:class:`~rag_core.errors.EmbeddingModelMismatchError`): every stored chunk is embedded
+again beside the old index, which then gives way at once
+(:func:`rag_core.ingestion.model_switch.switch_model`).
 """
 
 from __future__ import annotations
 
-import logging
-
-from chromadb.errors import ChromaError
 from langchain_core.embeddings import Embeddings
 
-from rag_core.config import REINDEX_SUFFIX, Settings
-from rag_core.errors import RagError
-from rag_core.index.embeddings import embedding_dimension, embedding_identity
-from rag_core.index.locking import write_lock
-from rag_core.index.vector_store import VectorStore, build_chroma_client, iter_stored_chunks
-from rag_core.ingestion.pipeline import STORE_BATCH, embed_in_batches
-from rag_core.ingestion.progress import ProgressCallback, ProgressReporter
-
-logger = logging.getLogger(__name__)
+from rag_core.config import Settings
+from rag_core.index.embeddings import embedding_identity
+from rag_core.ingestion.model_switch import switch_model
+from rag_core.ingestion.progress import ProgressCallback
 
 
 def reindex_into_new_collection(
@@ -30,26 +23,20 @@ def reindex_into_new_collection(
     model_name: str | None = None,
     progress: ProgressCallback | None = None,
     lock_timeout_s: float = 0.0,
+    drop_grace_s: float = 0.0,
 ) -> int:
-    """Re-embed every stored chunk with another model, into a collection that replaces the old.
+    """Re-embed every stored chunk with the configured model, then swap to the new index.
 
-    It is longer than 60 lines because the staging, copy and rename steps must all run
-    under one write lock, in this order, to survive a kill at any point.
-
-    For a store built with another embedding model (:class:`EmbeddingModelMismatchError`).
-    The chunk texts, ids and metadata are read back from the old collection (no file is
-    parsed again) and embedded into a staging collection ``<collection>-reindex``; only when
-    it is complete is the old collection deleted and the staging one renamed to
-    ``settings.collection``. The registry and the BM25 index stay as they are (same chunk
-    ids and texts). An interrupted run leaves the old collection intact and is restarted
-    from scratch by the next call.
+    No grace period by default: the old index could not be opened with the configured
+    model, so no search of this configuration is using it.
 
     Args:
         settings: the engine settings (data directory, collection).
         embeddings: the new embedding model.
-        model_name: its name, recorded in the collection metadata (the setting if None).
+        model_name: its identity, recorded with the vectors (the setting's if None).
         progress: called with :class:`IngestProgress` events (stage "embed", chunks).
         lock_timeout_s: seconds to wait for another writer.
+        drop_grace_s: seconds the old vectors are kept after the swap.
 
     Returns:
         The number of chunks re-embedded.
@@ -58,39 +45,17 @@ def reindex_into_new_collection(
         StoreBusyError: another process is writing to the store.
         RagError: the store cannot be read or written.
     """
-    name = model_name or embedding_identity(settings.embedding_model, settings.embedding_backend)
-    staging = f"{settings.collection}{REINDEX_SUFFIX}"
-    client = build_chroma_client(settings.chroma_dir, settings.chroma_url)
-    report = ProgressReporter(f"re-index with {name}", progress)
-    done = 0
-    with write_lock(settings.lock_path, timeout_s=lock_timeout_s):
-        existing = {c.name for c in client.list_collections()}
-        if staging in existing and settings.collection not in existing:
-            # killed between deleting the old collection and renaming the new one
-            client.get_collection(staging).modify(name=settings.collection)
-            return 0
-        if staging in existing:
-            client.delete_collection(staging)  # a partial earlier run
-        try:
-            target = VectorStore(
-                client, staging, model_name=name, dimension=lambda: embedding_dimension(embeddings)
-            )
-            if settings.collection in existing:
-                source = client.get_collection(settings.collection)
-                total = source.count()
-                report("embed", 0, total)
-                for batch in iter_stored_chunks(source, STORE_BATCH):
-                    vectors = embed_in_batches(embeddings.embed_documents, batch)
-                    target.upsert(batch, vectors)
-                    done += len(batch)
-                    report("embed", done, total)
-                client.delete_collection(settings.collection)
-            client.get_collection(staging).modify(name=settings.collection)
-        except (ChromaError, ValueError) as exc:
-            raise RagError(f"re-indexing into a new collection failed: {exc}") from exc
-    logger.info("re-indexed collection %s with %s", settings.collection, name)
-    report("done", 1, 1)
-    return done
+    identity = model_name or embedding_identity(
+        settings.embedding_model, settings.embedding_backend
+    )
+    return switch_model(
+        settings,
+        embeddings,
+        identity,
+        progress=progress,
+        lock_timeout_s=lock_timeout_s,
+        drop_grace_s=drop_grace_s,
+    )
 
 
 __all__ = ["reindex_into_new_collection"]

@@ -40,9 +40,11 @@ from rag_core.errors import (
     StoreBusyError,
     WrongPasswordError,
 )
+from rag_core.index.collections import list_collections
 from rag_core.index.locking import write_lock
 from rag_core.index.registry import registry_collection_name
 from rag_core.index.vector_store import VectorStore, build_chroma_client
+from rag_core.index.vectors import vectors_name
 from rag_core.ingestion.loaders import display_name, load_bytes
 from rag_core.ingestion.pipeline import FIRST_STORE_BATCH
 from rag_core.ingestion.progress import IngestProgress
@@ -606,10 +608,12 @@ def test_model_switch_is_detected_and_reindex_rebuilds_the_collection(
     assert sorted(d.name for d in reindexed.documents()) == ["penguin.txt", "walrus.txt"]
     hits = reindexed.retriever(mode="dense", k=2).invoke("anything")
     assert len(hits) == 2 and len(reindexed.embeddings.embed_query("x")) == 768
+    # the old vectors are gone: the registry and the new vectors (named by the pointer)
     assert {c.name for c in build_chroma_client(settings.chroma_dir).list_collections()} == {
-        settings.collection,
-        registry_collection_name(settings.collection),  # the staging collection is gone
+        vectors_name(settings.collection, "fake-768"),
+        registry_collection_name(settings.collection),
     }
+    assert list(list_collections(settings)) == [settings.collection]
     reopened = KnowledgeBase(settings, other, model_name="fake-768")  # no mismatch any more
     assert reopened.chunk_count() == 2
     with pytest.raises(EmbeddingModelMismatchError):

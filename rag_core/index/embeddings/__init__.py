@@ -48,6 +48,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_huggingface import HuggingFaceEmbeddings
 
 from rag_core.index.embeddings.onnx import OnnxEmbeddings
+from rag_core.index.embeddings.profiles import ProfiledEmbeddings, with_profile
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +158,9 @@ def build_embeddings(
 
     Returns:
         Embeddings whose vectors are L2-normalised float lists of the model's dimension
-        (384 for all-MiniLM-L6-v2), so cosine similarity equals the dot product.
+        (384 for all-MiniLM-L6-v2), so cosine similarity equals the dot product; a model
+        with query/passage prefixes in its profile
+        (:mod:`rag_core.index.embeddings.profiles`) gets them added, whatever the backend.
 
     Raises:
         OSError: the model is neither local nor in the cache, and the hub is unreachable
@@ -169,23 +172,40 @@ def build_embeddings(
     if backend not in BACKENDS:
         raise ValueError(f"unknown embedding backend {backend!r}; use one of {BACKENDS}")
     path = resolve_model_path(model_name)
+    if not Path(path).is_dir():
+        path = _cached_snapshot(path) or path  # downloaded: load it without a network call
     if Path(path).is_dir():
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     logger.info("loading embedding model %s (%s) from %s", model_name, backend, path)
+    model: Embeddings
     if backend != "torch":
-        return OnnxEmbeddings(
+        model = OnnxEmbeddings(
             _local_model_dir(path),
             quantized=backend in QUANTIZED_BACKENDS,
             runtime="openvino" if backend == "openvino-int8" else "onnxruntime",
             batch_size=batch_size,
             cache_dir=cache_dir or default_onnx_cache_dir(),
         )
-    return HuggingFaceEmbeddings(
-        model_name=path,
-        model_kwargs={"device": "cpu"},
-        encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
-    )
+    else:
+        model = HuggingFaceEmbeddings(
+            model_name=path,
+            model_kwargs={"device": "cpu"},
+            encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
+        )
+    return with_profile(model, model_name)
+
+
+def _cached_snapshot(name: str) -> str | None:
+    """The folder of ``name``'s files in the Hugging Face cache, or None if not there."""
+    if Path(name).is_absolute() or name.count("/") != 1:
+        return None
+    from huggingface_hub import snapshot_download
+
+    try:
+        return str(snapshot_download(name, local_files_only=True))
+    except Exception:  # not cached (LocalEntryNotFoundError), or not a hub id
+        return None
 
 
 def _local_model_dir(path: str) -> Path:
@@ -211,6 +231,8 @@ def embedding_dimension(embeddings: Embeddings) -> int:
     """
     if isinstance(embeddings, LazyEmbeddings):
         return embeddings.dimension()
+    if isinstance(embeddings, ProfiledEmbeddings):
+        return embedding_dimension(embeddings.inner)
     if isinstance(embeddings, OnnxEmbeddings):
         return embeddings.dimension
     if isinstance(embeddings, HuggingFaceEmbeddings):
