@@ -7,6 +7,11 @@ run (identity ``all-MiniLM-L6-v2``), whose vectors differ.
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,12 +21,13 @@ from langchain_core.embeddings import Embeddings
 
 from rag_core.config import Settings
 from rag_core.index.collections import delete_collection, list_collections
-from rag_core.index.embeddings import build_embeddings, embedding_identity
+from rag_core.index.embeddings import build_embeddings, embedding_identity, resolve_model_path
 from rag_core.index.vector_store import build_chroma_client, run_chroma_server
 from rag_core.index.vectors import read_pointer, vectors_name
 from rag_core.ingestion.model_switch import SwitchCancelledError, switch_model
+from rag_core.ingestion.pipeline import STORE_BATCH
 from rag_core.knowledge_base import KnowledgeBase
-from tests.conftest import settings_for
+from tests.conftest import REPO, settings_for
 
 NEW = "all-MiniLM-L6-v2"
 """Identity of the torch fp32 vectors."""
@@ -195,3 +201,50 @@ def test_searches_in_a_loop_never_fail_across_the_swap_on_a_shared_chroma_server
     assert identities[0] != NEW and identities[-1] == NEW
     assert identities == sorted(identities, key=lambda i: i == NEW)  # old, then new, once
     assert {source for _, source in seen} == {"owl.txt"}
+
+
+def test_kill_9_during_a_cli_switch_then_the_rerun_embeds_only_what_was_missing(
+    tmp_path: Path, embeddings: Embeddings
+):
+    copy = tmp_path / "models" / "minilm-copy"  # another model: a local folder
+    shutil.copytree(resolve_model_path(NEW), copy)
+    lines = [
+        f"Line {i}: the {i % 97}th walrus counted {i * 7} fish near floe {i % 13}."
+        for i in range(800)
+    ]
+    with run_chroma_server(tmp_path / "server") as url:
+        # short chunks: a few hundred of them are quick to embed
+        settings = settings_for(tmp_path / "data", chroma_url=url, chunk_size=120, chunk_overlap=0)
+        kb = KnowledgeBase(settings, embeddings)
+        assert kb.ingest_bytes("census.txt", "\n".join(lines).encode()).status == "indexed"
+        assert kb.ingest_bytes("owl.txt", TEXTS["owl.txt"]).status == "indexed"
+        total = kb.chunk_count()
+        env = {**os.environ, "RAG_CHROMA_URL": url, "RAG_EMBEDDING_BACKEND": "torch"}
+        command = [sys.executable, "-m", "rag_core", "--data-dir", str(settings.data_dir)]
+        process = subprocess.Popen(
+            [*command, "reindex", "--model", str(copy), "--grace", "0"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        staging = vectors_name("documents", str(copy))
+        deadline = time.monotonic() + 300
+        staged = 0
+        while staged < STORE_BATCH:  # the first batches are written: kill it
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+            names = {c.name for c in kb.client.list_collections()}
+            staged = kb.client.get_collection(staging).count() if staging in names else 0
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(30)
+        staged = kb.client.get_collection(staging).count()
+        assert STORE_BATCH <= staged < total
+        assert read_pointer(kb.client, "documents") is None  # the old index still answers
+        assert _top(kb, TEXTS["owl.txt"].decode()) == "owl.txt"
+
+        rerun = Counting(build_embeddings(str(copy), backend="torch"))
+        assert switch_model(settings, rerun, str(copy), drop_grace_s=0.0) == total - staged
+        assert rerun.documents == total - staged  # nothing embedded twice
+        assert kb.retriever(mode="dense", k=1) and kb.identity == str(copy)
+        assert kb.chunk_count() == total and _top(kb, TEXTS["owl.txt"].decode()) == "owl.txt"
