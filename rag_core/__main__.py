@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="embedding model: hub id or local folder (default: RAG_EMBEDDING_MODEL)",
     )
+    reindex.add_argument(  # also after the command: `reindex --model M --collection C`
+        "--collection", default=argparse.SUPPRESS, help="collection to switch"
+    )
     reindex.add_argument(
         "--grace",
         type=float,

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
+from rag_core.__main__ import main
 from rag_core.config import Settings
 from rag_core.index.collections import delete_collection, list_collections
 from rag_core.index.embeddings import build_embeddings, embedding_identity, resolve_model_path
@@ -248,3 +249,27 @@ def test_kill_9_during_a_cli_switch_then_the_rerun_embeds_only_what_was_missing(
         assert rerun.documents == total - staged  # nothing embedded twice
         assert kb.retriever(mode="dense", k=1) and kb.identity == str(copy)
         assert kb.chunk_count() == total and _top(kb, TEXTS["owl.txt"].decode()) == "owl.txt"
+
+
+def test_cli_switches_only_the_collection_named_after_the_command(
+    tmp_path: Path,
+    embeddings: Embeddings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    data = tmp_path / "data"
+    _filled(settings_for(data), embeddings)
+    notes = KnowledgeBase(settings_for(data, collection="notes"), embeddings)
+    notes.ingest_bytes("owl.txt", TEXTS["owl.txt"])
+    copy = tmp_path / "models" / "minilm-copy"
+    shutil.copytree(resolve_model_path(NEW), copy)
+    monkeypatch.setenv("RAG_EMBEDDING_BACKEND", "torch")
+    args = ["--data-dir", str(data), "reindex", "--model", str(copy), "--collection", "notes"]
+    assert main([*args, "--grace", "0"]) == 0
+    captured = capsys.readouterr()
+    assert f"re-indexed 1 chunks with {copy}" in captured.out
+    assert f"swapped: the collection now answers with {copy}" in captured.err
+    pointer = read_pointer(notes.client, "notes")
+    assert pointer is not None and pointer.identity == str(copy)
+    assert read_pointer(notes.client, "documents") is None  # the other collection: untouched
+    assert list_collections(settings_for(data)) == {"documents": len(TEXTS), "notes": 1}
