@@ -11,7 +11,9 @@ them builds a chain, a retriever or a queue of its own:
   hybrid retrieval, translations of the query for documents in other languages);
 * :meth:`Engine.documents`, :meth:`Engine.ingest`, :meth:`Engine.submit`,
   :meth:`Engine.delete_document`, :meth:`Engine.collections` and
-  :meth:`Engine.delete_collection` manage what is indexed.
+  :meth:`Engine.delete_collection` manage what is indexed;
+* :meth:`Engine.switch_model` moves a collection to another embedding model without
+  downtime (:mod:`rag_core.ingestion.model_switch`).
 
 Every method takes the ``caller`` (:class:`~rag_core.access.Caller`; None for the local
 user of a single-user install and for the CLI, which runs as the owner of the data

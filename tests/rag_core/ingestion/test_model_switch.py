@@ -252,10 +252,10 @@ def test_kill_9_during_a_cli_switch_then_the_rerun_embeds_only_what_was_missing(
 
 
 def test_cli_switches_only_the_collection_named_after_the_command(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     embeddings: Embeddings,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ):
     data = tmp_path / "data"
     _filled(settings_for(data), embeddings)
