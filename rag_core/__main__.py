@@ -24,6 +24,9 @@ Commands:
 * ``chat [--judge M] [--json]``: questions from stdin, one per line, as one conversation
   (follow-ups are rewritten into standalone queries); one JSON object per answer with
   ``--json``.
+* ``sync DIR [--dry-run] [--watch] [--collection C] [--json]``: keep the collection in
+  step with a folder: new files ingested, changed ones replaced, files gone removed
+  (:mod:`rag_core.cli.sync`).
 * ``eval QA.jsonl [--k 5] [--mode M] [--model M] [--show-queries] [--json]``: recall@k,
   MRR@k, nDCG@k, overall and per document, through the app's search (translations
   included); ``--show-queries`` lists each question's rank and the queries searched; the
@@ -54,6 +57,7 @@ from tqdm import tqdm
 from rag_core.cli.access import ACCESS_COMMANDS, add_access_commands
 from rag_core.cli.answers import add_answer_arguments, answer_questions
 from rag_core.cli.evaluate import print_search_notices, run_eval
+from rag_core.cli.sync import add_sync_command, run_sync
 from rag_core.config import Settings, build_settings
 from rag_core.engine import Engine
 from rag_core.errors import PasswordRequiredError, RagError, WrongPasswordError
@@ -175,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--json", action="store_true")
     add_access_commands(sub)
+    add_sync_command(sub)
 
     serve = sub.add_parser("serve", help="run the HTTP API (docs/api.md)")
     serve.add_argument("--host", default="127.0.0.1", help="loopback unless sign-in is on")
@@ -397,6 +402,7 @@ COMMANDS = {
     "chat": _cmd_chat,
     "serve": _cmd_serve,
     "mcp": _cmd_mcp,
+    "sync": run_sync,
     "eval": lambda engine, args: run_eval(engine.knowledge_base(), args),
 }
 

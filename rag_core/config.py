@@ -190,6 +190,12 @@ class Settings(BaseSettings):
             cookie) and ``expiry_days``. Each user then sees only their own chats and the
             collections they are a member of (:mod:`rag_core.access`; a user's optional
             ``groups:`` list). None (unset or "") = no sign-in, one local user.
+        sync_roots: folders on the server under which an editor may set a folder for
+            the app to keep a collection in step with (:mod:`rag_core.folder_sync`),
+            separated by ``os.pathsep`` (":" on Linux), e.g. "/srv/shared:/mnt/docs".
+            "" (the default): any folder without sign-in (one local user), none with
+            sign-in on. The CLI's ``sync`` is not limited (it runs as the data
+            directory's owner).
     """
 
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
@@ -237,6 +243,7 @@ class Settings(BaseSettings):
     ollama_timeout: float = Field(default=120.0, gt=0)
     ollama_think: Literal["auto", "on", "off"] = "auto"
     auth_config: Path | None = None
+    sync_roots: str = ""
 
     @field_validator("ollama_host")
     @classmethod

@@ -13,7 +13,10 @@ them builds a chain, a retriever or a queue of its own:
   :meth:`Engine.delete_document`, :meth:`Engine.collections` and
   :meth:`Engine.delete_collection` manage what is indexed;
 * :meth:`Engine.switch_model` moves a collection to another embedding model without
-  downtime (:mod:`rag_core.ingestion.model_switch`).
+  downtime (:mod:`rag_core.ingestion.model_switch`);
+* :meth:`Engine.sync_folder` keeps a collection in step with a folder
+  (:mod:`rag_core.folder_sync`); :meth:`Engine.set_sync_folder` and
+  :meth:`Engine.sync_saved_folder` do it for the folder an editor set in the app.
 
 Every method takes the ``caller`` (:class:`~rag_core.access.Caller`; None for the local
 user of a single-user install and for the CLI, which runs as the owner of the data
@@ -37,6 +40,15 @@ from langchain_core.retrievers import BaseRetriever
 from rag_core.access import AccessControl, Action, Caller
 from rag_core.config import RetrievalMode, Settings, check_collection_name
 from rag_core.errors import CollectionNotFoundError
+from rag_core.folder_sync import (
+    SyncProgress,
+    SyncReport,
+    apply_sync,
+    check_sync_folder,
+    plan_sync,
+    sync_lock,
+    sync_state,
+)
 from rag_core.generation.chain import ChainOptions, RagChain, build_rag_chain
 from rag_core.generation.citations import Citation, build_citations
 from rag_core.generation.judge import build_judge
@@ -47,7 +59,7 @@ from rag_core.index.embeddings import embedding_identity
 from rag_core.index.embeddings.download import DownloadProgress, ensure_model
 from rag_core.index.embeddings.shelf import embeddings_for_identity
 from rag_core.index.registry import DocumentRecord
-from rag_core.ingest_queue import IngestJob, IngestQueue
+from rag_core.ingest_queue import WRITE_LOCK_WAIT_S, IngestJob, IngestQueue
 from rag_core.ingestion.model_switch import DROP_GRACE_S, switch_model
 from rag_core.ingestion.progress import IngestResult, ProgressCallback
 from rag_core.ingestion.splitting import join_page_chunks
@@ -196,6 +208,7 @@ class Engine:
             self._queues.pop(collection, None)
         existed = delete_collection(self.settings, collection)
         self.access.forget(collection)  # a new collection of that name starts afresh
+        sync_state(self.settings).forget_collection(collection)
         return existed
 
     # ----------------------------------------------------------------- reading
@@ -548,6 +561,137 @@ class Engine:
             drop_grace_s=drop_grace_s,
         )
 
+    # ------------------------------------------------------------- folder sync
+    def sync_folder(
+        self,
+        directory: Path | str,
+        collection: str | None = None,
+        *,
+        dry_run: bool = False,
+        caller: Caller | None = None,
+        progress: SyncProgress | None = None,
+        lock_timeout_s: float = 0.0,
+    ) -> SyncReport:
+        """Make ``collection`` hold the supported files of ``directory`` (subfolders too).
+
+        New files are ingested, changed ones (content hash) replaced once their new
+        version is complete, files gone from the folder have their documents removed;
+        only documents that came from this folder are ever removed or replaced (see
+        :mod:`rag_core.folder_sync`). Files go through :meth:`ingest` and
+        :meth:`delete_document`, each waiting for another writer.
+
+        Args:
+            directory: the folder (a caller other than None, i.e. a signed-in user of a
+                door, may only name one under the allowed roots:
+                :func:`~rag_core.folder_sync.check_sync_folder`).
+            collection: the collection (the default one if None).
+            dry_run: only plan: report what would happen, change nothing.
+            caller: who asks (must be able to write).
+            progress: told about each file applied.
+            lock_timeout_s: seconds to wait for another sync of this data directory.
+
+        Returns:
+            The report (every file's action and, unless a dry run, its outcome).
+
+        Raises:
+            CollectionNotFoundError, PermissionDeniedError: see the module docstring;
+                PermissionDeniedError also for a folder outside the allowed roots.
+            RagError: the folder cannot be listed.
+            StoreBusyError: another sync is running.
+        """
+        name = self.settings_for(collection).collection
+        if caller is not None:
+            folder = check_sync_folder(self.settings, directory)
+        else:
+            folder = Path(directory).expanduser().resolve()
+        state = sync_state(self.settings)
+        if dry_run:
+            if self._exists(name):
+                documents = self._open(name, caller, Action.WRITE).documents()
+            else:  # a dry run creates no collection
+                self.access.require(caller, name, Action.WRITE)
+                documents = []
+            return plan_sync(folder, name, state, documents)
+        kb = self._open(name, caller, Action.WRITE, create=True)
+        with sync_lock(self.settings, timeout_s=lock_timeout_s):
+            plan = plan_sync(folder, name, state, kb.documents())
+            writer = _SyncWriter(self, name, caller)
+            return apply_sync(plan, folder, state, writer, progress=progress)
+
+    def sync_folder_setting(
+        self, collection: str | None = None, *, caller: Caller | None = None
+    ) -> tuple[str | None, SyncReport | None]:
+        """The folder the app keeps ``collection`` in step with, and its last report.
+
+        Raises:
+            CollectionNotFoundError: see the module docstring.
+        """
+        name = self.settings_for(collection).collection
+        self.access.require(caller, name, Action.READ)
+        state = sync_state(self.settings)
+        return state.folder(name), state.last_report(name)
+
+    def set_sync_folder(
+        self,
+        directory: Path | str | None,
+        collection: str | None = None,
+        *,
+        caller: Caller | None = None,
+    ) -> str | None:
+        """Set (None: clear) the server folder the app keeps ``collection`` in step with.
+
+        Only a folder under the allowed roots
+        (:func:`~rag_core.folder_sync.check_sync_folder`), whoever asks: a web user must
+        not read arbitrary server files into a collection. Clearing removes nothing.
+
+        Returns:
+            The folder saved (absolute, resolved), or None.
+
+        Raises:
+            CollectionNotFoundError, PermissionDeniedError: see the module docstring;
+                PermissionDeniedError also for a folder outside the allowed roots.
+            RagError: it is not a folder.
+        """
+        name = self._open(collection, caller, Action.WRITE, create=True).settings.collection
+        folder = None if directory is None else str(check_sync_folder(self.settings, directory))
+        sync_state(self.settings).set_folder(name, folder)
+        return folder
+
+    def sync_saved_folder(
+        self,
+        collection: str | None = None,
+        *,
+        caller: Caller | None = None,
+        progress: SyncProgress | None = None,
+        lock_timeout_s: float = 0.0,
+    ) -> SyncReport | None:
+        """Sync ``collection`` with its saved folder (:meth:`set_sync_folder`); keep the report.
+
+        The folder is checked against the allowed roots again (they may have changed).
+
+        Returns:
+            The report, or None when no folder is set.
+
+        Raises:
+            What :meth:`sync_folder` and :meth:`set_sync_folder` raise.
+        """
+        name = self.settings_for(collection).collection
+        self.access.require(caller, name, Action.WRITE)
+        state = sync_state(self.settings)
+        directory = state.folder(name)
+        if directory is None:
+            return None
+        folder = check_sync_folder(self.settings, directory)
+        report = self.sync_folder(
+            folder, name, caller=caller, progress=progress, lock_timeout_s=lock_timeout_s
+        )
+        state.save_report(name, report)
+        return report
+
+    def saved_sync_folders(self) -> dict[str, Path]:
+        """Every collection's saved folder (for the app's background sync; no check)."""
+        return {name: Path(folder) for name, folder in sync_state(self.settings).folders().items()}
+
     # ---------------------------------------------------------------- internal
     def _open(
         self, collection: str | None, caller: Caller | None, action: Action, create: bool = False
@@ -589,6 +733,26 @@ class Engine:
         llm = build_chat_model(self.settings, model=model)
         options = ChainOptions.from_settings(self.settings)
         return build_rag_chain(self._retriever(kbs, k=k), llm, options)
+
+
+@dataclass(frozen=True)
+class _SyncWriter:
+    """A folder sync's writes, through the engine (same checks, same pipeline)."""
+
+    engine: Engine
+    collection: str
+    caller: Caller | None
+
+    def ingest(self, name: str, data: bytes) -> IngestResult:
+        return self.engine.ingest(
+            name, data, self.collection, lock_timeout_s=WRITE_LOCK_WAIT_S, caller=self.caller
+        )
+
+    def delete(self, name: str) -> int:
+        removed = self.engine.delete_document(
+            name, self.collection, lock_timeout_s=WRITE_LOCK_WAIT_S, caller=self.caller
+        )
+        return len(removed)
 
 
 __all__ = ["AskOptions", "Engine", "SearchHits"]

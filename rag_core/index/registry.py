@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,31 @@ class DocumentRegistry:
             ids=[record.sha256],
             embeddings=[[0.0]],
             metadatas=[{"kind": "document", **meta}],
+        )
+        self._bump()
+
+    def swap(self, record: DocumentRecord, retired: list[DocumentRecord]) -> None:
+        """List ``record`` and hide the ``retired`` records in one write.
+
+        A new version of a document becomes searchable and the old ones stop being so at
+        the same moment: one ``upsert`` of every record (the retired ones marked
+        ``indexing``, so retrieval hides them as it hides half-indexed documents) until
+        their chunks are removed.
+
+        Args:
+            record: the new version, its status set (``complete``).
+            retired: the versions it replaces.
+        """
+        hidden = [replace(old, status=STATUS_INDEXING) for old in retired]
+        records = [record, *hidden]
+        self._call(
+            self._collection.upsert,
+            ids=[r.sha256 for r in records],
+            embeddings=[[0.0] for _ in records],
+            metadatas=[
+                {"kind": "document", **{k: v for k, v in r.to_dict().items() if k != "sha256"}}
+                for r in records
+            ],
         )
         self._bump()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,12 +92,43 @@ def page_label(label: str, number: int) -> str:
     return cleaned or str(number)
 
 
+class RelativeName(str):
+    """A file's path inside a synced folder, already made safe (:func:`relative_name`).
+
+    Like ``markupsafe.Markup`` for escaped HTML, the type records that the text was
+    cleaned: :func:`display_name` keeps it whole (folders included) instead of reducing it
+    to its last component. It is a display name, never used as a path to open. A plain
+    ``str`` with the same text (e.g. read back from a database) is reduced as usual.
+    """
+
+    __slots__ = ()
+
+
+def relative_name(parts: Sequence[str]) -> RelativeName:
+    r"""The display name of a file at ``parts`` below a folder: ``"docs/a.pdf"``.
+
+    Each component is cleaned as :func:`display_name` cleans a file name (no control or
+    bidirectional characters, at most 200 characters, no ``/`` or ``\``); empty, ``.``
+    and ``..`` components become ``"unnamed"``. So ``docs/a.pdf`` and ``old/a.pdf`` stay two
+    documents, and the result is inert text, never a path.
+
+    Args:
+        parts: the path components below the folder, e.g. ``("docs", "a.pdf")``.
+
+    Returns:
+        The components joined with ``/``.
+    """
+    cleaned = [display_name(part) if part not in (".", "..") else "unnamed" for part in parts]
+    return RelativeName("/".join(cleaned) or "unnamed")
+
+
 def display_name(name: str) -> str:
     """Reduce an uploaded or given file name to a safe display name.
 
     Keeps only the last path component (so ``../../x.pdf`` shows as ``x.pdf``), removes
     control and bidirectional-override characters and caps the length at 200 characters.
-    The result is still never used as a path.
+    A :class:`RelativeName` is already safe and is returned whole. The result is still
+    never used as a path.
 
     Args:
         name: the name as received.
@@ -105,6 +136,8 @@ def display_name(name: str) -> str:
     Returns:
         A non-empty display string.
     """
+    if isinstance(name, RelativeName):
+        return name
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = printable(base)
     if len(cleaned) > 200:

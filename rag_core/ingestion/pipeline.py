@@ -290,18 +290,21 @@ class IngestPipeline:
                 [sha256] * len(fresh),
                 [terms[str(c.id)] for c in fresh],
             )
-        replaced = [
-            old.sha256 for old in self.registry.find_by_name(stream.name) if old.sha256 != sha256
-        ]
-        for old in replaced:
-            self.remove_document(old, rebuild=False)
         self.keyword_index.rebuild()
         record.chunks = len(chunks)
         unread = sorted([*stream.empty_pages, *stream.ocr_skipped])
         record.empty_pages = ",".join(map(str, unread))
         record.languages = chunk_languages((c.metadata.get("page"), c.page_content) for c in chunks)
         record.status = STATUS_COMPLETE
-        self.registry.upsert(record)
+        older = [old for old in self.registry.find_by_name(stream.name) if old.sha256 != sha256]
+        # the new version is listed and the older ones hidden in one write: a search
+        # finds one version at every moment, never both or neither
+        self.registry.swap(record, older)
+        replaced = [old.sha256 for old in older]
+        for old in replaced:
+            self.remove_document(old, rebuild=False)
+        if replaced:
+            self.keyword_index.rebuild()  # without the older versions' terms
         return len(chunks), writer.embedded, replaced
 
     def add_terms(self, chunks: list[Document], terms: dict[str, list[str]]) -> None:
