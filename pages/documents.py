@@ -18,6 +18,7 @@ from ui.documents import (
     submit_uploads,
     upload_types,
 )
+from ui.folder_sync import render_folder_sync
 from ui.i18n import t
 from ui.members import current_role, render_members_panel, render_role_note, signed_in_caller
 from ui.model_switch import render_model_switch
@@ -65,6 +66,7 @@ if writer:
     if files:
         submit_uploads(engine, settings.collection, files, password=password, caller=caller)
     render_ingest_panel(queue)
+    render_folder_sync(engine, settings.collection, caller)
 else:
     render_role_note(settings, role)
 

@@ -34,6 +34,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Protocol
@@ -200,21 +201,31 @@ class SyncState:
     def __init__(self, path: Path) -> None:
         """Remember the path; the file is created by the first write."""
         self.path = path
+        self._ready = False
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
+        """A connection in a transaction, the tables created on first use.
+
+        WAL with ``synchronous=NORMAL``: a commit is not flushed to disk at once; a row
+        lost to a power cut only makes the next sync read that file again.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=30)
         try:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS synced_files (collection TEXT, folder TEXT, "
-                "path TEXT, size INTEGER, mtime_ns INTEGER, sha256 TEXT, owned INTEGER, "
-                "PRIMARY KEY (collection, folder, path))"
-            )
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS sync_folders (collection TEXT PRIMARY KEY, "
-                "folder TEXT, report TEXT)"
-            )
+            db.execute("PRAGMA synchronous=NORMAL")
+            if not self._ready:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS synced_files (collection TEXT, folder TEXT, "
+                    "path TEXT, size INTEGER, mtime_ns INTEGER, sha256 TEXT, owned INTEGER, "
+                    "PRIMARY KEY (collection, folder, path))"
+                )
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS sync_folders (collection TEXT PRIMARY KEY, "
+                    "folder TEXT, report TEXT)"
+                )
+                self._ready = True
             with db:
                 yield db
         finally:
@@ -714,6 +725,92 @@ def sync_lock(settings: Settings, *, timeout_s: float) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------- watching
+class BackgroundSync:
+    """Syncs saved folders on a worker thread: when asked, and when their files change.
+
+    One sync at a time (``concurrent.futures.ThreadPoolExecutor`` with one worker); a
+    folder already waiting is not queued twice. A watcher thread
+    (:func:`watch_folders`) asks for a sync of each folder whose files change, and
+    :meth:`start` asks for one of every saved folder (to catch what changed while the
+    app was down). Failures are logged; the sync itself keeps its report.
+
+    Args:
+        sync: syncs one key's folder: ``sync(key, caller)`` (e.g.
+            :meth:`rag_core.engine.Engine.sync_saved_folder`).
+        folders: the saved folders, by key (e.g.
+            :meth:`rag_core.engine.Engine.saved_sync_folders`).
+        debounce_ms: quiet time before changed files are synced, in milliseconds.
+    """
+
+    def __init__(
+        self,
+        sync: Callable[[str, object], object],
+        folders: Callable[[], Mapping[str, Path]],
+        *,
+        debounce_ms: int = DEBOUNCE_MS,
+    ) -> None:
+        """Prepare; nothing runs until :meth:`start`."""
+        self._sync = sync
+        self._folders = folders
+        self._debounce_ms = debounce_ms
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="folder-sync")
+        self._pending: set[str] = set()
+        self._running: str | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def start(self) -> BackgroundSync:
+        """Start the watcher and sync every saved folder once (later calls do nothing)."""
+        with self._lock:
+            if self._watcher is not None:
+                return self
+            self._watcher = threading.Thread(
+                target=watch_folders,
+                args=(self._folders, self.request, self._stop),
+                kwargs={"debounce_ms": self._debounce_ms},
+                name="folder-sync-watch",
+                daemon=True,
+            )
+            self._watcher.start()
+        for key in self._folders():
+            self.request(key)
+        return self
+
+    def request(self, key: str, caller: object = None) -> bool:
+        """Ask for a sync of ``key``'s folder; False when one is already waiting."""
+        with self._lock:
+            if key in self._pending:
+                return False
+            self._pending.add(key)
+        self._executor.submit(self._run, key, caller)
+        return True
+
+    def busy(self, key: str) -> bool:
+        """True while a sync of ``key`` waits or runs."""
+        with self._lock:
+            return key in self._pending or self._running == key
+
+    def stop(self) -> None:
+        """Stop watching (a sync under way finishes)."""
+        self._stop.set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, key: str, caller: object) -> None:
+        with self._lock:
+            self._pending.discard(key)
+            self._running = key
+        try:
+            self._sync(key, caller)
+        except RagError as exc:
+            logger.warning("folder sync of %s failed: %s", key, exc)
+        except Exception:  # a worker thread must never die silently
+            logger.exception("folder sync of %s failed", key)
+        finally:
+            with self._lock:
+                self._running = None
+
+
 def watch_folders(
     folders: Callable[[], Mapping[str, Path]],
     on_change: Callable[[str], None],
@@ -774,6 +871,7 @@ def _watch_until_changed(
 
 __all__ = [
     "ACTIONS",
+    "BackgroundSync",
     "FolderFile",
     "SyncItem",
     "SyncReport",

@@ -38,9 +38,7 @@ def test_sync_then_dry_run_json_then_sync_the_change(tmp_path: Path):
     (folder / "empty.md").unlink()
     (folder / "old" / "a.txt").unlink()
     (folder / "docs" / "a.txt").write_text("Walruses live in the Arctic; their tusks grow.")
-    dry = run_cli(
-        "sync", str(folder), "--collection", "team", "--dry-run", "--json", data_dir=data
-    )
+    dry = run_cli("sync", str(folder), "--collection", "team", "--dry-run", "--json", data_dir=data)
     assert dry.returncode == 0, dry.stderr
     plan = json.loads(dry.stdout.strip().splitlines()[-1])
     assert plan["dry_run"] is True

@@ -260,9 +260,7 @@ def test_server_folders_only_under_the_allowed_roots(tmp_path: Path):
     assert check_sync_folder(local, tmp_path / "elsewhere") == (tmp_path / "elsewhere").resolve()
 
 
-def test_saved_folder_is_synced_and_its_report_kept(
-    tmp_path: Path, embeddings: Embeddings
-):
+def test_saved_folder_is_synced_and_its_report_kept(tmp_path: Path, embeddings: Embeddings):
     allowed = tmp_path / "allowed"
     folder = allowed / "team"
     write(folder, "a.txt", "Walruses live in the Arctic.")
