@@ -16,21 +16,7 @@ from rag_core.folder_sync import SYNC_DB, check_sync_folder, sync_state
 from rag_core.index.collections import list_collections
 from rag_core.index.files import SUPPORTED_SUFFIXES
 from tests.conftest import LSHORT, pdf_pages, settings_for, text_pdf
-
-
-class CountingEmbeddings(Embeddings):
-    """The real model, counting the texts it embeds."""
-
-    def __init__(self, inner: Embeddings) -> None:
-        self.inner = inner
-        self.texts = 0
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        self.texts += len(texts)
-        return self.inner.embed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.inner.embed_query(text)
+from tests.rag_core.test_threats import CountingEmbeddings
 
 
 @pytest.fixture

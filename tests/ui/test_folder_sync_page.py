@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from rag_core.config import build_settings
 from rag_core.folder_sync import sync_state
 from tests.ollama_server import FakeOllamaServer
+from tests.ui.test_permissions import auth_file, documents_page, shared  # noqa: F401 (fixtures)
 
 
 def _texts(app: AppTest) -> list[str]:
@@ -72,3 +73,16 @@ def _wait_for_report(app: AppTest, timeout_s: float = 60.0) -> None:
         assert time.monotonic() < deadline, "no sync report shown"
         time.sleep(0.5)
         app.run()
+
+
+def test_with_sign_in_and_no_allowed_roots_folder_sync_is_off(
+    make_app,
+    shared: Path,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+    fake_ollama: FakeOllamaServer,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.delenv("RAG_SYNC_ROOTS", raising=False)
+    app = documents_page(make_app, shared, fake_ollama.url, "alice")  # the owner
+    assert any("Folder sync on the server is off" in i.value for i in app.info)
+    assert not [w for w in app.text_input if (w.key or "").startswith("sync_folder")]
