@@ -77,8 +77,7 @@ class SyncItem:
             "symlink_folder", "conflict", "same_name", "unsupported", "missing").
         size: bytes (0 for a removed file).
         mtime_ns: modification time, nanoseconds since the epoch.
-        sha256: the content hash when it was computed ("" when the plan did not read the
-            file: new files are hashed by the ingest).
+        sha256: the content hash ("" when the plan did not need it, e.g. for a bad file).
         status: after applying: "indexed", "unchanged", "duplicate" (the same content is
             in the collection under ``indexed_as``), "removed", "failed" ("" = not
             applied, e.g. a dry run).
@@ -98,6 +97,9 @@ class SyncItem:
     error: str = ""
     chunks: int = 0
     indexed_as: str = ""
+    source: str = ""
+    """The file's path below the folder as it is on disk, to read it (``name`` is
+    cleaned for display and may differ); never shown."""
 
     def to_dict(self) -> dict[str, object]:
         """The item as a JSON-ready dict."""
@@ -377,6 +379,7 @@ class FolderFile:
     Attributes:
         name: the path below the folder (the document's name).
         path: where to read it (the file itself; a symbolic link's target inside the folder).
+        source: its path below the folder as on disk (``name`` before cleaning).
         size: bytes.
         mtime_ns: modification time in nanoseconds.
     """
@@ -385,6 +388,7 @@ class FolderFile:
     path: Path
     size: int
     mtime_ns: int
+    source: str = ""
 
 
 def scan_folder(folder: Path) -> tuple[list[FolderFile], list[SyncItem]]:
@@ -406,6 +410,7 @@ def scan_folder(folder: Path) -> tuple[list[FolderFile], list[SyncItem]]:
         raise RagError(f"{folder} is not a folder")
     files: list[FolderFile] = []
     reported: list[SyncItem] = []
+    names_seen: set[str] = set()
 
     def walk_error(exc: OSError) -> None:
         name = _name_below(folder, Path(exc.filename or folder))
@@ -431,10 +436,14 @@ def scan_folder(folder: Path) -> tuple[list[FolderFile], list[SyncItem]]:
             if base.startswith("."):
                 continue
             found = _examine(folder, here / base)
-            if isinstance(found, FolderFile):
-                files.append(found)
-            else:
+            if isinstance(found, SyncItem):
                 reported.append(found)
+            elif found.name in names_seen:  # two names that differ only in what is cleaned
+                reason = "another file has the same name once control characters are removed"
+                reported.append(SyncItem(found.name, "skipped", reason, "same_name"))
+            else:
+                names_seen.add(found.name)
+                files.append(found)
     files.sort(key=lambda f: f.name)
     return files, reported
 
@@ -465,7 +474,8 @@ def _examine(folder: Path, path: Path) -> FolderFile | SyncItem:
         return SyncItem(name, "skipped", "not a regular file", "unreadable")
     if info.st_size == 0:
         return SyncItem(name, "skipped", "the file is empty (0 bytes)", "empty")
-    return FolderFile(name, target, info.st_size, info.st_mtime_ns)
+    source = path.relative_to(folder).as_posix()
+    return FolderFile(name, target, info.st_size, info.st_mtime_ns, source)
 
 
 def file_sha256(path: Path) -> str:
@@ -508,7 +518,10 @@ def plan_sync(
         by_name.setdefault(doc.name, []).append(doc)
     seen = {f.name for f in files} | {i.name for i in reported}
     gone = sorted(name for name in rows if name not in seen)
-    items = [SyncItem(name, "remove", sha256=rows[name].sha256) for name in gone]
+    items = [
+        SyncItem(name, "remove", "" if rows[name].owned else _NOT_OURS, sha256=rows[name].sha256)
+        for name in gone
+    ]
     removed = set(gone)
     for found in files:
         item = _plan_file(found, rows.get(found.name), by_sha, by_name.get(found.name, []), removed)
@@ -516,6 +529,9 @@ def plan_sync(
     items.extend(reported)
     items.sort(key=lambda i: i.name)
     return SyncReport(key, collection, True, items, now_iso(), seconds=time.monotonic() - started)
+
+
+_NOT_OURS = "its content is indexed under another name: no document to delete"
 
 
 def _plan_file(
@@ -526,7 +542,9 @@ def _plan_file(
     removed: set[str],
 ) -> SyncItem:
     """The plan for one supported file (see :func:`plan_sync`)."""
-    item = SyncItem(found.name, "unchanged", size=found.size, mtime_ns=found.mtime_ns)
+    item = SyncItem(
+        found.name, "unchanged", size=found.size, mtime_ns=found.mtime_ns, source=found.source
+    )
     adopting = row is not None and row.owned and not row.sha256  # an ingest was cut off
     mine = row.sha256 if row is not None and row.owned else None
     if not adopting and any(d.sha256 != mine for d in named):
@@ -633,8 +651,11 @@ def _record_unchanged(
     item: SyncItem, row: SyncedFile | None, state: SyncState, collection: str, key: str
 ) -> None:
     item.status = "unchanged"
-    if row is not None and (row.size, row.mtime_ns) != (item.size, item.mtime_ns):
-        touched = SyncedFile(item.name, item.size, item.mtime_ns, row.sha256, row.owned)
+    if row is None:
+        return
+    sha256 = item.sha256 or row.sha256  # hashed now: also completes a row left pending
+    if (row.size, row.mtime_ns, row.sha256) != (item.size, item.mtime_ns, sha256):
+        touched = SyncedFile(item.name, item.size, item.mtime_ns, sha256, row.owned)
         state.put(collection, key, touched)
 
 
@@ -661,7 +682,7 @@ def _apply_ingest(
     key: str,
     writer: SyncWriter,
 ) -> None:
-    path = folder.joinpath(*item.name.split("/"))
+    path = folder.joinpath(*(item.source or item.name).split("/"))
     try:
         real = path.resolve(strict=True)
         if not real.is_relative_to(folder):  # replaced by a link since the plan

@@ -263,3 +263,19 @@ def test_saved_folder_is_synced_and_its_report_kept(tmp_path: Path, embeddings: 
     assert engine.saved_sync_folders() == {"team-docs": folder.resolve()}
     engine.delete_collection("team-docs")
     assert engine.saved_sync_folders() == {}
+
+
+def test_hostile_file_names_are_cleaned_for_display_and_still_read(engine: Engine, tmp_path: Path):
+    folder = tmp_path / "shared"
+    write(folder, "sub\u202e/re\u202eport\x07.txt", "Walruses live in the Arctic.")
+    write(folder, "sub/report.txt", "Penguins live in the Antarctic.")  # the same, cleaned
+    write(folder, "<img src=x onerror=alert(1)>.md", "Otters hold hands.")
+    report = engine.sync_folder(folder)
+    by_status = sorted((i.name, i.action, i.status) for i in report.items)
+    assert by_status == [
+        ("<img src=x onerror=alert(1)>.md", "add", "indexed"),
+        ("sub/report.txt", "add", "indexed"),
+        ("sub/report.txt", "skipped", ""),  # reported, never ingested over the other
+    ]
+    assert sorted(collection_docs(engine)) == ["<img src=x onerror=alert(1)>.md", "sub/report.txt"]
+    assert all("\u202e" not in i.name and "\x07" not in i.name for i in report.items)
