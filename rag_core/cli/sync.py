@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag_core.engine import Engine
+from rag_core.errors import RagError
 from rag_core.folder_sync import SyncItem, SyncReport, watch_folders
 
 DONE_WORDS = {
@@ -90,19 +91,27 @@ def run_sync(engine: Engine, args: argparse.Namespace) -> int:
         RagError: the folder cannot be listed, another sync runs, the store failed.
     """
     collection = args.sync_collection or None
-    report = _sync_once(engine, args.directory, collection, args)
+    try:
+        report = _sync_once(engine, args.directory, collection, args)
+    except KeyboardInterrupt:  # what is done is recorded; the next sync goes on from there
+        sys.stderr.write("stopped\n")
+        return 130
     if not args.watch or args.dry_run:
         return 1 if report.failed else 0
     folder = Path(report.folder)
     sys.stderr.write(f"watching {folder} (Ctrl-C stops)\n")
     sys.stderr.flush()
     stop = threading.Event()
+
+    def again(_: str) -> None:
+        try:
+            _sync_once(engine, folder, collection, args)
+        except RagError as exc:  # e.g. the folder went away: say so, keep watching
+            sys.stderr.write(f"error: {exc}\n")
+            sys.stderr.flush()
+
     try:
-        watch_folders(
-            lambda: {"folder": folder},
-            lambda _: _sync_once(engine, folder, collection, args),
-            stop,
-        )
+        watch_folders(lambda: {"folder": folder}, again, stop)
     except KeyboardInterrupt:
         stop.set()
         sys.stderr.write("stopped\n")
