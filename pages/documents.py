@@ -25,6 +25,7 @@ from ui.model_switch import render_model_switch
 from ui.resources import get_engine, get_ingest_queue, get_knowledge_base, get_settings
 from ui.routing import require_router
 from ui.sidebar import render_sidebar
+from ui.snapshots import render_snapshot_panel
 from ui.text import escape_markdown
 
 require_router()
@@ -75,4 +76,6 @@ if writer:
     render_delete_control(engine, settings.collection, caller)
 render_documents_table(kb)
 render_model_switch(engine, kb, writer=writer, caller=caller)
+if writer:  # export and import (the engine checks the caller again)
+    render_snapshot_panel(engine, settings.collection, caller)
 render_members_panel(settings)

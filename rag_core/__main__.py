@@ -33,6 +33,8 @@ Commands:
   last line of ``--json`` output is one JSON object (with ``per_question``).
 * ``keys create|list|revoke``, ``share COLLECTION MEMBER --role R``, ``members
   COLLECTION``: API keys and who may do what (:mod:`rag_core.cli.access`).
+* ``export COLLECTION FILE [--with-files]``, ``import FILE [--as NAME]``: snapshots of a
+  collection, to back it up or move it (:mod:`rag_core.cli.snapshots`).
 * ``serve [--host 127.0.0.1] [--port 8080]``: the HTTP API (docs/api.md).
 * ``mcp [--http PORT [--host H]]``: serve the documents to MCP clients over stdio (as the
   local user) or streamable HTTP (an API key on every request); see docs/mcp.md.
@@ -57,6 +59,7 @@ from tqdm import tqdm
 from rag_core.cli.access import ACCESS_COMMANDS, add_access_commands
 from rag_core.cli.answers import add_answer_arguments, answer_questions
 from rag_core.cli.evaluate import print_search_notices, run_eval
+from rag_core.cli.snapshots import SNAPSHOT_COMMANDS, add_snapshot_commands
 from rag_core.cli.sync import add_sync_command, run_sync
 from rag_core.config import Settings, build_settings
 from rag_core.engine import Engine
@@ -180,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true")
     add_access_commands(sub)
     add_sync_command(sub)
+    add_snapshot_commands(sub)
 
     serve = sub.add_parser("serve", help="run the HTTP API (docs/api.md)")
     serve.add_argument("--host", default="127.0.0.1", help="loopback unless sign-in is on")
@@ -420,6 +424,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in STORE_COMMANDS:  # no embedding model needed
             return STORE_COMMANDS[args.command](args)
         engine = Engine(_settings(args))
+        if args.command in SNAPSHOT_COMMANDS:  # an import needs no open collection
+            return SNAPSHOT_COMMANDS[args.command](engine, args)
         engine.knowledge_base()  # open the store now: a store error is reported as one
         return COMMANDS[args.command](engine, args)
     except RagError as exc:

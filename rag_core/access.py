@@ -49,7 +49,7 @@ from pathlib import Path
 
 import yaml
 
-from rag_core.config import REGISTRY_SUFFIX, REINDEX_SUFFIX, Settings
+from rag_core.config import IMPORT_SUFFIX, REGISTRY_SUFFIX, REINDEX_SUFFIX, Settings
 from rag_core.errors import (
     AuthenticationError,
     CollectionNotFoundError,
@@ -244,7 +244,7 @@ def chroma_has_collection(settings: Settings) -> Callable[[str], bool]:
 
         client = build_chroma_client(settings.chroma_dir, settings.chroma_url)
         names = {c.name for c in client.list_collections()}
-        return name in names and not name.endswith((REINDEX_SUFFIX, REGISTRY_SUFFIX))
+        return name in names and not name.endswith((REINDEX_SUFFIX, REGISTRY_SUFFIX, IMPORT_SUFFIX))
 
     return exists
 

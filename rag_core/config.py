@@ -31,6 +31,8 @@ REGISTRY_SUFFIX = ".registry"
 VECTORS_MARK = ".vectors-"
 """Marks the Chroma collections that hold a collection's vectors after an embedding-model
 switch (``<collection>.vectors-<8 hex digits>``, :mod:`rag_core.index.vectors`)."""
+IMPORT_SUFFIX = "-import"
+"""Suffix of the staging collection a snapshot import writes before it takes its name."""
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
 
@@ -47,7 +49,7 @@ def check_collection_name(name: str) -> str:
     """
     if not re.fullmatch(COLLECTION_NAME_PATTERN, name):
         raise ValueError(f"{name!r} is not a collection name (3-63 letters, digits, . _ -)")
-    for suffix in (REINDEX_SUFFIX, REGISTRY_SUFFIX):
+    for suffix in (REINDEX_SUFFIX, REGISTRY_SUFFIX, IMPORT_SUFFIX):
         if name.endswith(suffix):
             raise ValueError(f"collection names ending in {suffix!r} are reserved")
     if VECTORS_MARK in name:

@@ -17,6 +17,8 @@ them builds a chain, a retriever or a queue of its own:
 * :meth:`Engine.sync_folder` keeps a collection in step with a folder
   (:mod:`rag_core.folder_sync`); :meth:`Engine.set_sync_folder` and
   :meth:`Engine.sync_saved_folder` do it for the folder an editor set in the app.
+* :meth:`Engine.export_collection` and :meth:`Engine.import_collection` write and restore
+  a snapshot archive of a collection (:mod:`rag_core.index.snapshot`).
 
 Every method takes the ``caller`` (:class:`~rag_core.access.Caller`; None for the local
 user of a single-user install and for the CLI, which runs as the owner of the data
@@ -55,10 +57,11 @@ from rag_core.generation.judge import build_judge
 from rag_core.generation.respond import stream_rag_answer
 from rag_core.generation.types import AnswerEvent, AnswerFold, ChatTurn, RagAnswer
 from rag_core.index.collections import delete_collection, list_collections
-from rag_core.index.embeddings import embedding_identity
+from rag_core.index.embeddings import embedding_dimension, embedding_identity
 from rag_core.index.embeddings.download import DownloadProgress, ensure_model
 from rag_core.index.embeddings.shelf import embeddings_for_identity
 from rag_core.index.registry import DocumentRecord
+from rag_core.index.snapshot import SnapshotInfo, export_snapshot, import_snapshot
 from rag_core.ingest_queue import WRITE_LOCK_WAIT_S, IngestJob, IngestQueue
 from rag_core.ingestion.model_switch import DROP_GRACE_S, switch_model
 from rag_core.ingestion.progress import IngestResult, ProgressCallback
@@ -210,6 +213,96 @@ class Engine:
         self.access.forget(collection)  # a new collection of that name starts afresh
         sync_state(self.settings).forget_collection(collection)
         return existed
+
+    def export_collection(
+        self,
+        collection: str | None,
+        target: Path,
+        *,
+        include_files: bool = False,
+        lock_timeout_s: float = 0.0,
+        caller: Caller | None = None,
+    ) -> SnapshotInfo:
+        """Write a snapshot archive of ``collection`` (:mod:`rag_core.index.snapshot`).
+
+        Needs :attr:`Action.READ`: an archive holds nothing a reader cannot already read
+        (the documents, their passages through search, their pages through the page view).
+
+        Args:
+            collection: the collection (the default one if None).
+            target: the archive file to write (replaced when complete).
+            include_files: put the original files (and OCR word boxes) in too.
+            lock_timeout_s: seconds to wait for another writer (the store is read under
+                the write lock, so no ingest changes it half-way).
+            caller: who asks.
+
+        Raises:
+            CollectionNotFoundError: see the module docstring.
+            StoreBusyError: another process is writing to the store.
+            SnapshotError, RagError: the store or the archive cannot be read or written.
+        """
+        kb = self._open(collection, caller, Action.READ)
+        return export_snapshot(
+            kb.store,
+            kb.registry,
+            target,
+            files=kb.files if include_files else None,
+            lock_path=kb.settings.lock_path,
+            lock_timeout_s=lock_timeout_s,
+        )
+
+    def import_collection(
+        self,
+        source: Path,
+        *,
+        name: str | None = None,
+        lock_timeout_s: float = 0.0,
+        caller: Caller | None = None,
+    ) -> SnapshotInfo:
+        """Restore a snapshot archive as a new collection (see :func:`import_snapshot`).
+
+        The archive is checked whole before anything is written; then the caller needs
+        the right to create the collection (with sign-in on, a new collection's creator
+        becomes its owner, as when they first upload to it) or to write to an empty one.
+
+        Args:
+            source: the archive.
+            name: the new collection's name (the archive's collection name if None).
+            lock_timeout_s: seconds to wait for another writer.
+            caller: who asks.
+
+        Returns:
+            What was imported (``collection`` is the name it now has).
+
+        Raises:
+            SnapshotError: a damaged archive, another embedding model, a bad name or a
+                collection of that name that holds documents.
+            PermissionDeniedError, CollectionNotFoundError: the caller may not write to an
+                existing collection of that name.
+            StoreBusyError: another process is writing to the store.
+            RagError: the store failed (nothing of the import is kept).
+        """
+
+        def authorize(target: str) -> None:
+            if self.access.enabled and caller is not None:
+                self.access.created(caller, target)
+            self.access.require(caller, target, Action.WRITE)
+
+        settings = resolve_embedding_backend(self.settings)
+        identity = embedding_identity(settings.embedding_model, settings.embedding_backend)
+        imported = import_snapshot(
+            source,
+            settings,
+            name=name,
+            model_name=identity,
+            dimension=embedding_dimension(self.embeddings),
+            lock_timeout_s=lock_timeout_s,
+            authorize=authorize,
+        )
+        with self._lock:  # a knowledge base opened on the empty one it replaced
+            self._kbs.pop(imported.collection, None)
+            self._queues.pop(imported.collection, None)
+        return imported
 
     # ----------------------------------------------------------------- reading
     def documents(

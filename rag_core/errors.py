@@ -112,3 +112,19 @@ class AuthenticationError(RagError):
 
 class ModelUnavailableError(RagError):
     """An embedding model is not on this machine and cannot be downloaded."""
+
+
+class SnapshotError(RagError):
+    """A collection snapshot cannot be written or imported; nothing was changed.
+
+    Attributes:
+        code: the kind of problem ("not_archive", "damaged", "version", "model",
+            "exists", "bad_name", "no_model"), so a UI can show it in its own language.
+        params: the values the message names (file, collection, models ...).
+    """
+
+    def __init__(self, message: str, code: str, params: dict[str, object] | None = None):
+        """Keep the English ``message``, its ``code`` and ``params``."""
+        super().__init__(message)
+        self.code = code
+        self.params = dict(params or {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,6 +159,30 @@ class DocumentRegistry:
     def find_by_name(self, name: str) -> list[DocumentRecord]:
         """Return every record (any status) whose display name is ``name``."""
         return self._records(where={"$and": [{"kind": "document"}, {"name": name}]})
+
+    def upsert_many(self, records: Sequence[DocumentRecord], batch: int = 1000) -> None:
+        """Insert or replace several records: one write per ``batch``, one version bump.
+
+        A snapshot import lists hundreds of documents at once, and each single write to an
+        embedded Chroma takes tens of milliseconds.
+
+        Args:
+            records: the records (any number).
+            batch: records per write (under Chroma's maximum batch size, 5461).
+        """
+        for start in range(0, len(records), batch):
+            part = records[start : start + batch]
+            self._call(
+                self._collection.upsert,
+                ids=[r.sha256 for r in part],
+                embeddings=[[0.0]] * len(part),
+                metadatas=[
+                    {"kind": "document", **{k: v for k, v in r.to_dict().items() if k != "sha256"}}
+                    for r in part
+                ],
+            )
+        if records:
+            self._bump()
 
     def version(self) -> str:
         """Return a token that changes whenever a record is added, changed or removed."""

@@ -25,7 +25,7 @@ from typing import Any
 import chromadb
 from chromadb.errors import NotFoundError
 
-from rag_core.config import REGISTRY_SUFFIX, REINDEX_SUFFIX, VECTORS_MARK
+from rag_core.config import IMPORT_SUFFIX, REGISTRY_SUFFIX, REINDEX_SUFFIX, VECTORS_MARK
 from rag_core.index.registry import registry_collection_name
 from rag_core.index.vector_store import store_unavailable
 
@@ -168,7 +168,7 @@ def logical_collections(client: chromadb.ClientAPI) -> dict[str, chromadb.Collec
             if pointer is not None and pointer.physical in everything:
                 out[collection] = everything[pointer.physical]
     for name, chroma in everything.items():
-        if name in out or name.endswith((REGISTRY_SUFFIX, REINDEX_SUFFIX)):
+        if name in out or name.endswith((REGISTRY_SUFFIX, REINDEX_SUFFIX, IMPORT_SUFFIX)):
             continue
         if not is_vectors_name(name):
             out[name] = chroma
