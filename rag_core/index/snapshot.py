@@ -62,6 +62,7 @@ from rag_core.index.registry import (
     registry_collection_name,
 )
 from rag_core.index.vector_store import VectorStore, build_chroma_client
+from rag_core.index.vectors import vectors_collections
 
 logger = logging.getLogger(__name__)
 
@@ -506,9 +507,9 @@ def _require_empty(client: chromadb.ClientAPI, name: str) -> None:
 
 
 def _drop(client: chromadb.ClientAPI, name: str) -> None:
-    """Delete a collection and its registry if they exist."""
+    """Delete a collection, its registry and every collection of its vectors, if they exist."""
     existing = {c.name for c in client.list_collections()}
-    for physical in (name, registry_collection_name(name)):
+    for physical in (*vectors_collections(client, name), registry_collection_name(name)):
         if physical in existing:
             with contextlib.suppress(ChromaError, ValueError):
                 client.delete_collection(physical)
