@@ -66,7 +66,7 @@ if writer:
     queue = get_ingest_queue(settings)
     if files:
         submit_uploads(engine, settings.collection, files, password=password, caller=caller)
-    render_ingest_panel(queue)
+    render_ingest_panel(queue, engine, caller)
     render_folder_sync(engine, settings.collection, caller)
 else:
     render_role_note(settings, role)

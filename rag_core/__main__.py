@@ -4,7 +4,10 @@ Global options: ``--data-dir DIR``, ``--collection NAME`` (default "documents").
 
 Commands:
 
-* ``ingest FILE...``: index PDFs / text files, with a progress bar per file (tqdm).
+* ``ingest FILE...``: index PDFs / text files, with a progress bar per file (tqdm), through
+  the durable ingest queue (a killed run is taken up again by the next one).
+* ``jobs [--json] [--collection NAME]``, ``jobs cancel JOB_ID``, ``jobs resume``: the ingest
+  queue's jobs and their status (:mod:`rag_core.cli.jobs`).
 * ``documents [--json]``: list the indexed documents.
 * ``delete NAME``: remove a document (by file name or sha256).
 * ``collections [--json]``: list the collections and their chunk counts.
@@ -59,11 +62,12 @@ from tqdm import tqdm
 from rag_core.cli.access import ACCESS_COMMANDS, add_access_commands
 from rag_core.cli.answers import add_answer_arguments, answer_questions
 from rag_core.cli.evaluate import print_search_notices, run_eval
+from rag_core.cli.jobs import add_jobs_command, run_ingest, run_jobs
 from rag_core.cli.snapshots import SNAPSHOT_COMMANDS, add_snapshot_commands
 from rag_core.cli.sync import add_sync_command, run_sync
 from rag_core.config import Settings, build_settings
 from rag_core.engine import Engine
-from rag_core.errors import PasswordRequiredError, RagError, WrongPasswordError
+from rag_core.errors import RagError
 from rag_core.ingestion.progress import IngestProgress
 from rag_core.retrieval.retrievers import RETRIEVAL_MODES
 
@@ -115,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"prompt for the password of encrypted PDFs (or set {PASSWORD_ENV})",
     )
+
+    add_jobs_command(sub)
 
     docs = sub.add_parser("documents", help="list indexed documents")
     docs.add_argument("--json", action="store_true")
@@ -206,49 +212,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_ingest(engine: Engine, args: argparse.Namespace) -> int:
-    failed = 0
-    password = pdf_password(args)
-    for path in args.files:
-        bar = tqdm(total=1, desc=path.name, unit="page", leave=True, file=sys.stderr)
-
-        def on_progress(event: IngestProgress, bar: tqdm = bar) -> None:
-            # One bar per file in pages read (pages are embedded and stored while later
-            # ones are read); the other stages' chunk counts go into the postfix.
-            if event.stage == "parse":
-                if bar.total != event.total and event.total > 0:
-                    bar.reset(total=event.total)
-                bar.n = event.done
-                bar.set_postfix_str("reading")
-            elif event.stage == "done":
-                bar.n = bar.total
-                bar.set_postfix_str("done")
-            elif event.stage == "ocr":
-                eta = event.eta_s
-                left = f", about {eta:.0f} s left" if eta else ""
-                bar.set_postfix_str(f"recognising text, page {event.done}/{event.total}{left}")
-            else:
-                bar.set_postfix_str(f"{event.stage} {event.done}/{event.total} chunks")
-            bar.refresh()
-
-        try:
-            result = engine.ingest_path(path, password=password, progress=on_progress)
-        except (PasswordRequiredError, WrongPasswordError) as exc:
-            bar.close()
-            _err(f"failed: {exc} (use --ask-password or set {PASSWORD_ENV})")
-            failed += 1
-            continue
-        bar.close()
-        if result.status == "failed":
-            failed += 1
-            _err(f"failed: {result.error}")
-        else:
-            line = (
-                f"{result.status}: {result.filename} ({result.pages} pages, {result.chunks} chunks"
-            )
-            _out(line + f", {result.embedded} embedded, {result.seconds:.1f} s)")
-            if result.warning:
-                _out(f"  note: {result.warning}")
-    return 1 if failed else 0
+    return run_ingest(engine, args.files, pdf_password(args), PASSWORD_ENV)
 
 
 def _cmd_documents(engine: Engine, args: argparse.Namespace) -> int:
@@ -399,6 +363,7 @@ STORE_COMMANDS = {
 }
 COMMANDS = {
     "ingest": _cmd_ingest,
+    "jobs": lambda engine, args: run_jobs(engine, args, PASSWORD_ENV),
     "documents": _cmd_documents,
     "delete": _cmd_delete,
     "retrieve": _cmd_retrieve,
@@ -426,7 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine = Engine(_settings(args))
         if args.command in SNAPSHOT_COMMANDS:  # an import needs no open collection
             return SNAPSHOT_COMMANDS[args.command](engine, args)
-        engine.knowledge_base()  # open the store now: a store error is reported as one
+        if args.command != "jobs":  # the queue's records need no store
+            engine.knowledge_base()  # open the store now: a store error is reported as one
         return COMMANDS[args.command](engine, args)
     except RagError as exc:
         _err(f"error: {exc}")

@@ -166,6 +166,9 @@ class Settings(BaseSettings):
         ocr_page_timeout: seconds Tesseract may spend on one page.
         ocr_workers: pages recognised at once (Tesseract processes; one per core).
         tesseract_cmd: the tesseract binary, a name on PATH or a path.
+        ingest_parallel_parses: files the ingest queue parses ahead while another file
+            embeds (each in its own parse worker); 0 (the default) chooses from the cores
+            and the available memory (:func:`rag_core.ingest_queue.parallel_parses`).
         korean_spacing: restore the spaces between Korean words on PDF pages whose text
             lost them (Kiwi's ``space()``, only inserting spaces).
         ui_language: "en", "ko", or "auto" (the browser's language).
@@ -233,6 +236,7 @@ class Settings(BaseSettings):
     ocr_page_timeout: float = Field(default=60.0, gt=0)
     ocr_workers: int = Field(default=2, ge=1)
     tesseract_cmd: str = "tesseract"
+    ingest_parallel_parses: int = Field(default=0, ge=0, le=16)
     korean_spacing: bool = True
     ui_language: Literal["auto", "en", "ko"] = "auto"
     ollama_host: str = Field(
@@ -303,6 +307,11 @@ class Settings(BaseSettings):
     def keyword_index_dir(self) -> Path:
         """Directory of the on-disk BM25 index."""
         return self.data_dir / "bm25"
+
+    @property
+    def queue_dir(self) -> Path:
+        """Directory of the durable ingest queue: its SQLite files and the spooled files."""
+        return self.data_dir / "queue"
 
     @property
     def lock_path(self) -> Path:

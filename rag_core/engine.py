@@ -10,8 +10,8 @@ them builds a chain, a retriever or a queue of its own:
 * :meth:`Engine.search` returns the numbered passages for a query (the app's search:
   hybrid retrieval, translations of the query for documents in other languages);
 * :meth:`Engine.documents`, :meth:`Engine.ingest`, :meth:`Engine.submit`,
-  :meth:`Engine.delete_document`, :meth:`Engine.collections` and
-  :meth:`Engine.delete_collection` manage what is indexed;
+  :meth:`Engine.jobs`, :meth:`Engine.cancel_job`, :meth:`Engine.delete_document`,
+  :meth:`Engine.collections` and :meth:`Engine.delete_collection` manage what is indexed;
 * :meth:`Engine.switch_model` moves a collection to another embedding model without
   downtime (:mod:`rag_core.ingestion.model_switch`);
 * :meth:`Engine.sync_folder` keeps a collection in step with a folder
@@ -62,7 +62,7 @@ from rag_core.index.embeddings.download import DownloadProgress, ensure_model
 from rag_core.index.embeddings.shelf import embeddings_for_identity
 from rag_core.index.registry import DocumentRecord
 from rag_core.index.snapshot import SnapshotInfo, export_snapshot, import_snapshot
-from rag_core.ingest_queue import WRITE_LOCK_WAIT_S, IngestJob, IngestQueue
+from rag_core.ingest_queue import WRITE_LOCK_WAIT_S, IngestJob, IngestQueue, JobQueue
 from rag_core.ingestion.model_switch import DROP_GRACE_S, switch_model
 from rag_core.ingestion.progress import IngestResult, ProgressCallback
 from rag_core.ingestion.splitting import join_page_chunks
@@ -152,6 +152,7 @@ class Engine:
         self.access = access if access is not None else AccessControl(settings)
         self._kbs: dict[str, KnowledgeBase] = {}
         self._queues: dict[str, IngestQueue] = {}
+        self._job_queue: JobQueue | None = None
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------- collections
@@ -206,6 +207,7 @@ class Engine:
             StoreBusyError: another process is writing to the store.
         """
         self.access.require(caller, collection, Action.MANAGE)
+        self.job_queue().cancel_collection(collection)
         with self._lock:
             self._kbs.pop(collection, None)
             self._queues.pop(collection, None)
@@ -537,14 +539,93 @@ class Engine:
         kb = self._open(collection, caller, Action.WRITE, create=True)
         return kb.ingest_path(path, password=password, progress=progress)
 
+    def job_queue(self) -> JobQueue:
+        """The durable ingest queue of the data directory, opened once (no permission check).
+
+        See :mod:`rag_core.ingest_queue`; its worker opens each collection with
+        :meth:`knowledge_base`.
+
+        Raises:
+            RagError: the queue's files cannot be opened.
+        """
+        with self._lock:
+            if self._job_queue is None:
+                self._job_queue = JobQueue(self.settings, self.knowledge_base)
+            return self._job_queue
+
     def queue(self, collection: str | None = None) -> IngestQueue:
-        """The process-wide background ingest queue of ``collection`` (no permission check)."""
+        """The background ingest queue of ``collection`` (no permission check).
+
+        A view of :meth:`job_queue`, whose jobs every process and session shares.
+        """
         kb = self.knowledge_base(collection)
         with self._lock:
             name = kb.settings.collection
             if name not in self._queues:
-                self._queues[name] = IngestQueue(kb)
+                self._queues[name] = IngestQueue(self.job_queue(), name)
             return self._queues[name]
+
+    def resume_jobs(self) -> int:
+        """Take up the files a stopped or killed app or CLI left in the queue.
+
+        Called when the app starts and by the CLI; the worker runs in the background.
+
+        Returns:
+            The number of files left to do (0: nothing to resume).
+
+        Raises:
+            RagError: the queue's files cannot be opened.
+        """
+        queue = self.job_queue()
+        left = queue.unfinished()
+        if left:
+            logger.info("resuming %d unfinished ingest jobs", left)
+            queue.start()
+        return left
+
+    def jobs(
+        self, collection: str | None = None, *, caller: Caller | None = None
+    ) -> list[IngestJob]:
+        """The recorded ingest jobs, of every collection ``caller`` may read or of one.
+
+        Args:
+            collection: one collection; None: all.
+            caller: who asks.
+
+        Returns:
+            Job snapshots in submission order (finished ones too, newest 500 kept).
+
+        Raises:
+            CollectionNotFoundError: ``collection`` does not exist for the caller.
+        """
+        if collection is not None:
+            name = self.settings_for(collection).collection
+            self.access.require(caller, name, Action.READ)
+            return self.job_queue().jobs(name)
+        jobs = self.job_queue().jobs()
+        allowed = set(self.access.readable(caller, sorted({job.collection for job in jobs})))
+        return [job for job in jobs if job.collection in allowed]
+
+    def cancel_job(self, job_id: str, *, caller: Caller | None = None) -> str:
+        """Cancel a queued or running ingest job (from any process); see :meth:`JobQueue.cancel`.
+
+        Returns:
+            ``"cancelled"``, ``"cancelling"`` (the worker stops it at its next page or
+            batch) or the status of a job that had already finished.
+
+        Raises:
+            CollectionNotFoundError: no such job (for the caller).
+            PermissionDeniedError: the caller may not write to the job's collection.
+        """
+        queue = self.job_queue()
+        job = queue.get(job_id)
+        if job is None:
+            raise CollectionNotFoundError(f"no ingest job '{job_id}'")
+        try:
+            self.access.require(caller, job.collection, Action.WRITE)
+        except CollectionNotFoundError as exc:
+            raise CollectionNotFoundError(f"no ingest job '{job_id}'") from exc
+        return queue.cancel(job_id)
 
     def submit(
         self,
@@ -558,18 +639,17 @@ class Engine:
     ) -> IngestJob:
         """Queue one file for background ingest under the job ``key``; return its job.
 
-        A file that cannot be read at all is finished at once with its error (see
-        :meth:`IngestQueue.submit`); a key already queued returns that job.
+        The job is recorded and the file spooled in the data directory before work starts,
+        so it survives a restart (:mod:`rag_core.ingest_queue`); the password does not. A
+        file that cannot be read at all is finished at once with its error; a key already
+        queued returns that job.
 
         Raises:
             CollectionNotFoundError, PermissionDeniedError: see the module docstring.
+            RagError: the job could not be recorded.
         """
         kb = self._open(collection, caller, Action.WRITE, create=True)
-        queue = self.queue(kb.settings.collection)
-        queue.submit(key, name, data, password=password)
-        job = queue.get(key)
-        assert job is not None  # submitted just above
-        return job
+        return self.job_queue().submit(kb.settings.collection, key, name, data, password)
 
     def job(
         self, key: str, collection: str | None = None, *, caller: Caller | None = None
@@ -580,7 +660,8 @@ class Engine:
             CollectionNotFoundError: see the module docstring.
         """
         kb = self._open(collection, caller, Action.READ)
-        return self.queue(kb.settings.collection).get(key)
+        queue = self.job_queue()
+        return queue.by_key(kb.settings.collection, key) or _in(queue.get(key), kb)
 
     def delete_document(
         self,
@@ -846,6 +927,11 @@ class _SyncWriter:
             name, self.collection, lock_timeout_s=WRITE_LOCK_WAIT_S, caller=self.caller
         )
         return len(removed)
+
+
+def _in(job: IngestJob | None, kb: KnowledgeBase) -> IngestJob | None:
+    """``job`` if it ingests into ``kb``'s collection (a job looked up by its id)."""
+    return job if job is not None and job.collection == kb.settings.collection else None
 
 
 __all__ = ["AskOptions", "Engine", "SearchHits"]

@@ -50,6 +50,10 @@ class NoTextError(DocumentError):
     """No page of the file has extractable text (e.g. a scanned PDF without OCR)."""
 
 
+class IngestCancelled(RagError):
+    """An ingest was cancelled (by its user, from any process); nothing of the file stays."""
+
+
 class StoreBusyError(RagError):
     """Another process holds the store's write lock."""
 

@@ -23,6 +23,7 @@ from rag_core.errors import (
 )
 from rag_core.index.files import SUPPORTED_SUFFIXES
 from rag_core.ingest_queue import IngestJob, IngestQueue
+from rag_core.ingestion.jobs import CANCELLED, FAILED
 from rag_core.ingestion.progress import IngestProgress, IngestResult, PageNote
 from rag_core.ingestion.reindex import reindex_into_new_collection
 from rag_core.knowledge_base import KnowledgeBase
@@ -36,6 +37,12 @@ ATTEMPTS_KEY = "ingest_attempts"
 """upload file_id -> fingerprint of the password last tried for it ("" = none given)."""
 POLL_S = 1.0
 """Seconds between refreshes of the progress panel while an ingest runs."""
+CANCEL_MESSAGE_KEY = "ingest_cancel_message"
+"""What the last cancel did, shown once after the rerun it causes."""
+MAX_LISTED_JOBS = 50
+"""Unfinished files listed in the queue (the rest are counted by the progress bars)."""
+MAX_FINISHED_LISTED = 5
+"""Finished files of other sessions listed under the unfinished ones."""
 DELETE_PENDING_KEY = "delete_pending"
 DELETED_KEY = "deleted_message"
 
@@ -239,6 +246,10 @@ def submit_uploads(
 
 
 def _report_for_job(job: IngestJob) -> UploadReport:
+    if job.status == CANCELLED:
+        return UploadReport(
+            job.name, "info", t("docs.jobs.cancelled", name=escape_markdown(job.name))
+        )
     if job.result is not None:
         return _report_for(job.result)
     error = job.error
@@ -298,17 +309,83 @@ def render_model_stage(settings: Settings) -> None:
     st.fragment(stage, run_every=POLL_S)()
 
 
-def render_ingest_panel(queue: IngestQueue) -> None:
-    """Show progress and outcomes of this session's uploads, live.
+def job_status_text(job: IngestJob) -> str:
+    """A job's line in the queue list: file, status in the UI language, progress or reason.
+
+    Returns:
+        e.g. ``"intro.pdf: reading 3/30"``, ``"a.pdf: failed (a.pdf: wrong password)"``,
+        escaped for Markdown.
+    """
+    status = t(f"docs.jobs.status.{job.status}")
+    detail = ""
+    event = job.progress
+    if job.status == FAILED and job.reason:
+        detail = f" ({escape_markdown(job.reason)})"
+    elif not job.finished and event is not None and event.total > 1:
+        detail = f" {event.done}/{event.total}"
+    return t("docs.jobs.row", name=escape_markdown(job.name), status=status, detail=detail)
+
+
+def render_job_list(
+    queue: IngestQueue, engine: Engine, collection: str, caller: Caller | None = None
+) -> bool:
+    """List the collection's queued and running files, with a cancel button each.
+
+    Jobs of every session and process are listed (after a restart, the files taken up
+    again; files the CLI queued), and so are the finished ones of other sessions (their
+    status and, for a failed one, the reason). A cancel goes to the engine, which checks
+    that ``caller`` may write and stops the file wherever it runs
+    (:meth:`rag_core.engine.Engine.cancel_job`).
+
+    Returns:
+        True while some file of the collection is queued or being indexed.
+    """
+    mine = set(st.session_state.get(JOBS_KEY, []))
+    jobs = [job for job in queue.jobs() if not job.finished or job.key not in mine]
+    jobs = [job for job in jobs if not job.finished][:MAX_LISTED_JOBS] + [
+        job for job in jobs if job.finished
+    ][-MAX_FINISHED_LISTED:]
+    message = st.session_state.pop(CANCEL_MESSAGE_KEY, None)
+    if message:
+        st.info(message)
+    if not jobs:
+        return False
+    st.markdown(f"**{t('docs.jobs.title')}**")
+    for job in jobs:
+        text, button = st.columns([5, 1], vertical_alignment="center")
+        text.markdown(job_status_text(job))
+        if job.finished:
+            continue
+        if button.button(t("docs.jobs.cancel"), key=f"cancel_job_{job.id}"):
+            try:
+                outcome = engine.cancel_job(job.id, caller=caller)
+            except RagError as exc:  # no longer allowed to write
+                st.error(escape_markdown(str(exc)))
+                continue
+            key = "docs.jobs.cancelling" if outcome == "cancelling" else "docs.jobs.cancelled"
+            st.session_state[CANCEL_MESSAGE_KEY] = t(key, name=escape_markdown(job.name))
+            st.rerun()
+    return any(not job.finished for job in jobs)
+
+
+def render_ingest_panel(
+    queue: IngestQueue, engine: Engine | None = None, caller: Caller | None = None
+) -> None:
+    """Show progress and outcomes of this session's uploads, and the queue, live.
 
     A ``st.fragment`` refreshes every ``POLL_S`` seconds while an ingest runs and reruns
     the whole page when the last one ends, so the documents table updates. The ingest
-    itself runs on the queue's thread, so leaving the page never stops it.
+    itself runs on the queue's thread, so leaving the page (or restarting the app) never
+    stops it. With ``engine``, the collection's queue is listed with a cancel button per
+    unfinished file (:func:`render_job_list`; the page shows it to editors only).
     """
-    active = any(not job.finished for job in session_jobs(queue))
+    active = any(not job.finished for job in session_jobs(queue)) or bool(queue.active())
 
     def panel() -> None:
-        if not render_ingest_status(queue) and active:
+        queued = False
+        if engine is not None:
+            queued = render_job_list(queue, engine, queue.collection, caller)
+        if not render_ingest_status(queue) and not queued and active:
             st.rerun()  # the last file finished: refresh the whole page (table, delete)
 
     st.fragment(panel, run_every=POLL_S if active else None)()

@@ -8,6 +8,7 @@ without asking the server on every rerun.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from rag_core.access import Caller
 from rag_core.chats.history import ChatHistory
 from rag_core.config import Settings, build_settings
 from rag_core.engine import Engine
+from rag_core.errors import RagError
 from rag_core.index.collections import list_collections
 from rag_core.index.embeddings import LazyEmbeddings, build_embeddings
 from rag_core.ingest_queue import IngestQueue
@@ -25,6 +27,8 @@ from rag_core.llm.ollama import OllamaStatus, check_ollama
 from rag_core.sources.document_view import DocumentView, paragraph_view
 from rag_core.sources.page_view import render_cited_page
 from ui.i18n import t
+
+logger = logging.getLogger(__name__)
 
 STATUS_TTL_S = 10
 """Seconds an Ollama status answer is reused."""
@@ -106,7 +110,12 @@ def _shared_embeddings(settings: Settings) -> LazyEmbeddings:
 @st.cache_resource(show_spinner=False)
 def _engine(settings_json: str) -> Engine:
     settings = Settings.model_validate_json(settings_json)
-    return Engine(settings, _shared_embeddings(settings))
+    engine = Engine(settings, _shared_embeddings(settings))
+    try:
+        engine.resume_jobs()  # files a stopped or killed app left in the queue
+    except RagError as exc:  # the queue cannot be opened: uploads will say so
+        logger.warning("cannot resume the ingest queue: %s", exc)
+    return engine
 
 
 def get_engine(settings: Settings) -> Engine:

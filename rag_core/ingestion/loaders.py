@@ -437,6 +437,22 @@ class PageStream:
             why = "OCR found no text either"
         raise NoTextError(self.name, f"no page has extractable text: {why}", code)
 
+    def listen(
+        self,
+        on_page: Callable[[int, int], None] | None,
+        on_ocr: Callable[[int, int], None] | None,
+    ) -> None:
+        """Set the page and OCR callbacks of a stream opened before its ingest began.
+
+        A queue opens the next files' streams while the current file embeds (their
+        workers read ahead), then hands each to the pipeline, which listens from then on.
+
+        Args:
+            on_page: called with ``(pages_read, n_pages)`` (see the class docstring).
+            on_ocr: called with ``(pages recognised, pages to recognise)``.
+        """
+        self._on_page, self._on_ocr = on_page, on_ocr
+
     def close(self) -> None:
         """Stop the PDF worker if it is still running (idempotent)."""
         if self._pdf is not None:

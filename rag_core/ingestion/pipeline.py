@@ -10,10 +10,15 @@
   ``indexing`` until then. An ingest that was killed halfway is completed by the next one,
   which embeds only the chunks that are missing.
 * One writer at a time, through the store's file lock.
+* An ingest can be stopped: a progress callback that raises
+  :class:`~rag_core.errors.IngestCancelled` ends it like a bad file does, removing what
+  was stored of the new content (chunks, BM25 terms, registry row, stored file), while an
+  older complete version with the same name stays.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -24,7 +29,13 @@ from pathlib import Path
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from rag_core.errors import DocumentError, PasswordRequiredError, WrongPasswordError
+from rag_core.errors import (
+    DocumentError,
+    IngestCancelled,
+    PasswordRequiredError,
+    RagError,
+    WrongPasswordError,
+)
 from rag_core.index.chunks import embedded_text, keyword_text
 from rag_core.index.embeddings import LazyEmbeddings
 from rag_core.index.files import SourceFiles
@@ -150,6 +161,7 @@ class IngestPipeline:
         password: str | None = None,
         progress: ProgressCallback | None = None,
         lock_timeout_s: float = 0.0,
+        stream: Callable[[], PageStream] | None = None,
     ) -> IngestResult:
         """Ingest one file. Never raises for a bad file: the result says what failed.
 
@@ -164,11 +176,15 @@ class IngestPipeline:
             password: for an encrypted PDF.
             progress: called with :class:`IngestProgress` events.
             lock_timeout_s: seconds to wait for another writer.
+            stream: returns the file's stream, opened earlier by :meth:`open_stream`
+                (its worker has been reading ahead); None opens it now. It may raise what
+                :meth:`open_stream` raises. The pipeline closes the stream.
 
         Returns:
             The result, with ``status`` "indexed", "unchanged" or "failed".
 
         Raises:
+            IngestCancelled: ``progress`` raised it; nothing of this content is left.
             StoreBusyError: another process is writing to the store.
             PasswordRequiredError: the PDF is encrypted and no password was given (so a UI
                 can ask for one); every other file problem is reported in the result.
@@ -180,52 +196,75 @@ class IngestPipeline:
         report = ProgressReporter(shown, progress)
         unchanged = self._unchanged(shown, digest, started)
         if unchanged is not None:
+            _close(stream)
             report("done", 1, 1)
             return unchanged
-        report("parse", 0, 1)
         try:
-            stream = PageStream(
-                shown,
-                data,
-                password=password,
-                timeout_s=self.parse_timeout_s,
-                on_page=lambda done, total: report("parse", done, total),
-                ocr=self.ocr,
-                on_ocr=lambda done, total: report("ocr", done, total),
-                korean_spacing=self.korean_spacing,
-            )
+            report("parse", 0, 1)
+            opened = stream() if stream is not None else self.open_stream(shown, data, password)
         except (PasswordRequiredError, WrongPasswordError):
             raise
         except DocumentError as exc:
             return _failed(shown, digest, exc, started)
-        with stream:
+        except IngestCancelled:
+            _close(stream)
+            raise
+        with opened:
+            opened.listen(
+                lambda done, total: report("parse", done, total),
+                lambda done, total: report("ocr", done, total),
+            )
             try:
                 with write_lock(self.lock_path, timeout_s=lock_timeout_s):
                     if self.on_lock is not None:
                         self.on_lock()
-                    self.files.save(stream.sha256, suffix_of(shown), data)
-                    chunks, embedded, replaced = self._store_stream(stream, report)
-                    if stream.ocr_words:
-                        self.files.save_words(stream.sha256, stream.ocr_words)
+                    self.files.save(opened.sha256, suffix_of(shown), data)
+                    chunks, embedded, replaced = self._store_stream(opened, report)
+                    if opened.ocr_words:
+                        self.files.save_words(opened.sha256, opened.ocr_words)
             except DocumentError as exc:
                 return _failed(shown, digest, exc, started)
         report("done", 1, 1)
         return IngestResult(
             shown,
-            stream.sha256,
+            opened.sha256,
             "indexed",
-            pages=stream.n_pages,
+            pages=opened.n_pages,
             chunks=chunks,
             embedded=embedded,
             replaced=replaced,
-            empty_pages=stream.empty_pages,
-            page_kinds=stream.page_kinds,
-            ocr_pages=stream.ocr_pages,
-            ocr_skipped=stream.ocr_skipped,
-            ocr_details=stream.ocr_details,
-            ocr_problem=stream.ocr_problem,
-            respaced_pages=stream.respaced_pages,
+            empty_pages=opened.empty_pages,
+            page_kinds=opened.page_kinds,
+            ocr_pages=opened.ocr_pages,
+            ocr_skipped=opened.ocr_skipped,
+            ocr_details=opened.ocr_details,
+            ocr_problem=opened.ocr_problem,
+            respaced_pages=opened.respaced_pages,
             seconds=time.monotonic() - started,
+        )
+
+    def open_stream(self, name: str, data: bytes, password: str | None = None) -> PageStream:
+        """Open a file's page stream now: its parse worker starts reading ahead.
+
+        Args:
+            name: the file's display name.
+            data: its bytes.
+            password: for an encrypted PDF.
+
+        Returns:
+            The stream (no callbacks yet; :meth:`ingest` sets them).
+
+        Raises:
+            DocumentError, PasswordRequiredError, WrongPasswordError: see
+                :class:`~rag_core.ingestion.loaders.PageStream`.
+        """
+        return PageStream(
+            name,
+            data,
+            password=password,
+            timeout_s=self.parse_timeout_s,
+            ocr=self.ocr,
+            korean_spacing=self.korean_spacing,
         )
 
     def _unchanged(self, shown: str, digest: str, started: float) -> IngestResult | None:
@@ -278,7 +317,7 @@ class IngestPipeline:
         splitter = build_splitter(self.chunk_size, self.chunk_overlap)
         try:
             writer.run(iter_chunks(stream, splitter))
-        except DocumentError:
+        except (DocumentError, IngestCancelled):
             self.remove_document(sha256, rebuild=bool(known))
             raise
         chunks, terms = writer.chunks, writer.terms
@@ -409,6 +448,13 @@ class _BatchWriter:
         self.writing = (self.executor.submit(self.write, todo, vectors), done, total)
         self.embedded += len(todo)
         self.threshold = min(self.threshold * 2, STORE_BATCH)
+
+
+def _close(stream: Callable[[], PageStream] | None) -> None:
+    """Close a stream opened ahead of its ingest that will not be read (or its error)."""
+    if stream is not None:
+        with contextlib.suppress(RagError):
+            stream().close()
 
 
 def _failed(name: str, sha256: str, exc: DocumentError, started: float) -> IngestResult:
