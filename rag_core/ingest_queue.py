@@ -356,9 +356,13 @@ class JobQueue:
         except DocumentError as exc:
             self.records.finish(job_id, FAILED, error=exc)
             return self.get(job_id)  # type: ignore[return-value]
-        if self._indexed(collection, data):  # nothing to do: answered at once, not queued
-            kb = self.open_kb(collection)
-            self.records.finish(job_id, DONE, result=kb.ingest_bytes(shown, data))
+        try:
+            if self._indexed(collection, data):  # nothing to do: answered now, not queued
+                result = self.open_kb(collection).ingest_bytes(shown, data)
+                self.records.finish(job_id, DONE, result=result)
+                return self.get(job_id)  # type: ignore[return-value]
+        except RagError as exc:  # the store failed
+            self.records.finish(job_id, FAILED, error=exc)
             return self.get(job_id)  # type: ignore[return-value]
         if password is not None:
             self._passwords[job_id] = password
@@ -521,6 +525,9 @@ class JobQueue:
         """Records of unfinished jobs without a queue item: queue the spool, or fail them."""
         queued = self._left()
         settled = time.time() - RECONCILE_AFTER_S  # younger ones may be being submitted
+        for partial in self.spool_dir.glob(".*.tmp"):  # a spool write cut off by a crash
+            if partial.stat().st_mtime < settled:
+                partial.unlink(missing_ok=True)
         for record in self.records.list(active_only=True):
             if record.id in queued or record.submitted_at > settled:
                 continue
