@@ -147,6 +147,7 @@ class IngestJob:
         collection: the collection it ingests into.
         status: "queued", "reading", "ocr", "embedding", "done", "failed", "cancelled".
         reason: why it failed (English; "" otherwise).
+        finished_at: Unix time it finished (None while queued or running).
     """
 
     key: str
@@ -159,6 +160,7 @@ class IngestJob:
     collection: str = ""
     status: str = QUEUED
     reason: str = ""
+    finished_at: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -219,6 +221,7 @@ class IngestJob:
             collection=record.collection,
             status=record.status,
             reason=record.reason,
+            finished_at=record.finished_at,
         )
 
 

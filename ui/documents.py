@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from dataclasses import dataclass
 
 import streamlit as st
@@ -43,6 +44,8 @@ MAX_LISTED_JOBS = 50
 """Unfinished files listed in the queue (the rest are counted by the progress bars)."""
 MAX_FINISHED_LISTED = 5
 """Finished files of other sessions listed under the unfinished ones."""
+RECENT_S = 3600.0
+"""Seconds a finished file of another session (or process) stays listed."""
 DELETE_PENDING_KEY = "delete_pending"
 DELETED_KEY = "deleted_message"
 
@@ -341,10 +344,12 @@ def render_job_list(
         True while some file of the collection is queued or being indexed.
     """
     mine = set(st.session_state.get(JOBS_KEY, []))
-    jobs = [job for job in queue.jobs() if not job.finished or job.key not in mine]
-    jobs = [job for job in jobs if not job.finished][:MAX_LISTED_JOBS] + [
-        job for job in jobs if job.finished
-    ][-MAX_FINISHED_LISTED:]
+    recent = time.time() - RECENT_S
+    jobs = queue.jobs()
+    finished = [
+        j for j in jobs if j.finished and j.key not in mine and (j.finished_at or 0) > recent
+    ]
+    jobs = [j for j in jobs if not j.finished][:MAX_LISTED_JOBS] + finished[-MAX_FINISHED_LISTED:]
     message = st.session_state.pop(CANCEL_MESSAGE_KEY, None)
     if message:
         st.info(message)
