@@ -76,3 +76,26 @@ def test_a_running_file_is_listed_with_its_status_and_cancelled_leaving_nothing(
     assert kb.registry.get(sha) is None and not kb.store.chunk_ids(sha)
     assert not kb.keyword_index.document_chunk_ids(sha) and kb.files.find(sha) is None
     assert not list((data_dir / "queue" / "spool").iterdir())
+
+
+def test_the_app_takes_up_the_files_a_stopped_app_left_in_the_queue(
+    make_app, tmp_path: Path, fake_ollama: FakeOllamaServer, embeddings
+):
+    from rag_core.engine import Engine
+
+    data_dir = tmp_path / "data"
+    stopped = Engine(settings_for(data_dir), embeddings).job_queue()
+    stopped.start = lambda: False  # type: ignore[method-assign]  # stopped before it ran
+    job = stopped.submit("documents", "left", "left.txt", b"Seals sleep in the water.")
+    stopped.close()
+    app = make_app(data_dir, fake_ollama.url)
+    app.switch_page("pages/documents.py").run()
+    deadline = time.monotonic() + 120
+    while not app.dataframe or list(app.dataframe[0].value.iloc[:, 0]) != ["left.txt"]:
+        assert time.monotonic() < deadline, rows(app)
+        time.sleep(0.25)
+        app.run()
+    assert not app.exception
+    records = JobRecords(data_dir / "queue" / "jobs.sqlite3")
+    assert records.get(job.id).status == "done"
+    assert not list((data_dir / "queue" / "spool").iterdir())
