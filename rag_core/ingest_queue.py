@@ -704,7 +704,8 @@ class JobQueue:
         self._progress.pop(job_id, None)
 
     def close(self) -> None:
-        """Close the queue's database connections (the worker thread must have stopped)."""
+        """Stop the worker (its jobs stay queued), then close the database connections."""
+        self.stop()
         self._pending.close()
         self.records.close()
 
