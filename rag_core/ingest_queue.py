@@ -131,6 +131,18 @@ def parallel_parses(setting: int = 0) -> int:
     return max(1, min(cores - 1, by_memory, MAX_PARALLEL_PARSES))
 
 
+def process_token(pid: int) -> str:
+    """``"<pid>:<start time>"`` of a running process ("" if there is none with ``pid``).
+
+    The start time (``psutil.Process.create_time``) tells a process from a later one that
+    got the same pid.
+    """
+    try:
+        return f"{pid}:{psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
+        return ""
+
+
 @dataclass(frozen=True)
 class IngestJob:
     """A snapshot of one queued file.
@@ -323,6 +335,9 @@ class JobQueue:
         self._window: deque[_Prepared] = deque()
         self._pool: ThreadPoolExecutor | None = None
         self._stopping = threading.Event()
+        self._skipped: list[int] = []
+        self.owner = process_token(os.getpid())
+        """This process, as job records name the submitter of a job."""
         _QUEUES.add(self)
 
     # ------------------------------------------------------------------ submit
@@ -350,7 +365,9 @@ class JobQueue:
         """
         shown = display_name(name)
         job_id = uuid.uuid4().hex
-        if not self.records.add(job_id, key, collection, shown, password=password is not None):
+        if not self.records.add(
+            job_id, key, collection, shown, password=password is not None, owner=self.owner
+        ):
             existing = self.records.by_key(collection, key)
             assert existing is not None  # the key is taken
             return IngestJob.from_record(existing)
@@ -518,7 +535,10 @@ class JobQueue:
                     self._reconcile()
                     self._drain()
                 finally:
+                    skipped = self._give_back_skipped()
                     self._lease.release()
+                if skipped:  # jobs another live process has the password of: let it run them
+                    self._stopping.wait(POLL_S * 3)
         except Exception:  # a worker thread must never die silently
             logger.exception("the ingest queue's worker stopped")
             with self._lock:
@@ -588,6 +608,9 @@ class JobQueue:
             if record is None or record.status in FINISHED_STATUSES:
                 self._ack(job_id, pqid)  # cancelled while queued, or finished before a crash
                 continue
+            if record.password and job_id not in self._passwords and self._alive(record.owner):
+                self._skipped.append(pqid)  # its submitter has the password: it runs it
+                continue
             if record.status == QUEUED and not self.records.start(job_id):
                 self._ack(job_id, pqid)  # cancelled just now
                 continue
@@ -604,6 +627,20 @@ class JobQueue:
             password = self._passwords.get(job_id)
             stream = pool.submit(kb.pipeline.open_stream, record.name, data, password)
             return _Prepared(record, pqid, data, kb, stream)
+
+    def _alive(self, owner: str) -> bool:
+        """True when ``owner`` is another process that is still running."""
+        if not owner or owner == self.owner:
+            return False
+        pid = int(owner.split(":", 1)[0])
+        return process_token(pid) == owner
+
+    def _give_back_skipped(self) -> int:
+        """Make the jobs skipped by this drain ready again; return how many there were."""
+        skipped, self._skipped = self._skipped, []
+        for pqid in skipped:
+            self._pending.nack(id=pqid)
+        return len(skipped)
 
     def _unrunnable(self, record: JobRecord) -> RagError | None:
         """Why a taken job cannot run: its spool is gone, or its password was not kept."""

@@ -94,6 +94,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     result TEXT NOT NULL DEFAULT '',
     submitted_at REAL NOT NULL,
     finished_at REAL,
+    owner TEXT NOT NULL DEFAULT '',
     UNIQUE (collection, key)
 )
 """
@@ -116,6 +117,7 @@ class JobRecord:
         status: one of the module's statuses.
         progress: the latest progress event (None before the first).
         password: the file was submitted with a password (never the password itself).
+        owner: the process that submitted it, ``"<pid>:<start time>"`` ("" if unknown).
         cancel: a cancel was requested while the job ran.
         reason: why it failed (English), "" otherwise.
         result: the pipeline's result, once it returned.
@@ -131,6 +133,7 @@ class JobRecord:
     status: str
     progress: IngestProgress | None = None
     password: bool = False
+    owner: str = ""
     cancel: bool = False
     reason: str = ""
     result: IngestResult | None = None
@@ -177,14 +180,32 @@ class JobRecords:
             except sqlite3.OperationalError as exc:
                 raise RagError(f"the ingest job records at {self.path} failed: {exc}") from exc
 
-    def add(self, job_id: str, key: str, collection: str, name: str, *, password: bool) -> bool:
-        """Record a new queued job; False when ``key`` already has one in ``collection``."""
+    def add(
+        self,
+        job_id: str,
+        key: str,
+        collection: str,
+        name: str,
+        *,
+        password: bool,
+        owner: str = "",
+    ) -> bool:
+        """Record a new queued job; False when ``key`` already has one in ``collection``.
+
+        Args:
+            job_id: the new job's id.
+            key: the submitter's key.
+            collection: the collection.
+            name: the file's display name.
+            password: the file came with a password (kept by the submitting process).
+            owner: the submitting process (``"<pid>:<start time>"``), who has the password.
+        """
         with self._sql() as db:
             try:
                 db.execute(
-                    "INSERT INTO jobs (id, key, collection, name, status, password, submitted_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (job_id, key, collection, name, QUEUED, int(password), time.time()),
+                    "INSERT INTO jobs (id, key, collection, name, status, password, owner,"
+                    " submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (job_id, key, collection, name, QUEUED, int(password), owner, time.time()),
                 )
             except sqlite3.IntegrityError:
                 return False
@@ -320,7 +341,7 @@ class JobRecords:
 
 _COLUMNS = ("seq", "id", "key", "collection", "name", "status", "stage", "done", "total",
             "elapsed", "stage_elapsed", "password", "cancel", "reason", "error", "result",
-            "submitted_at", "finished_at")  # fmt: skip
+            "submitted_at", "finished_at", "owner")  # fmt: skip
 
 
 def _record(row: tuple[Any, ...]) -> JobRecord:
@@ -343,6 +364,7 @@ def _record(row: tuple[Any, ...]) -> JobRecord:
         status=values["status"],
         progress=progress,
         password=bool(values["password"]),
+        owner=values["owner"],
         cancel=bool(values["cancel"]),
         reason=values["reason"],
         result=_result_from(values["result"]),

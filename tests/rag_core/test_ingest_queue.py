@@ -233,3 +233,32 @@ def test_the_queue_reopens_its_records_after_close(tmp_path: Path, embeddings):
     queue = JobQueue(settings, Engine(settings, embeddings).knowledge_base)
     assert queue.get(job.id).status == DONE
     assert queue.get(job.id).to_dict()["result"]["chunks"] == 1
+
+
+def test_a_job_whose_password_a_live_process_holds_is_left_to_that_process(
+    tmp_path: Path, embeddings
+):
+    """Another process's worker skips it (it has no password); the submitter runs it."""
+    import os
+
+    from rag_core.ingest_queue import process_token
+
+    settings = settings_for(tmp_path / "data")
+    submitter = Engine(settings, embeddings).job_queue()
+    submitter.start = lambda: False  # type: ignore[method-assign]  # not yet
+    locked = submitter.submit(
+        "documents", "l", "locked.pdf", text_pdf(["Walrus secret."], user_password="pw"), "pw"
+    )
+    plain = submitter.submit("documents", "p", "plain.txt", b"Seals sleep.")
+    other = Engine(settings, embeddings).job_queue()
+    other.owner = process_token(os.getppid())  # stands for another live process
+    assert other.start()
+    assert other.wait([plain.id], timeout_s=120)
+    time.sleep(0.5)
+    assert submitter.get(locked.id).status == "queued"  # skipped, not failed
+    del submitter.start  # the submitter's worker runs now, with the password
+    assert submitter.start()
+    assert submitter.wait([locked.id], timeout_s=120)
+    done = submitter.get(locked.id)
+    assert (done.status, done.result.status) == (DONE, "indexed")
+    other.stop()
