@@ -15,8 +15,10 @@ per data directory (``<data_dir>/queue``), used by the app, the HTTP API and the
   request. Any process reads it (``python -m rag_core jobs``) and asks for a cancel there.
 * **The file's bytes** are spooled to ``queue/spool/<job id>`` (written to a temporary file
   and renamed) before the item is queued, and removed when the job is acked. A password is
-  never written: it stays in the memory of the process that was given it, and a job that
-  needs it after a restart fails with "enter the password again".
+  never written: it stays in the memory of the process that was given it (the record names
+  that process, ``"<pid>:<start time>"``). Another process's worker leaves such a job to
+  it while it runs (takes the item, then gives it back when its drain ends); once that
+  process is gone, the job fails with "enter the password again".
 
 Order of a submit: record (queued), spool, queue item. A crash between the first and the
 last leaves a record without an item; the next worker reconciles them (the spool queued
