@@ -303,8 +303,7 @@ class KnowledgeBase:
         with write_lock(self.settings.lock_path, timeout_s=lock_timeout_s):
             self.follow_vectors()
             for record in matches:
-                self.pipeline.remove_document(record.sha256, rebuild=False)
-            self.keyword_index.rebuild()
+                self.pipeline.remove_document(record.sha256)
         return matches
 
 

@@ -318,7 +318,7 @@ class IngestPipeline:
         try:
             writer.run(iter_chunks(stream, splitter))
         except (DocumentError, IngestCancelled):
-            self.remove_document(sha256, rebuild=bool(known))
+            self.remove_document(sha256)
             raise
         chunks, terms = writer.chunks, writer.terms
         fresh = [c for c in chunks if c.id not in known]
@@ -329,7 +329,6 @@ class IngestPipeline:
                 [sha256] * len(fresh),
                 [terms[str(c.id)] for c in fresh],
             )
-        self.keyword_index.rebuild()
         record.chunks = len(chunks)
         unread = sorted([*stream.empty_pages, *stream.ocr_skipped])
         record.empty_pages = ",".join(map(str, unread))
@@ -341,9 +340,7 @@ class IngestPipeline:
         self.registry.swap(record, older)
         replaced = [old.sha256 for old in older]
         for old in replaced:
-            self.remove_document(old, rebuild=False)
-        if replaced:
-            self.keyword_index.rebuild()  # without the older versions' terms
+            self.remove_document(old)
         return len(chunks), writer.embedded, replaced
 
     def add_terms(self, chunks: list[Document], terms: dict[str, list[str]]) -> None:
@@ -356,20 +353,16 @@ class IngestPipeline:
             chunk.metadata[TERMS_METADATA_KEY] = " ".join(chunk_terms)
             chunk.metadata[ANALYZER_METADATA_KEY] = ANALYZER_VERSION
 
-    def remove_document(self, sha256: str, *, rebuild: bool) -> None:
+    def remove_document(self, sha256: str) -> None:
         """Remove a document's chunks, BM25 terms, registry row and stored file (locked).
 
         Args:
             sha256: the document.
-            rebuild: rebuild the BM25 index now (False when the caller rebuilds once
-                after several removals).
         """
         self.store.delete_document(sha256)
-        self.keyword_index.delete_document(sha256)
+        self.keyword_index.delete_document(sha256)  # its rows only: nothing is rebuilt
         self.registry.remove(sha256)
         self.files.delete(sha256)
-        if rebuild:
-            self.keyword_index.rebuild()
         logger.info("deleted document %s", sha256[:12])
 
 

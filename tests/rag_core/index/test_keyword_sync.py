@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +63,6 @@ def test_search_follows_documents_added_and_removed_elsewhere(tmp_path: Path):
     # a document still being indexed elsewhere is neither added nor dropped
     source.put("b" * 64, [("b-0", "penguins", "penguin")], complete=False)
     index.add_terms(["c-0"], ["c" * 64], [["seal"]])  # this instance's own ingest, not listed
-    index.rebuild()
     assert _ids(index, "penguin") == []
     source.put("b" * 64, [("b-0", "penguins", "penguin")])
     assert _ids(index, "penguin") == ["b-0"]
@@ -74,33 +72,13 @@ def test_search_follows_documents_added_and_removed_elsewhere(tmp_path: Path):
     assert _ids(index, "walrus") == [] and _ids(index, "penguin") == ["b-0"]
 
 
-def test_a_second_index_on_the_same_directory_sees_the_rebuild(tmp_path: Path):
+def test_a_second_index_on_the_same_directory_sees_the_added_rows(tmp_path: Path):
     source = ListedDocuments()
     first = KeywordIndex(tmp_path / "bm25", source=source)
     second = KeywordIndex(tmp_path / "bm25", source=source)
     source.put("a" * 64, [("a-0", "", "walrus")])
     assert _ids(first, "walrus") == ["a-0"]
-    assert _ids(second, "walrus") == ["a-0"]  # the token table already had it: no rebuild
-
-
-def test_terms_of_another_analyzer_version_are_analysed_again(tmp_path: Path):
-    """An index made by analyzer version 1 ("package." -> "pack" + "age.") is redone."""
-    source = ListedDocuments()
-    source.put("a" * 64, [("a-0", "You need the package.", None)])
-    assert _ids(KeywordIndex(tmp_path / "bm25", source=source), "packages") == ["a-0"]
-    with sqlite3.connect(tmp_path / "bm25" / "tokens.sqlite3") as db:
-        db.execute("UPDATE tokens SET terms = 'pack age.'")  # what version 1 stored
-        db.execute("DELETE FROM meta WHERE key = 'analyzer'")  # version 1 wrote none
-    db.close()
-
-    reopened = KeywordIndex(tmp_path / "bm25", source=source)
-    terms = reopened.chunk_terms(["a-0"])["a-0"]
-    assert "packag" in terms and "age." not in terms
-    assert _ids(reopened, "packages") == ["a-0"]
-    # once redone, opening again keeps the table
-    reads = source.chunk_reads
-    assert KeywordIndex(tmp_path / "bm25", source=source).chunk_terms(["a-0"])["a-0"] == terms
-    assert source.chunk_reads == reads  # the table was kept: no chunk read again
+    assert _ids(second, "walrus") == ["a-0"]  # the shared file already had it
 
 
 class _Chunks:
