@@ -488,7 +488,8 @@ class KeywordIndex:
                 stats = _meta(db, "chunks") or 0, _meta(db, "terms") or 0
                 ranked = bm25_scores(candidates, query_terms, *stats)[:k]
             names = dict(_chunk_ids(db, [row for row, _ in ranked]))
-        return [(names[row], float(score)) for row, score in ranked if score > 0]
+        # a chunk another process deleted meanwhile has no name any more: left out
+        return [(names[row], float(score)) for row, score in ranked if score > 0 and row in names]
 
     def _query_terms(self, db: sqlite3.Connection, terms: Sequence[str]) -> list[QueryTerm]:
         """The query's known terms, with their vocabulary ids and chunk counts.
