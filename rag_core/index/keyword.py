@@ -484,10 +484,10 @@ class KeywordIndex:
                     " ORDER BY bm25(fts), fts.rowid LIMIT ?",
                     [*args, max(k, CANDIDATES)],
                 ).fetchall()
-                candidates = _stored_terms(db, [row for (row,) in selected])
+                candidates = _pairs_by_rowid(db, "fts", [row for (row,) in selected])
                 stats = _meta(db, "chunks") or 0, _meta(db, "terms") or 0
                 ranked = bm25_scores(candidates, query_terms, *stats)[:k]
-            names = dict(_chunk_ids(db, [row for row, _ in ranked]))
+            names = dict(_pairs_by_rowid(db, "chunks", [row for row, _ in ranked]))
         # a chunk another process deleted meanwhile has no name any more: left out
         return [(names[row], float(score)) for row, score in ranked if score > 0 and row in names]
 
@@ -609,21 +609,13 @@ def bm25_scores(
     return scored
 
 
-def _stored_terms(db: sqlite3.Connection, rows: list[int]) -> list[tuple[int, str]]:
-    """(FTS5 rowid, encoded terms) of the given rows (read after ranking, for the few)."""
+def _pairs_by_rowid(db: sqlite3.Connection, table: str, rows: list[int]) -> list[tuple[int, str]]:
+    """(rowid, text) of the given rows: ``fts`` -> encoded terms, ``chunks`` -> chunk id."""
+    column = {"fts": "terms", "chunks": "chunk_id"}[table]
     found: list[tuple[int, str]] = []
     for batch in _batches(rows):
         marks = ",".join("?" * len(batch))
-        found += db.execute(f"SELECT rowid, terms FROM fts WHERE rowid IN ({marks})", batch)
-    return found
-
-
-def _chunk_ids(db: sqlite3.Connection, rows: list[int]) -> list[tuple[int, str]]:
-    """(FTS5 rowid, chunk id) of the given rows."""
-    found: list[tuple[int, str]] = []
-    for batch in _batches(rows):
-        marks = ",".join("?" * len(batch))
-        found += db.execute(f"SELECT id, chunk_id FROM chunks WHERE id IN ({marks})", batch)
+        found += db.execute(f"SELECT rowid, {column} FROM {table} WHERE rowid IN ({marks})", batch)
     return found
 
 
