@@ -472,24 +472,23 @@ class KeywordIndex:
                     f" ({','.join('?' * len(shas))}))"
                 )
                 args += shas
+            # ties go by chunk id, as in every instance (rowids differ between instances)
+            ranking = (
+                f"SELECT fts.rowid, -bm25(fts) FROM fts JOIN chunks c ON c.id = fts.rowid"
+                f" WHERE {where} ORDER BY bm25(fts), c.chunk_id LIMIT ?"
+            )
             if len(selecting) == len(query_terms):
-                ranked = db.execute(
-                    f"SELECT fts.rowid, -bm25(fts) FROM fts WHERE {where}"
-                    " ORDER BY bm25(fts), fts.rowid LIMIT ?",
-                    [*args, k],
-                ).fetchall()
+                ranked = db.execute(ranking, [*args, k]).fetchall()
             else:
-                selected = db.execute(
-                    f"SELECT fts.rowid FROM fts WHERE {where}"
-                    " ORDER BY bm25(fts), fts.rowid LIMIT ?",
-                    [*args, max(k, CANDIDATES)],
-                ).fetchall()
-                candidates = _pairs_by_rowid(db, "fts", [row for (row,) in selected])
+                selected = db.execute(ranking, [*args, max(k, CANDIDATES)]).fetchall()
+                candidates = _pairs_by_rowid(db, "fts", [row for row, _ in selected])
                 stats = _meta(db, "chunks") or 0, _meta(db, "terms") or 0
-                ranked = bm25_scores(candidates, query_terms, *stats)[:k]
+                ranked = bm25_scores(candidates, query_terms, *stats)
             names = dict(_pairs_by_rowid(db, "chunks", [row for row, _ in ranked]))
-        # a chunk another process deleted meanwhile has no name any more: left out
-        return [(names[row], float(score)) for row, score in ranked if score > 0 and row in names]
+        ranked = [(row, score) for row, score in ranked if score > 0 and row in names]
+        ranked.sort(key=lambda hit: (-hit[1], names[hit[0]]))
+        # (a chunk another process deleted meanwhile has no name any more: left out)
+        return [(names[row], float(score)) for row, score in ranked[:k]]
 
     def _query_terms(self, db: sqlite3.Connection, terms: Sequence[str]) -> list[QueryTerm]:
         """The query's known terms, with their vocabulary ids and chunk counts.
@@ -588,7 +587,7 @@ def bm25_scores(
         n_terms: terms in the collection (sum of chunk lengths; avgdl = n_terms / N).
 
     Returns:
-        (rowid, score) pairs, best first (ties by rowid, as FTS5 orders them here).
+        (rowid, score) pairs, best first (ties by rowid).
     """
     k1, b = 1.2, 0.75
     avgdl = n_terms / n_chunks if n_chunks and n_terms else 1.0
