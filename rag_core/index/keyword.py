@@ -266,6 +266,7 @@ class KeywordIndex:
         terms: Sequence[Sequence[str]],
     ) -> dict[str, int]:
         """Insert chunks inside the caller's transaction; return the vocabulary ids used."""
+        terms = [_whitespace_split(chunk) for chunk in terms]
         self._delete_rows(db, _chunk_rows(db, ids))
         term_ids = self._vocabulary(db, {t for chunk in terms for t in chunk})
         first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM chunks").fetchone()[0]
@@ -498,6 +499,7 @@ class KeywordIndex:
         :data:`COMMON_TERM_SHARE` of the chunks are left out unless they are all the
         query has.
         """
+        terms = _whitespace_split(terms)
         known: dict[str, tuple[int, int]] = {}
         for batch in _batches(sorted(set(terms))):
             marks = ",".join("?" * len(batch))
@@ -664,3 +666,14 @@ def _current_terms(metadata: dict[str, Any]) -> str | None:
     if metadata.get(ANALYZER_METADATA_KEY) != ANALYZER_VERSION:
         return None
     return metadata.get(TERMS_METADATA_KEY)
+
+
+def _whitespace_split(terms: Sequence[str]) -> list[str]:
+    """``terms`` as a chunk's metadata stores them: joined by spaces, split again.
+
+    The analyzer can return a term holding whitespace (a span Kiwi keeps whole, e.g. a
+    line of a verbatim block); a chunk's stored terms (``TERMS_METADATA_KEY``) are one
+    space-joined string, so an index synced from the store sees the parts. Splitting
+    here too makes an ingest, a sync and a snapshot import index the same terms.
+    """
+    return [part for term in terms for part in term.split()]
