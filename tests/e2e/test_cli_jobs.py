@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +31,33 @@ def start_cli(*args: str, data_dir: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+class HeldEmbeddings(Embeddings):
+    """The real model; once :attr:`hold` is set, its second call waits for :attr:`released`.
+
+    So a running job is still running when another process cancels it, however fast
+    this machine embeds (a 153-page PDF took half a minute on a busy machine and less
+    than the CLI's start-up on a quiet one).
+    """
+
+    def __init__(self, model: Embeddings) -> None:
+        self.model = model
+        self.hold = threading.Event()
+        self.held = threading.Event()
+        self.released = threading.Event()
+        self.calls = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if self.hold.is_set():
+            self.calls += 1
+            if self.calls == 2:  # the first batch is stored: the job is embedding
+                self.held.set()
+                self.released.wait(120)
+        return self.model.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.model.embed_query(text)
 
 
 def wait_for_status(
@@ -124,14 +152,18 @@ def test_kill_9_during_a_multi_file_ingest_then_resume_gives_a_clean_ingest(
 
 def test_the_cli_cancels_a_job_another_process_is_running(tmp_path: Path, embeddings: Embeddings):
     data = tmp_path / "data"
-    engine = Engine(settings_for(data), embeddings)  # the app
+    held = HeldEmbeddings(embeddings)
+    engine = Engine(settings_for(data), held)  # the app
     kb = engine.knowledge_base()
     old = kb.ingest_bytes("manual.pdf", pdf_pages(LSHORT, 13, 15))
-    new_bytes = LSHORT.read_bytes()  # 153 pages: half a minute of embedding
+    new_bytes = LSHORT.read_bytes()  # 153 pages
+    held.hold.set()  # the new file's second embedding call waits until the CLI cancelled
     job = engine.submit("upload-1", "manual.pdf", new_bytes)
-    wait_for_status(data, "manual.pdf", "embedding", "store")
+    assert held.held.wait(120)  # its first batch is stored, the second one waits
+    assert engine.job_queue().get(job.id).status in ("reading", "embedding")
 
     cancelled = run_cli("jobs", "cancel", job.id[:8], data_dir=data)
+    held.released.set()
     assert cancelled.returncode == 0, cancelled.stderr
     assert "cancelling: manual.pdf" in cancelled.stdout
     assert engine.job_queue().wait([job.id], timeout_s=120)
