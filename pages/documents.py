@@ -27,6 +27,7 @@ from ui.routing import require_router
 from ui.sidebar import render_sidebar
 from ui.snapshots import render_snapshot_panel
 from ui.text import escape_markdown
+from ui.uploader import file_uploader
 
 require_router()
 
@@ -55,11 +56,12 @@ writer = role.allows(Action.WRITE)
 engine = get_engine(settings)
 caller = signed_in_caller(settings)  # the engine checks it again at each write
 if writer:
-    files = st.file_uploader(
+    files = file_uploader(
         t("docs.uploader"),
-        type=upload_types(),
-        accept_multiple_files=True,
         key="uploader",
+        types=upload_types(),
+        check_types=False,  # the queue reports another type at once, in the UI language
+        multiple=True,
         help=t("docs.uploader_help"),
     )
     password = st.text_input(t("docs.password"), type="password", key="pdf_password") or None

@@ -16,6 +16,7 @@ from ui.resources import get_knowledge_base, get_settings
 from ui.routing import require_router
 from ui.sidebar import render_sidebar
 from ui.text import escape_markdown
+from ui.uploader import file_uploader
 
 require_router()
 
@@ -31,7 +32,7 @@ except RagError as exc:
     st.error(escape_markdown(str(exc)))
     st.stop()
 
-upload = st.file_uploader(t("eval.file"), type=["jsonl", "json"], key="qa_file")
+upload = file_uploader(t("eval.file"), key="qa_file", types=["jsonl", "json"])
 modes = st.multiselect(
     t("eval.modes"),
     default_modes(),

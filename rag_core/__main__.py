@@ -63,6 +63,7 @@ from rag_core.cli.access import ACCESS_COMMANDS, add_access_commands
 from rag_core.cli.answers import add_answer_arguments, answer_questions
 from rag_core.cli.evaluate import print_search_notices, run_eval
 from rag_core.cli.jobs import add_jobs_command, run_ingest, run_jobs
+from rag_core.cli.output import err_line, out_line
 from rag_core.cli.snapshots import SNAPSHOT_COMMANDS, add_snapshot_commands
 from rag_core.cli.sync import add_sync_command, run_sync
 from rag_core.config import Settings, build_settings
@@ -72,16 +73,6 @@ from rag_core.ingestion.progress import IngestProgress
 from rag_core.retrieval.retrievers import RETRIEVAL_MODES
 
 logger = logging.getLogger("rag_core.cli")
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
 
 
 PASSWORD_ENV = "RAG_PDF_PASSWORD"
@@ -218,22 +209,22 @@ def _cmd_ingest(engine: Engine, args: argparse.Namespace) -> int:
 def _cmd_documents(engine: Engine, args: argparse.Namespace) -> int:
     records = engine.documents()
     if args.json:
-        _out(json.dumps([r.to_dict() for r in records], ensure_ascii=False))
+        out_line(json.dumps([r.to_dict() for r in records], ensure_ascii=False))
         return 0
     if not records:
-        _out("no documents indexed")
+        out_line("no documents indexed")
     for r in records:
-        _out(f"{r.name}\t{r.pages} pages\t{r.chunks} chunks\t{r.added_at}\t{r.sha256[:12]}")
+        out_line(f"{r.name}\t{r.pages} pages\t{r.chunks} chunks\t{r.added_at}\t{r.sha256[:12]}")
     return 0
 
 
 def _cmd_delete(engine: Engine, args: argparse.Namespace) -> int:
     removed = engine.delete_document(args.name)
     if not removed:
-        _err(f"no document named {args.name!r}")
+        err_line(f"no document named {args.name!r}")
         return 1
     for r in removed:
-        _out(f"deleted: {r.name} ({r.chunks} chunks)")
+        out_line(f"deleted: {r.name} ({r.chunks} chunks)")
     return 0
 
 
@@ -243,10 +234,10 @@ def _cmd_collections(args: argparse.Namespace) -> int:
     counts = list_collections(_settings(args))
     if args.json:
         rows = [{"name": name, "chunks": chunks} for name, chunks in counts.items()]
-        _out(json.dumps(rows, ensure_ascii=False))
+        out_line(json.dumps(rows, ensure_ascii=False))
     else:
         for name, chunks in counts.items():
-            _out(f"{name}\t{chunks} chunks")
+            out_line(f"{name}\t{chunks} chunks")
     return 0
 
 
@@ -255,10 +246,10 @@ def _cmd_delete_collection(args: argparse.Namespace) -> int:
     from rag_core.index.collections import delete_collection
 
     if not delete_collection(_settings(args), args.name):
-        _err(f"no collection named {args.name!r}")
+        err_line(f"no collection named {args.name!r}")
         return 1
     AccessControl(_settings(args)).forget(args.name)  # its owner and members go with it
-    _out(f"deleted collection {args.name}")
+    out_line(f"deleted collection {args.name}")
     return 0
 
 
@@ -288,7 +279,7 @@ def _cmd_reindex(args: argparse.Namespace) -> int:
             bar("re-index", "chunk", event.total, event.done)
         elif event.stage == "swap":
             later = f"; the old index is dropped in {grace:.0f} s" if grace else ""
-            _err(f"swapped: the collection now answers with {model}{later}")
+            err_line(f"swapped: the collection now answers with {model}{later}")
 
     chunks = Engine(settings).switch_model(
         model,
@@ -298,22 +289,22 @@ def _cmd_reindex(args: argparse.Namespace) -> int:
     )
     for shown in bars.values():
         shown.close()
-    _out(f"re-indexed {chunks} chunks with {model}")
+    out_line(f"re-indexed {chunks} chunks with {model}")
     return 0
 
 
 def _cmd_retrieve(engine: Engine, args: argparse.Namespace) -> int:
     hits = engine.search(args.question, k=args.k, mode=args.mode, model=args.model)
     if len(hits.queries) > 1:
-        _err("(searched for: " + " | ".join(hits.queries) + ")")
+        err_line("(searched for: " + " | ".join(hits.queries) + ")")
     print_search_notices(dict(hits.notices))
     citations = hits.citations
     if args.json:
-        _out(json.dumps([c.to_dict() for c in citations], ensure_ascii=False))
+        out_line(json.dumps([c.to_dict() for c in citations], ensure_ascii=False))
         return 0
     for c in citations:
-        _out(f"[{c.number}] {c.source} {c.location} score={c.score:.4f}")
-        _out("    " + " ".join(c.text.split())[:300])
+        out_line(f"[{c.number}] {c.source} {c.location} score={c.score:.4f}")
+        out_line("    " + " ".join(c.text.split())[:300])
     return 0
 
 
@@ -339,7 +330,7 @@ def _cmd_mcp(engine: Engine, args: argparse.Namespace) -> int:
     from rag_core.doors.mcp_server import serve
 
     def ready(url: str) -> None:
-        _err(f"MCP server at {url} (every request needs an API key; Ctrl-C stops it)")
+        err_line(f"MCP server at {url} (every request needs an API key; Ctrl-C stops it)")
 
     return serve(engine, http_port=args.http, host=args.host, on_ready=ready)
 
@@ -395,11 +386,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             engine.knowledge_base()  # open the store now: a store error is reported as one
         return COMMANDS[args.command](engine, args)
     except RagError as exc:
-        _err(f"error: {exc}")
+        err_line(f"error: {exc}")
         return 2
     except ValidationError as exc:  # a bad --collection, --k or RAG_* value
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        _err(f"error: invalid setting: {problems}")
+        err_line(f"error: invalid setting: {problems}")
         return 2
 
 

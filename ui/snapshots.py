@@ -26,6 +26,7 @@ from rag_core.index.snapshot import SnapshotInfo
 from ui.i18n import MESSAGES, t, ui_language
 from ui.resources import get_collections
 from ui.text import escape_markdown
+from ui.uploader import file_uploader
 
 TOGGLE_KEY = "snapshots_open"
 IMPORTED_KEY = "snapshot_imported"
@@ -108,7 +109,7 @@ def _render_export(engine: Engine, collection: str, caller: Caller | None) -> No
 
 def _render_import(engine: Engine, caller: Caller | None) -> None:
     st.markdown(f"**{t('snap.import_title')}**")
-    upload = st.file_uploader(t("snap.uploader"), type=["zip"], key="snapshot_file")
+    upload = file_uploader(t("snap.uploader"), key="snapshot_file", types=["zip"])
     name = st.text_input(t("snap.name"), key="snapshot_name", help=t("snap.name_help"))
     if not st.button(t("snap.import"), key="snapshot_import", disabled=upload is None):
         return

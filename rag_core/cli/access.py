@@ -17,25 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
-from typing import TextIO
 
 from pydantic import ValidationError
 
 from rag_core.access import AccessControl, Member, Role
+from rag_core.cli.output import err_line, out_line
 from rag_core.config import build_settings
-
-
-def _out(text: str, stream: TextIO | None = None) -> None:
-    """Write a line to stdout (the result) or ``stream`` (stderr for notes and errors)."""
-    stream = stream or sys.stdout
-    stream.write(text + "\n")
-    stream.flush()
-
-
-def _err(text: str) -> None:
-    _out(text, sys.stderr)
 
 
 def add_access_commands(sub: argparse._SubParsersAction) -> None:
@@ -75,35 +63,35 @@ def _cmd_keys(args: argparse.Namespace) -> int:
         key = access.create_key(args.user)
         info = access.identify(key)
         assert info is not None  # made just above
-        _err(f"API key {info.id} for {info.user} (shown once: keep it secret):")
-        _out(key)
+        err_line(f"API key {info.id} for {info.user} (shown once: keep it secret):")
+        out_line(key)
         return 0
     if args.keys_command == "revoke":
         if not access.revoke_key(args.key_id):
-            _err(f"no active API key with the id {args.key_id!r}")
+            err_line(f"no active API key with the id {args.key_id!r}")
             return 1
-        _out(f"revoked API key {args.key_id}")
+        out_line(f"revoked API key {args.key_id}")
         return 0
     infos = access.keys(args.user)
     if args.json:
-        _out(json.dumps([k.to_dict() for k in infos], ensure_ascii=False))
+        out_line(json.dumps([k.to_dict() for k in infos], ensure_ascii=False))
         return 0
     if not infos:
-        _out("no API keys")
+        out_line("no API keys")
     for k in infos:
         state = "revoked" if k.revoked else f"last used {k.last_used or 'never'}"
-        _out(f"{k.id}\t{k.user}\tcreated {k.created_at}\t{state}")
+        out_line(f"{k.id}\t{k.user}\tcreated {k.created_at}\t{state}")
     return 0
 
 
 def _print_members(members: list[Member], as_json: bool, collection: str) -> None:
     if as_json:
-        _out(json.dumps([m.to_dict() for m in members], ensure_ascii=False))
+        out_line(json.dumps([m.to_dict() for m in members], ensure_ascii=False))
         return
     if not members:
-        _out(f"'{collection}' has no owner: every signed-in user may read and write it")
+        out_line(f"'{collection}' has no owner: every signed-in user may read and write it")
     for m in members:
-        _out(f"{m.name}\t{m.role}" + ("\tgroup" if m.group else ""))
+        out_line(f"{m.name}\t{m.role}" + ("\tgroup" if m.group else ""))
 
 
 def _cmd_share(args: argparse.Namespace) -> int:
@@ -112,28 +100,28 @@ def _cmd_share(args: argparse.Namespace) -> int:
         _print_members(access.members(collection), args.json, collection)
         return 0
     if not args.member:
-        _err("error: name the MEMBER (a username, or a group with --group)")
+        err_line("error: name the MEMBER (a username, or a group with --group)")
         return 2
     kind = "group" if args.group else "user"
     if args.remove:
         if not access.unshare(collection, args.member, group=args.group):
-            _err(f"{kind} {args.member} has no role in '{collection}'")
+            err_line(f"{kind} {args.member} has no role in '{collection}'")
             return 1
-        _out(f"removed {kind} {args.member.lower()} from '{collection}'")
+        out_line(f"removed {kind} {args.member.lower()} from '{collection}'")
         return 0
     if not access.in_store(collection):
-        _err(f"no collection named {collection!r}")
+        err_line(f"no collection named {collection!r}")
         return 1
     role = Role(args.role)
     access.share(collection, args.member, role, group=args.group)
-    _out(f"{kind} {args.member.lower()} is now {role} of '{collection}'")
+    out_line(f"{kind} {args.member.lower()} is now {role} of '{collection}'")
     if role is not Role.OWNER and access.owner(collection) is None:
-        _err(
+        err_line(
             f"note: '{collection}' has no owner, so every signed-in user may read and write "
             "it: make someone its owner (--role owner) for the roles to apply"
         )
     if not access.enabled:
-        _err("note: sign-in is off (RAG_AUTH_CONFIG unset): roles apply once it is on")
+        err_line("note: sign-in is off (RAG_AUTH_CONFIG unset): roles apply once it is on")
     return 0
 
 
@@ -150,7 +138,7 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
         except ValidationError:
             raise  # a bad RAG_* setting: main() reports it
         except ValueError as exc:  # a refused name or role (the message says why)
-            _err(f"error: {exc}")
+            err_line(f"error: {exc}")
             return 2
 
     return run

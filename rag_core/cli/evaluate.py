@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
+from rag_core.cli.output import err_line, out_line
 from rag_core.config import RetrievalMode
 from rag_core.evaluation.retrieval import evaluate_modes, load_qa
 from rag_core.generation.report import Notice
@@ -22,16 +22,10 @@ from rag_core.knowledge_base import KnowledgeBase
 from rag_core.retrieval.retrievers import RETRIEVAL_MODES
 
 
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
 def print_search_notices(notices: dict[str, dict[str, Any]]) -> None:
     """Write each search notice (``code -> params``) to stderr as ``note: <text>``."""
     for code, params in notices.items():
-        sys.stderr.write(f"note: {Notice(code, params).text}\n")
-    sys.stderr.flush()
+        err_line(f"note: {Notice(code, params).text}")
 
 
 def print_metrics(results: dict[str, Any], k: int, default_mode: str) -> None:
@@ -43,7 +37,7 @@ def print_metrics(results: dict[str, Any], k: int, default_mode: str) -> None:
     """
     docs = sorted({doc for r in results.values() for doc in r["per_doc"]})
     header = f"{'mode':8s} {'scope':24s} {'recall@' + str(k):>9s} {'mrr@' + str(k):>7s} "
-    _out(header + f"{'ndcg@' + str(k):>8s} {'n':>4s}")
+    out_line(header + f"{'ndcg@' + str(k):>8s} {'n':>4s}")
     for mode, r in results.items():
         default = " (default)" if mode == default_mode else ""
         scopes = [("overall", r["overall"])]
@@ -54,28 +48,28 @@ def print_metrics(results: dict[str, Any], k: int, default_mode: str) -> None:
             if not m["questions"]:
                 continue
             note = default if scope == "overall" else ""
-            _out(
+            out_line(
                 f"{mode:8s} {scope:24s} {m[f'recall@{k}']:9.3f} {m[f'mrr@{k}']:7.3f} "
                 f"{m[f'ndcg@{k}']:8.3f} {m['questions']:4d}{note}"
             )
         for lang, a in [("", r["abstention"]), *r["abstention_by_language"].items()]:
             if a["unanswerable"] or (lang and a["answerable"]):
-                _out(
+                out_line(
                     f'{mode:8s} "not in the documents"{" (" + lang + ")" if lang else ""}: '
                     f"caught {a['caught']} of {a['unanswerable']} unanswerable, wrongly "
                     f"refused {a['refused']} of {a['answerable']} answerable"
                 )
         if r["translated"]:
-            _out(f"{mode:8s} {r['translated']} question(s) also searched in translation")
+            out_line(f"{mode:8s} {r['translated']} question(s) also searched in translation")
 
 
 def print_queries(results: dict[str, Any]) -> None:
     """Per mode and question: the rank of the first relevant chunk and the queries used."""
-    _out(f"\n{'mode':8s} {'question':16s} {'rank':>4s}  queries searched")
+    out_line(f"\n{'mode':8s} {'question':16s} {'rank':>4s}  queries searched")
     for mode, r in results.items():
         for q in r["per_question"]:
             rank = "-" if q["rank"] is None else str(q["rank"] or "miss")
-            _out(f"{mode:8s} {q['id']:16s} {rank:>4s}  " + " | ".join(q["queries"]))
+            out_line(f"{mode:8s} {q['id']:16s} {rank:>4s}  " + " | ".join(q["queries"]))
 
 
 def run_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
@@ -101,7 +95,7 @@ def run_eval(kb: KnowledgeBase, args: argparse.Namespace) -> int:
         out: dict[str, Any] = {"k": k, "default_mode": default, "modes": results}
     else:
         out = {"mode": modes[0], "k": k, **results[modes[0]]}
-    _out(json.dumps(out, ensure_ascii=False))
+    out_line(json.dumps(out, ensure_ascii=False))
     return 0
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from rag_core.cli.output import err_line, out_line
 from rag_core.engine import Engine
 from rag_core.errors import PasswordRequiredError, WrongPasswordError
 from rag_core.ingest_queue import IngestJob
@@ -36,16 +37,6 @@ POLL_S = 0.1
 """Seconds between looks at a followed job's record."""
 ID_PREFIX = 12
 """Characters of a job id shown in the listing (any unique prefix cancels)."""
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
 
 
 def add_jobs_command(sub: argparse._SubParsersAction) -> None:
@@ -73,14 +64,14 @@ def run_ingest(engine: Engine, files: Sequence[Path], password: str | None, env_
     """
     left = engine.resume_jobs()
     if left:
-        _err(f"taking up {left} unfinished file(s) of an earlier run first")
+        err_line(f"taking up {left} unfinished file(s) of an earlier run first")
     failed = 0
     jobs: list[IngestJob] = []
     for path in files:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            _err(f"failed: {display_name(path.name)}: cannot read ({exc.strerror})")
+            err_line(f"failed: {display_name(path.name)}: cannot read ({exc.strerror})")
             failed += 1
             continue
         jobs.append(engine.submit(uuid.uuid4().hex, path.name, data, password=password))
@@ -135,25 +126,25 @@ def _show(bar: tqdm, job: IngestJob) -> None:
 def _report(job: IngestJob, env_hint: str) -> bool:
     """Print a finished job's result line; False if it failed or was cancelled."""
     if job.status == CANCELLED:
-        _err(f"cancelled: {job.name}")
+        err_line(f"cancelled: {job.name}")
         return False
     if isinstance(job.error, PasswordRequiredError | WrongPasswordError):
-        _err(f"failed: {job.error} (use --ask-password or set {env_hint})")
+        err_line(f"failed: {job.error} (use --ask-password or set {env_hint})")
         return False
     if job.error is not None:
-        _err(f"failed: {job.error}")
+        err_line(f"failed: {job.error}")
         return False
     result = job.result
     if result is None:
-        _err(f"failed: {job.name}: {job.reason or 'no result recorded'}")
+        err_line(f"failed: {job.name}: {job.reason or 'no result recorded'}")
         return False
     if result.status == "failed":
-        _err(f"failed: {result.error}")
+        err_line(f"failed: {result.error}")
         return False
     line = f"{result.status}: {result.filename} ({result.pages} pages, {result.chunks} chunks"
-    _out(line + f", {result.embedded} embedded, {result.seconds:.1f} s)")
+    out_line(line + f", {result.embedded} embedded, {result.seconds:.1f} s)")
     if result.warning:
-        _out(f"  note: {result.warning}")
+        out_line(f"  note: {result.warning}")
     return True
 
 
@@ -170,12 +161,14 @@ def run_jobs(engine: Engine, args: argparse.Namespace, env_hint: str) -> int:
         return _resume(engine, env_hint)
     jobs = engine.jobs(getattr(args, "collection", None))
     if args.json:
-        _out(json.dumps([job.to_dict() for job in jobs], ensure_ascii=False))
+        out_line(json.dumps([job.to_dict() for job in jobs], ensure_ascii=False))
         return 0
     if not jobs:
-        _out("no ingest jobs")
+        out_line("no ingest jobs")
     for job in jobs:
-        _out("\t".join([job.id[:ID_PREFIX], job.collection, job.status, job.name, _detail(job)]))
+        out_line(
+            "\t".join([job.id[:ID_PREFIX], job.collection, job.status, job.name, _detail(job)])
+        )
     return 0
 
 
@@ -194,7 +187,7 @@ def _cancel(engine: Engine, given: str) -> int:
     matches = [job for job in engine.jobs() if job.id.startswith(given.lower())]
     if len(matches) != 1 or len(given) < 4:
         what = "no job" if not matches else "more than one job"
-        _err(f"{what} with the id {given!r} (see python -m rag_core jobs)")
+        err_line(f"{what} with the id {given!r} (see python -m rag_core jobs)")
         return 1
     [job] = matches
     outcome = engine.cancel_job(job.id)
@@ -202,13 +195,13 @@ def _cancel(engine: Engine, given: str) -> int:
         "cancelled": lambda: f"cancelled: {job.name}",
         "cancelling": lambda: f"cancelling: {job.name} (its worker stops at the next page)",
     }
-    _out(messages.get(outcome, lambda: f"{job.name} had already finished ({outcome})")())
+    out_line(messages.get(outcome, lambda: f"{job.name} had already finished ({outcome})")())
     return 0
 
 
 def _resume(engine: Engine, env_hint: str) -> int:
     if not engine.resume_jobs():
-        _out("nothing to resume")
+        out_line("nothing to resume")
         return 0
     failed = 0
     for job in engine.jobs():

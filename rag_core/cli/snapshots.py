@@ -14,17 +14,12 @@ Both go through the engine (:meth:`rag_core.engine.Engine.export_collection`,
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from rag_core.cli.output import out_line
 from rag_core.engine import Engine
 from rag_core.index.snapshot import SnapshotInfo
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
 
 
 def add_snapshot_commands(sub: argparse._SubParsersAction) -> None:
@@ -54,13 +49,13 @@ def _cmd_export(engine: Engine, args: argparse.Namespace) -> int:
     info = engine.export_collection(
         args.export_collection, args.file, include_files=args.with_files
     )
-    _out(f"exported {info.collection}: {_summary(info)} to {args.file}")
+    out_line(f"exported {info.collection}: {_summary(info)} to {args.file}")
     return 0
 
 
 def _cmd_import(engine: Engine, args: argparse.Namespace) -> int:
     info = engine.import_collection(args.file, name=args.as_name)
-    _out(f"imported {info.collection}: {_summary(info)}")
+    out_line(f"imported {info.collection}: {_summary(info)}")
     return 0
 
 

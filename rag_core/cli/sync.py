@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from rag_core.cli.output import err_line, out_line
 from rag_core.engine import Engine
 from rag_core.errors import RagError
 from rag_core.folder_sync import SyncItem, SyncReport, watch_folders
@@ -29,11 +30,6 @@ DONE_WORDS = {
     "removed": "removed",
     "failed": "failed",
 }
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
 
 
 def add_sync_command(sub: argparse._SubParsersAction) -> None:
@@ -71,14 +67,14 @@ def item_line(item: SyncItem, dry_run: bool) -> str:
 def print_report(report: SyncReport, *, as_json: bool) -> None:
     """Print a report: JSON on one line, or a line per file that is not unchanged."""
     if as_json:
-        _out(json.dumps(report.to_dict(), ensure_ascii=False))
+        out_line(json.dumps(report.to_dict(), ensure_ascii=False))
         return
     for item in report.items:
         if item.action != "unchanged":
-            _out(item_line(item, report.dry_run))
+            out_line(item_line(item, report.dry_run))
     counts = ", ".join(f"{n} {action}" for action, n in report.counts.items() if n)
     verb = "would sync" if report.dry_run else "synced"
-    _out(
+    out_line(
         f"{verb} {report.folder} -> {report.collection}: {counts or 'no files'} "
         f"({report.seconds:.1f} s)"
     )
@@ -94,27 +90,25 @@ def run_sync(engine: Engine, args: argparse.Namespace) -> int:
     try:
         report = _sync_once(engine, args.directory, collection, args)
     except KeyboardInterrupt:  # what is done is recorded; the next sync goes on from there
-        sys.stderr.write("stopped\n")
+        err_line("stopped")
         return 130
     if not args.watch or args.dry_run:
         return 1 if report.failed else 0
     folder = Path(report.folder)
-    sys.stderr.write(f"watching {folder} (Ctrl-C stops)\n")
-    sys.stderr.flush()
+    err_line(f"watching {folder} (Ctrl-C stops)")
     stop = threading.Event()
 
     def again(_: str) -> None:
         try:
             _sync_once(engine, folder, collection, args)
         except RagError as exc:  # e.g. the folder went away: say so, keep watching
-            sys.stderr.write(f"error: {exc}\n")
-            sys.stderr.flush()
+            err_line(f"error: {exc}")
 
     try:
         watch_folders(lambda: {"folder": folder}, again, stop)
     except KeyboardInterrupt:
         stop.set()
-        sys.stderr.write("stopped\n")
+        err_line("stopped")
     return 0
 
 
