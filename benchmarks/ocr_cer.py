@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python benchmarks/ocr_cer.py [--scan-dpi 200] [--psm 3 4 6] [--dpi 300 400] \\
-        [--languages kor+eng kor rule] [--json]
+        [--languages kor+eng kor rule-only rule] [--json]
 
 Two kinds of scans with known text, all at ``--scan-dpi``, rotated 1 degree, JPEG quality
 75. Pages typeset from the texts of :mod:`tests.scans` (:func:`tests.scans.text_scan`:
@@ -15,9 +15,12 @@ text layer: three of ``lshort-ko.pdf`` and three of ``lshort.pdf`` (English). Ea
 setting reads every page through the app's OCR path (:func:`rag_core.ingestion.ocr.
 iter_ocr` in "force" mode, then :func:`~rag_core.ingestion.ocr.ocr_text`), varying the
 render resolution (``--dpi``), Tesseract's page segmentation mode (``--psm``) and the
-languages (``--languages``): "kor+eng" for every page, "kor" for every page, and "rule",
-the app's: "kor+eng", and "kor" again for a page where at least
-:data:`~rag_core.ingestion.ocr.HANGUL_ONLY_SHARE` of the letters read are Hangul.
+languages (``--languages``): "kor+eng" for every page, "kor" for every page, "rule-only":
+"kor+eng", and "kor" again for a page where at least
+:data:`~rag_core.ingestion.ocr.HANGUL_ONLY_SHARE` of the letters read are Hangul, and
+"rule", the app's: that, and on the other pages with Hangul the words with Latin letters
+read again (:mod:`rag_core.ingestion.ocr_mixed`). A second table counts the Latin words
+with a Korean particle right after them ("CTAN에", "XeLaTeX이나") read exactly.
 
 CER (:func:`rag_core.evaluation.ocr.character_error_rate`) is the Levenshtein distance
 between the recognised and the known text divided by the known text's length, both with
@@ -33,6 +36,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
 import unicodedata
@@ -114,12 +118,32 @@ def page_sets(scan_dpi: int) -> list[tuple[str, bytes, list[str]]]:
 
 
 LANGUAGES = {
-    "kor+eng": {"languages": "kor+eng", "hangul_only_share": 2.0},
+    "kor+eng": {"languages": "kor+eng", "hangul_only_share": 2.0, "reread_latin": False},
     "kor": {"languages": "kor", "hangul_only_share": 2.0},
+    "rule-only": {
+        "languages": "kor+eng",
+        "hangul_only_share": HANGUL_ONLY_SHARE,
+        "reread_latin": False,
+    },
     "rule": {"languages": "kor+eng", "hangul_only_share": HANGUL_ONLY_SHARE},
 }
-"""The language settings compared: both models, Korean alone, and the app's rule (both,
-then Korean alone for a page whose letters are mostly Hangul)."""
+"""The language settings compared: both models, Korean alone, the page rule alone (both,
+then Korean alone for a page whose letters are mostly Hangul) and the app's default: the
+page rule and, on pages with Hangul, the words with Latin letters read again
+(:mod:`rag_core.ingestion.ocr_mixed`)."""
+LATIN_THEN_HANGUL = re.compile(r"[A-Za-z][A-Za-z0-9]*[\uac00-\ud7a3]+")
+"""A Latin word with a Korean particle (or word) right after it: "CTAN에", "LaTeX으로"."""
+
+
+def latin_particles(recognised: str, reference: str) -> tuple[int, int]:
+    """``(found, total)``: the reference's Latin-then-Hangul words read exactly.
+
+    Both texts with whitespace removed (as for the CER); a word counts as found when it
+    occurs in the recognised text.
+    """
+    text = "".join(recognised.split())
+    words = LATIN_THEN_HANGUL.findall(reference)
+    return sum(w in text for w in words), len(words)
 
 
 def main() -> None:
@@ -140,18 +164,20 @@ def main() -> None:
             for name in args.languages:
                 options = OcrOptions(mode="force", dpi=dpi, psm=psm, **LANGUAGES[name])
                 cers: dict[str, float] = {}
+                particles: dict[str, list[int]] = {}
                 pages, started = 0, time.monotonic()
                 for group, pdf, references in sets:
                     texts = read_pages(pdf, len(references), options)
-                    scores = [
-                        character_error_rate(t, r) for t, r in zip(texts, references, strict=True)
-                    ]
+                    pairs = list(zip(texts, references, strict=True))
+                    scores = [character_error_rate(t, r) for t, r in pairs]
                     cers[group] = round(sum(scores) / len(scores), 4)
+                    counts = [latin_particles(t, r) for t, r in pairs]
+                    particles[group] = [sum(c[0] for c in counts), sum(c[1] for c in counts)]
                     pages += len(references)
                 seconds = (time.monotonic() - started) / pages  # includes the scoring
                 rows.append(
                     {"dpi": dpi, "psm": psm, "languages": name, "cer": cers,
-                     "s_per_page": round(seconds, 2)}
+                     "latin_particles": particles, "s_per_page": round(seconds, 2)}
                 )  # fmt: skip
                 logger.info("%s", rows[-1])
     report = {"scan_dpi": args.scan_dpi, "groups": groups, "rows": rows}
@@ -165,6 +191,14 @@ def main() -> None:
         cells = " ".join(f"{row['cer'][g]:>9.4f}" for g in groups)
         setting = f"{row['dpi']:>4} {row['psm']:>4} {row['languages']:<9}"
         print(f"{setting} {cells} {row['s_per_page']:>7.2f}")
+    print("\nLatin words with a Korean particle after them read exactly (found/total)")
+    with_particles = [g for g in groups if rows and rows[0]["latin_particles"][g][1]]
+    print(f"{'dpi':>4} {'psm':>4} {'languages':<9} " + " ".join(f"{g:>9}" for g in with_particles))
+    for row in rows:
+        cells = " ".join(
+            f"{'/'.join(map(str, row['latin_particles'][g])):>9}" for g in with_particles
+        )
+        print(f"{row['dpi']:>4} {row['psm']:>4} {row['languages']:<9} {cells}")
 
 
 if __name__ == "__main__":

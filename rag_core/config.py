@@ -161,6 +161,9 @@ class Settings(BaseSettings):
         ocr_dpi: resolution pages are rendered at for OCR, in dots per inch.
         ocr_psm: Tesseract's page segmentation mode: 4 (one column, the default), 3
             (automatic: for scans in several columns), 6 (one block); docs/formats.md.
+        ocr_reread_latin: on a scanned page with Hangul, read the words with Latin
+            letters again ("CTAN에" read as "CTANGH": the particle after a Latin word,
+            Hangul words read as Latin); docs/formats.md.
         ocr_max_pixels: most pixels one page is rendered with for OCR (a larger page is
             rendered at a lower resolution, or reported when that falls below 100 dpi).
         ocr_page_timeout: seconds Tesseract may spend on one page.
@@ -232,6 +235,7 @@ class Settings(BaseSettings):
     ocr_languages: str = Field(default="kor+eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
     ocr_dpi: int = Field(default=400, ge=72, le=1200)
     ocr_psm: int = Field(default=4, ge=0, le=13)
+    ocr_reread_latin: bool = True
     ocr_max_pixels: int = Field(default=40_000_000, ge=1_000_000)
     ocr_page_timeout: float = Field(default=60.0, gt=0)
     ocr_workers: int = Field(default=2, ge=1)

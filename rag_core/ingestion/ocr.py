@@ -91,6 +91,9 @@ class OcrOptions:
         hangul_only_share: a page whose text read with Korean and other languages has at
             least this share of Hangul letters is read again with "kor" alone (above 1:
             never); see :func:`rag_core.ingestion.ocr_worker.recognise`.
+        reread_latin: on a page with Hangul read with Korean and other languages, read
+            the words with Latin letters again (a Korean particle after a Latin word,
+            Hangul words read as Latin: :mod:`rag_core.ingestion.ocr_mixed`).
         max_pixels: most pixels a page is rendered with; a larger page is rendered at a
             lower resolution, and reported as over the limit below ``min_dpi``.
         min_dpi: lowest resolution worth recognising.
@@ -109,6 +112,7 @@ class OcrOptions:
     tesseract_cmd: str = "tesseract"
     psm: int = 4
     hangul_only_share: float = HANGUL_ONLY_SHARE
+    reread_latin: bool = True
     max_pixels: int = 40_000_000
     min_dpi: int = 100
     max_image_pixels: int = 178_956_970
@@ -125,6 +129,7 @@ class OcrOptions:
             languages=settings.ocr_languages,
             dpi=settings.ocr_dpi,
             psm=settings.ocr_psm,
+            reread_latin=settings.ocr_reread_latin,
             tesseract_cmd=settings.tesseract_cmd,
             max_pixels=settings.ocr_max_pixels,
             page_timeout_s=settings.ocr_page_timeout,

@@ -147,8 +147,15 @@ def recognise(image: Any, options: dict[str, Any]) -> tuple[str, list[list[Any]]
 
 
 def _tesseract(image: Any, options: dict[str, Any], languages: str) -> tuple[str, list[list[Any]]]:
-    """One Tesseract run on ``image`` in ``languages``: its text and word boxes."""
+    """One Tesseract run on ``image`` in ``languages``: its text and word boxes.
+
+    With Korean and other languages, the words with Latin letters on a page with Hangul
+    are read again (:func:`rag_core.ingestion.ocr_mixed.reread_latin_words`) unless
+    ``options["reread_latin"]`` is false.
+    """
     import pytesseract
+
+    from rag_core.ingestion.ocr_mixed import Word, reread_latin_words
 
     pytesseract.pytesseract.tesseract_cmd = options["tesseract_cmd"]
     data = pytesseract.image_to_data(
@@ -158,23 +165,37 @@ def _tesseract(image: Any, options: dict[str, Any], languages: str) -> tuple[str
         output_type=pytesseract.Output.DICT,
         timeout=options["page_timeout_s"],
     )
-    width, height = image.size
-    words: list[list[Any]] = []
-    parts: list[str] = []
-    last: tuple[int, int, int] | None = None
+    found: list[Word] = []
+    keys: list[tuple[int, int, int]] = []
     for i, word in enumerate(data["text"]):
         word = word.strip()
         if not word:
             continue
-        key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
+        keys.append((data["block_num"][i], data["par_num"][i], data["line_num"][i]))
+        left, top = data["left"][i], data["top"][i]
+        found.append(Word(word, left, top, left + data["width"][i], top + data["height"][i]))
+    mixed = "kor" in languages.split("+") and languages != "kor"
+    if mixed and options.get("reread_latin", True) and found:
+
+        def boxes(part: Any, lang: str) -> str:
+            return pytesseract.image_to_boxes(
+                part, lang=lang, config="--psm 6", timeout=options["page_timeout_s"]
+            )
+
+        found = reread_latin_words(image, found, boxes)
+    width, height = image.size
+    words: list[list[Any]] = []
+    parts: list[str] = []
+    last: tuple[int, int, int] | None = None
+    for word, key in zip(found, keys, strict=True):
         if last is not None:
             parts.append(" " if key == last else "\n" if key[:2] == last[:2] else "\n\n")
-        parts.append(word)
+        parts.append(word.text)
         last = key
-        left, top = data["left"][i], data["top"][i]
-        right, bottom = left + data["width"][i], top + data["height"][i]
-        box = [round(left / width, 5), round(top / height, 5)]
-        words.append([word, *box, round(right / width, 5), round(bottom / height, 5)])
+        box = [round(word.left / width, 5), round(word.top / height, 5)]
+        words.append(
+            [word.text, *box, round(word.right / width, 5), round(word.bottom / height, 5)]
+        )
     return "".join(parts), words
 
 

@@ -280,7 +280,7 @@ def test_default_settings_read_hangul_only_pages_with_the_korean_model():
     """Tesseract's own psm 3 took this page of dense Hangul for pictures (CER 0.83), and
     "kor+eng" misreads Hangul words as Latin (CER 0.085); psm 4, then "kor": 0.024."""
     reference = "\n".join(HANGUL_PAGES[0])
-    both = OcrOptions(mode="force", hangul_only_share=2.0)  # the rule off
+    both = OcrOptions(mode="force", hangul_only_share=2.0, reread_latin=False)  # "kor+eng" only
     [without_rule] = read_scan(HANGUL_PAGES, both)
     [default] = read_scan(HANGUL_PAGES, OcrOptions(mode="force"))
     assert character_error_rate(default, reference) < 0.05
