@@ -27,7 +27,7 @@ from ui.routing import require_router
 from ui.sidebar import render_sidebar
 from ui.snapshots import render_snapshot_panel
 from ui.text import escape_markdown
-from ui.uploader import file_uploader
+from ui.streamlit_texts import file_uploader
 
 require_router()
 

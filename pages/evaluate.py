@@ -16,7 +16,7 @@ from ui.resources import get_knowledge_base, get_settings
 from ui.routing import require_router
 from ui.sidebar import render_sidebar
 from ui.text import escape_markdown
-from ui.uploader import file_uploader
+from ui.streamlit_texts import file_uploader
 
 require_router()
 

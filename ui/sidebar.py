@@ -12,6 +12,7 @@ from ui.collections import ALSO_SEARCH_KEY, COLLECTION_KEY, render_collection_pi
 from ui.i18n import LANGUAGE_KEY, render_language_picker, t
 from ui.preferences import remember_language
 from ui.resources import get_ollama_status
+from ui.streamlit_texts import render_page_texts
 
 MODEL_KEY = "chat_model"
 TOP_K_KEY = "top_k"
@@ -57,6 +58,7 @@ def render_sidebar(settings: Settings) -> ChatOptions:
     keep_across_pages(LANGUAGE_KEY, COLLECTION_KEY, ALSO_SEARCH_KEY, MODEL_KEY, TOP_K_KEY)
     status = get_ollama_status(settings.ollama_host)
     render_language_picker(settings.ui_language, on_change=lambda: remember_language(settings))
+    render_page_texts()  # Streamlit's own "Stop" and skip link, in the UI language
     render_collection_picker(settings)
     with st.sidebar:
         st.subheader("Ollama")

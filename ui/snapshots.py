@@ -25,8 +25,8 @@ from rag_core.errors import RagError, SnapshotError
 from rag_core.index.snapshot import SnapshotInfo
 from ui.i18n import MESSAGES, t, ui_language
 from ui.resources import get_collections
+from ui.streamlit_texts import file_uploader
 from ui.text import escape_markdown
-from ui.uploader import file_uploader
 
 TOGGLE_KEY = "snapshots_open"
 IMPORTED_KEY = "snapshot_imported"

@@ -4,7 +4,7 @@ In a ko-KR browser the delete picker said "Choose options" and offered "Select a
 file uploader said "Upload", "200MB per file", "Drag and drop files here" and refused a
 file with "application/... files are not allowed." or "File must be 200.0MB or smaller.".
 Streamlit 1.67 has no parameter or locale for the uploader's texts
-(streamlit/streamlit#13500): ``ui.uploader`` replaces them with a stylesheet, so these
+(streamlit/streamlit#13500): ``ui.streamlit_texts`` replaces them with a stylesheet, so these
 tests read both the page's text (Streamlit's English must be gone) and the generated
 content drawn in its place (ours must be there).
 """
@@ -132,6 +132,13 @@ def test_a_file_dragged_over_the_uploader_is_asked_for_in_korean(
     assert korean_documents.dragging_note == '"여기에 놓으세요"'
 
 
+def test_the_pages_own_streamlit_texts_are_korean(korean_documents: KoreanDocuments):
+    page = korean_documents.page
+    link = "[data-testid='stSkipToContent']"  # shown when the keyboard reaches it
+    assert after(page, link) == '"본문으로 건너뛰기"'
+    assert page.eval_on_selector(link, "e => getComputedStyle(e).fontSize") == "0px"
+
+
 def test_a_file_of_another_type_is_refused_in_korean_at_once(korean_documents: KoreanDocuments):
     page = korean_documents.page
     expect(page.get_by_text("memo.docx: 지원하지 않는 파일 형식입니다")).to_have_count(1)
@@ -151,6 +158,7 @@ def test_the_english_page_keeps_streamlits_own_texts(
         expect(uploader.locator(f"{DROPZONE} button")).to_contain_text("Upload")
         expect(uploader).to_contain_text("200MB per file")
         assert after(page, BUTTON_LABEL) == "none"
+        assert after(page, "[data-testid='stSkipToContent']") == "none"
     finally:
         context.close()
 

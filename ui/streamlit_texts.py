@@ -1,12 +1,15 @@
-"""``st.file_uploader`` with its drop zone's texts in the UI language.
+"""Streamlit's own texts in the UI language: the file uploader's, the page's "Stop".
 
-Streamlit 1.67 writes the drop zone's texts itself, in English and with no parameter or
-locale setting for them (streamlit/streamlit#13500): the "Upload" button, "200MB per
-file • PDF, ...", "Drag and drop files here" while a file is dragged over it, and the
-English reason of a refused file (its chip's hover tooltip). In any other UI language
-:func:`file_uploader` adds a stylesheet scoped to that one uploader (its
-``st-key-<key>`` class) that takes those texts out of the page (``display: none``) and
-shows ours in their place as generated content (CSS ``content``). Only our own fixed
+Streamlit 1.67 writes some texts itself, in English and with no parameter or locale
+setting for them (streamlit/streamlit#13500). In the file uploader's drop zone: the
+"Upload" button, "200MB per file • PDF, ...", "Drag and drop files here" while a file is
+dragged over it, and the English reason of a refused file (its chip's hover tooltip). On
+every page: the "Stop" button shown at the top while the page runs, and the keyboard's
+"Skip to main content" link. In any other UI language :func:`file_uploader` adds a
+stylesheet scoped to that one uploader (its ``st-key-<key>`` class), and
+:func:`render_page_texts` one for the page, that take those texts out of the page
+(``display: none``) and show ours in their place as generated content (CSS
+``content``). Only our own fixed
 texts and numbers reach the stylesheet, written as CSS strings with every character that
 could end one escaped; no HTML is rendered and no script runs (``st.html`` with a style
 element only, which Streamlit puts in its event container without taking space).
@@ -25,6 +28,8 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from ui.i18n import t, ui_language
 
 DROPZONE = '[data-testid="stFileUploaderDropzone"]'
+STATUS_STOP = '[data-testid="stStatusWidget"] button'
+SKIP_LINK = '[data-testid="stSkipToContent"]'
 INSTRUCTIONS = '[data-testid="stFileUploaderDropzoneInstructions"]'
 CHIP = '[data-testid="stFileChip"]'
 
@@ -128,3 +133,26 @@ def file_uploader(
         key=key,
         help=help,
     )
+
+
+def page_css() -> str:
+    """The stylesheet that replaces the page's own English texts ("Stop", the skip link).
+
+    Returns:
+        A ``<style>`` element.
+    """
+    rules = [
+        f"{STATUS_STOP} {{ font-size: 0; }}",  # the label is the button's own text node
+        f"{STATUS_STOP}::after {{ content: {css_string(t('streamlit.stop'))};"
+        " font-size: 0.875rem; }",
+        f"{SKIP_LINK} {{ font-size: 0; }}",
+        f"{SKIP_LINK}::after {{ content: {css_string(t('streamlit.skip_link'))};"
+        " font-size: 1rem; }",
+    ]
+    return "<style>\n" + "\n".join(rules) + "\n</style>"
+
+
+def render_page_texts() -> None:
+    """Draw :func:`page_css` when the UI language is not English (call once per page run)."""
+    if ui_language() != "en":
+        st.html(page_css())

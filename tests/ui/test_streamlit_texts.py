@@ -1,4 +1,4 @@
-"""The uploader's stylesheet (``ui.uploader``): our texts as CSS strings that stay strings."""
+"""Streamlit's own texts replaced by stylesheets (``ui.streamlit_texts``): strings stay strings."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from ui import uploader
-from ui.uploader import css_string, uploader_css
+from ui import streamlit_texts
+from ui.streamlit_texts import css_string, page_css, uploader_css
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def test_the_stylesheet_is_scoped_to_one_uploader_and_names_the_limit(monkeypatc
         "upload.too_large": "{size}MB보다 커서 올리지 않았습니다",
         "upload.refused": "올리지 않았습니다: {types} 파일만, 파일당 최대 {size}MB",
     }
-    monkeypatch.setattr(uploader, "t", lambda key, **v: texts[key].format(**v))
+    monkeypatch.setattr(streamlit_texts, "t", lambda key, **v: texts[key].format(**v))
     css = uploader_css("snapshot_file", ["zip"], 50, check_types=True)
     assert css.startswith("<style>") and css.endswith("</style>")
     assert css.count("<") == 2  # the element's own tags only
@@ -46,3 +46,11 @@ def test_the_stylesheet_is_scoped_to_one_uploader_and_names_the_limit(monkeypatc
     assert '"올리지 않았습니다: ZIP 파일만, 파일당 최대 50MB"' in css
     unchecked = uploader_css("uploader", ["pdf", "txt"], 200, check_types=False)
     assert '"200MB보다 커서 올리지 않았습니다"' in unchecked  # only the size can refuse
+
+
+def test_the_page_stylesheet_replaces_stop_and_the_skip_link(monkeypatch):
+    texts = {"streamlit.stop": "중지", "streamlit.skip_link": "본문으로 건너뛰기"}
+    monkeypatch.setattr(streamlit_texts, "t", lambda key, **v: texts[key])
+    css = page_css()
+    assert '[data-testid="stStatusWidget"] button::after { content: "중지";' in css
+    assert '[data-testid="stSkipToContent"]::after { content: "본문으로 건너뛰기";' in css
