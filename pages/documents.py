@@ -26,8 +26,8 @@ from ui.resources import get_engine, get_ingest_queue, get_knowledge_base, get_s
 from ui.routing import require_router
 from ui.sidebar import render_sidebar
 from ui.snapshots import render_snapshot_panel
-from ui.text import escape_markdown
 from ui.streamlit_texts import file_uploader
+from ui.text import escape_markdown
 
 require_router()
 

@@ -15,8 +15,8 @@ from ui.i18n import t
 from ui.resources import get_knowledge_base, get_settings
 from ui.routing import require_router
 from ui.sidebar import render_sidebar
-from ui.text import escape_markdown
 from ui.streamlit_texts import file_uploader
+from ui.text import escape_markdown
 
 require_router()
 
