@@ -166,6 +166,7 @@ def render_model_switch(
             choices,
             format_func=lambda c: t("model.other") if c == OTHER else c,
             key="model_switch_pick",
+            placeholder=t("widget.choose_one"),  # shown while a person types to filter
         )
         model = picked
         if picked == OTHER:
