@@ -292,23 +292,26 @@ def render_model_stage(settings: Settings) -> None:
     """Say that the embedding model is being prepared, until the warm-up is done.
 
     Drawn at once (the warm-up itself runs on its own thread, :func:`ui.resources.get_warmup`),
-    refreshed every ``POLL_S`` seconds; when the model is ready the page reruns without it.
-    A failed warm-up is named here; the first use of the model reports it again.
+    refreshed every ``POLL_S`` seconds. When the model is ready the notice is replaced by
+    nothing in place, without a rerun of the whole page: a full rerun at that moment moved
+    every element below it (the uploader included) while a file dropped during the warm-up
+    was still uploading, and the file was lost (seen in a loaded test run). A failed
+    warm-up is named here; the first use of the model reports it again.
 
     Args:
         settings: the configured settings.
     """
     warmup = get_warmup(settings)
-    if warmup.ready:
-        if warmup.error is not None:
-            st.warning(t("docs.model_failed", error=escape_markdown(str(warmup.error))))
-        return
 
     def stage() -> None:
-        if warmup.ready:
-            st.rerun()
-        st.info(t("docs.model_preparing"), icon="⏳")
+        if not warmup.ready:
+            st.info(t("docs.model_preparing"), icon="⏳")
+        elif warmup.error is not None:
+            st.warning(t("docs.model_failed", error=escape_markdown(str(warmup.error))))
 
+    if warmup.ready:
+        stage()
+        return
     st.fragment(stage, run_every=POLL_S)()
 
 
