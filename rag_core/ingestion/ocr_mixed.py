@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rag_core.language import hangul_share
+
 LATIN = re.compile(r"[A-Za-z]")
 LATIN_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+#\-]*$")
 MIN_PAGE_HANGUL_SHARE = 0.2
@@ -37,10 +39,9 @@ PARTICLES = frozenset(
     | {"들의", "이라", "이라는", "으로는", "으로도", "에서는", "에서도", "에게는"}
     | {"까지는", "부터는", "이라고", "이라면"}
 )
-"""Korean particles (josa) and copula endings that follow a noun, as in "CTAN에",
-"LaTeX으로", "Argon2id로" (from the Standard Korean Language Dictionary's list of josa,
-the ones that follow Latin terms in technical text). A "kor" reading that ends otherwise is
-not trusted to split a Latin word."""
+"""Korean particles (josa) and copula forms that follow a noun, as in "CTAN에",
+"LaTeX으로", "Argon2id로": a hand-picked list of the common ones, single and combined. A
+"kor" reading that ends otherwise is not trusted to split a Latin word."""
 
 
 def _is_syllable(char: str) -> bool:
@@ -61,14 +62,6 @@ class Word:
     top: int
     right: int
     bottom: int
-
-
-def hangul_syllable_share(words: list[Word]) -> float:
-    """Hangul syllables / letters over ``words`` (0.0 without letters)."""
-    letters = [c for w in words for c in w.text if c.isalpha()]
-    if not letters:
-        return 0.0
-    return sum(_is_syllable(c) for c in letters) / len(letters)
 
 
 def _stack(image: Any, boxes: list[tuple[int, int, int, int]]) -> tuple[Any, list[tuple[int, int]]]:
@@ -148,7 +141,7 @@ def reread_latin_words(
         ``words`` with the repaired texts (same boxes, same order); unchanged when the page
         has less than :data:`MIN_PAGE_HANGUL_SHARE` Hangul or no word with a Latin letter.
     """
-    if hangul_syllable_share(words) < MIN_PAGE_HANGUL_SHARE:
+    if hangul_share(" ".join(w.text for w in words)) < MIN_PAGE_HANGUL_SHARE:
         return words
     targets = [i for i, w in enumerate(words) if LATIN.search(w.text) and w.right > w.left]
     if not targets:

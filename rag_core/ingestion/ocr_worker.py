@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from rag_core.ingestion.worker import MEMORY_LIMIT_BYTES, limit_memory
+from rag_core.language import hangul_share
 
 logger = logging.getLogger(__name__)
 
@@ -99,21 +100,6 @@ def is_blank(image: Any) -> bool:
         return True
     ink = sum(image.histogram()[:BLANK_LEVEL])
     return ink <= MAX_BLANK_INK_SHARE * image.width * image.height
-
-
-def hangul_share(text: str) -> float:
-    """Share of a text's letters that are Hangul syllables (0.0 for a text without letters).
-
-    Args:
-        text: recognised text.
-
-    Returns:
-        Hangul syllables (U+AC00-U+D7A3) / letters (``str.isalpha``), in [0, 1].
-    """
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return 0.0
-    return sum("\uac00" <= c <= "\ud7a3" for c in letters) / len(letters)
 
 
 def recognise(image: Any, options: dict[str, Any]) -> tuple[str, list[list[Any]]]:

@@ -30,9 +30,9 @@ from rag_core.ingestion.ocr import (
     ocr_text,
     tesseract_problem,
 )
-from rag_core.ingestion.ocr_worker import hangul_share
 from rag_core.ingestion.progress import IngestProgress, IngestResult
 from rag_core.knowledge_base import KnowledgeBase
+from rag_core.language import hangul_share
 from rag_core.sources.page_view import render_cited_page
 from tests.conftest import LSHORT, LSHORT_KO, pdf_pages, settings_for
 from tests.scans import (

@@ -16,10 +16,8 @@ from rag_core.evaluation.ocr import character_error_rate
 from rag_core.ingestion.ocr import OcrOptions, OcrPage, iter_ocr, ocr_text
 from rag_core.ingestion.ocr_mixed import (
     PARTICLES,
-    Word,
     _chars_by_band,
     _particle_start,
-    hangul_syllable_share,
 )
 from tests.scans import ENGLISH_PAGES, KOREAN_PAGES, text_scan
 
@@ -85,8 +83,3 @@ def test_box_lines_are_sorted_into_bands_left_to_right():
     boxes = "에 30 70 40 90 0\nA 10 72 20 88 0\nB 10 12 20 28 0\n"
     bands = [(10, 30), (70, 90)]  # top-origin bands in an image 100 pixels high
     assert _chars_by_band(boxes, 100, bands) == [[("A", 10), ("에", 30)], [("B", 10)]]
-
-
-def test_hangul_share_counts_syllables_among_letters():
-    words = [Word("TeX", 0, 0, 1, 1), Word("배포판", 0, 0, 1, 1), Word("12", 0, 0, 1, 1)]
-    assert hangul_syllable_share(words) == pytest.approx(3 / 6)
