@@ -108,6 +108,14 @@ def default_embeddings() -> Embeddings:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Per-user caches (the ONNX and int8 exports, ``platformdirs.user_cache_dir``) go to a
+    temporary directory: tests write nowhere else, and every run starts as cold as a fresh
+    CI machine. Apps and CLIs the tests start inherit it."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
+
+
 @pytest.fixture(scope="session")
 def embeddings() -> Embeddings:
     """The default embedding model (:func:`default_embeddings`), loaded once per run."""

@@ -86,6 +86,38 @@ class RunningApp:
     data_dir: Path
 
 
+# Apps running now (URL -> process, log), so a failed test's report can show their state.
+_LIVE_APPS: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+LOG_TAIL_CHARS = 12_000
+
+
+def app_state(url: str) -> str:
+    """The app's thread stacks (``py-spy dump``, Python and native frames) and its log's tail."""
+    process, log_path = _LIVE_APPS[url]
+    if process.poll() is not None:
+        stacks = f"exited with {process.returncode}"
+    else:
+        try:
+            dumped = subprocess.run(
+                [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "dump", "--native", "--pid", str(process.pid)],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            stacks = dumped.stdout + dumped.stderr
+        except (OSError, subprocess.SubprocessError) as exc:
+            stacks = f"no stacks (py-spy: {exc})"
+    return stacks + "\n--- log ---\n" + log_path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """A failed or erroring browser test carries the state of every app that runs now."""
+    report = yield
+    if report.failed and _LIVE_APPS:
+        for url in list(_LIVE_APPS):
+            report.sections.append((f"app {url}: stacks and log", app_state(url)))
+    return report
+
+
 @contextmanager
 def serve_app(data_dir: Path, ollama: FakeOllamaServer, **env: str) -> Iterator[str]:
     """``streamlit run app.py`` on a free port with ``data_dir``, ``ollama`` and ``env``; its URL."""
@@ -115,12 +147,20 @@ def serve_app(data_dir: Path, ollama: FakeOllamaServer, **env: str) -> Iterator[
         process.kill()
         log.close()
         raise RuntimeError("streamlit did not start: " + (data_dir / "streamlit.log").read_text())
+    _LIVE_APPS[url] = (process, data_dir / "streamlit.log")
     try:
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=20)
-        log.close()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            state = app_state(url)
+            process.kill()
+            raise RuntimeError(f"the app did not stop on SIGTERM in 20 s:\n{state}") from None
+        finally:
+            _LIVE_APPS.pop(url, None)
+            log.close()
 
 
 @pytest.fixture(scope="session")
