@@ -16,6 +16,7 @@ import contextlib
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -47,10 +48,19 @@ def store_unavailable(exc: Exception) -> StoreUnavailableError:
     return StoreUnavailableError(f"the Chroma store stopped answering: {exc}")
 
 
+_OPEN_LOCK = threading.Lock()
+"""Serialises opening embedded clients: chromadb 1.5's ``SharedSystemClient`` creates the
+one system per path with an unguarded check-then-set, so threads opening the same new path
+at once each start a system on the same files, and all of them failed when four tried
+(tests/rag_core/index/test_chroma_modes.py)."""
+
+
 def build_chroma_client(path: Path, url: str = "") -> chromadb.ClientAPI:
     """Open the Chroma client: embedded on disk at ``path``, or a Chroma server at ``url``.
 
-    Telemetry is off in both modes. A server is started with
+    Telemetry is off in both modes. Embedded clients of one path share one system (one
+    per process, chromadb's ``SharedSystemClient``), opened one thread at a time
+    (:data:`_OPEN_LOCK`). A server is started with
     ``chroma run --path DIR --host 127.0.0.1 --port 8000`` (shipped with chromadb,
     https://docs.trychroma.com/docs/run-chroma/client-server).
 
@@ -64,7 +74,8 @@ def build_chroma_client(path: Path, url: str = "") -> chromadb.ClientAPI:
     settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if not url:
         path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=settings)
+        with _OPEN_LOCK:
+            return chromadb.PersistentClient(path=str(path), settings=settings)
     parsed = urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise StoreUnavailableError(f"RAG_CHROMA_URL must look like http://HOST:PORT, not {url!r}")

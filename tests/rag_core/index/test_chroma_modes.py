@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from rag_core.errors import CollectionDeletedError, StoreUnavailableError
 from rag_core.generation.chain import build_rag_chain
 from rag_core.generation.respond import answer_question
 from rag_core.index.collections import delete_collection, list_collections
+from rag_core.index.vector_store import build_chroma_client
 from rag_core.knowledge_base import KnowledgeBase
 from rag_core.llm.ollama import build_chat_model
 from tests.conftest import LSHORT, pdf_pages, settings_for
@@ -164,3 +166,27 @@ def test_reserved_collection_names_are_refused(tmp_path: Path):
     for name in ("papers.registry", "papers-reindex"):
         with pytest.raises(ValueError, match="reserved"):
             settings_for(tmp_path, collection=name)
+
+
+def test_threads_opening_a_new_store_at_once_share_one_system(tmp_path: Path):
+    # the app's page, ingest worker, warm-up and folder sync may open a store at once
+    path = tmp_path / "chroma"
+    start = threading.Barrier(4)
+    clients: list[object] = []
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            clients.append(build_chroma_client(path))
+        except Exception as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and len(clients) == 4
+    assert len({id(client._server) for client in clients}) == 1  # one system for the path
+    assert clients[0].get_or_create_collection("docs").count() == 0
