@@ -626,6 +626,13 @@ class JobQueue:
             except RagError as exc:
                 self._finish(job_id, pqid, FAILED, error=exc)
                 continue
+            except Exception as exc:  # the store's own error: this file fails, the worker lives
+                logger.exception(
+                    "opening collection %s for %s failed", record.collection, record.name
+                )
+                error = RagError(f"{record.name}: the collection could not be opened ({exc})")
+                self._finish(job_id, pqid, FAILED, error=error)
+                continue
             password = self._passwords.get(job_id)
             stream = pool.submit(kb.pipeline.open_stream, record.name, data, password)
             return _Prepared(record, pqid, data, kb, stream)

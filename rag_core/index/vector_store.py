@@ -69,13 +69,19 @@ def build_chroma_client(path: Path, url: str = "") -> chromadb.ClientAPI:
         url: e.g. "http://127.0.0.1:8000" or "https://chroma.example:443".
 
     Raises:
-        StoreUnavailableError: the URL is malformed or no Chroma server answers there.
+        StoreUnavailableError: the local store cannot be opened (a damaged or unreadable
+            ``chroma.sqlite3``), or the URL is malformed or no Chroma server answers there.
     """
     settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if not url:
         path.mkdir(parents=True, exist_ok=True)
         with _OPEN_LOCK:
-            return chromadb.PersistentClient(path=str(path), settings=settings)
+            try:
+                return chromadb.PersistentClient(path=str(path), settings=settings)
+            except Exception as exc:  # chromadb raises ValueError, RuntimeError, its own errors
+                raise StoreUnavailableError(
+                    f"cannot open the local store in {path}: {exc}"
+                ) from exc
     parsed = urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise StoreUnavailableError(f"RAG_CHROMA_URL must look like http://HOST:PORT, not {url!r}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import REPO
@@ -40,6 +40,23 @@ NO_CHROMIUM = (
 # Assertions wait as long as actions: a cold CI machine loads the embedding model and
 # embeds a chapter before the first "indexed" message appears.
 expect.set_options(timeout=120_000)
+
+
+def switch_on(container: Locator, label: str, tries: int = 3) -> None:
+    """Click the toggle ``label`` in ``container`` until it shows as on.
+
+    A click that lands while the page is still being rebuilt after an answer can be undone
+    by that rebuild (seen in a cold test run); a person clicks again, and so does this.
+    """
+    switch = container.get_by_role("switch", name=label)
+    for attempt in range(tries):
+        container.get_by_text(label).click()
+        try:
+            expect(switch).to_be_checked(timeout=15_000)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import RunningApp
+from tests.browser.conftest import RunningApp, switch_on
 from tests.conftest import LSHORT, pdf_pages
 
 QUESTION = "When did Knuth start writing TeX?"
@@ -48,7 +48,7 @@ def test_upload_ask_open_the_page_refresh_and_export(page: Page, running_app: Ru
     first.locator("summary").click()
     expect(first).to_contain_text("Knuth started writing")
 
-    first.get_by_text("Show on the page").click()
+    switch_on(first, "Show on the page")
     image = first.locator("[data-testid='stImage'] img")
     expect(image).to_be_visible()
     assert image.evaluate("img => img.naturalWidth") > 500

@@ -29,7 +29,7 @@ from pypdf.generic import (
 )
 
 from rag_core.ingestion.loaders import page_label
-from tests.browser.conftest import Listener, RunningApp
+from tests.browser.conftest import Listener, RunningApp, switch_on
 from tests.conftest import text_pdf
 
 ASK = "Ask a question about your documents"
@@ -173,7 +173,7 @@ def test_every_untrusted_text_renders_inert(
         sources.nth(index).locator("summary").click()
     expect(answer).to_contain_text("<img src=")  # the passage, as text
     labelled = sources.filter(has_text="labels.pdf").first
-    labelled.get_by_text("Show on the page").click()
+    switch_on(labelled, "Show on the page")
     caption = labelled.locator("[data-testid='stImageCaption'], [data-testid='caption']")
     expect(labelled.locator("[data-testid='stImage'] img")).to_be_visible()
     expect(caption.first).to_contain_text("printed")

@@ -157,6 +157,32 @@ def test_a_restarted_queue_takes_up_what_a_dead_worker_left(tmp_path: Path, embe
     assert not spool(data_dir) and restarted.job_queue().unfinished() == 0
 
 
+def test_a_store_that_fails_to_open_fails_its_file_and_the_worker_goes_on(
+    tmp_path: Path, embeddings
+):
+    settings = settings_for(tmp_path / "data")
+    engine = Engine(settings, embeddings)
+    queue = engine.job_queue()
+    opened = queue.open_kb
+    failures = ["broken"]
+
+    def open_kb(collection: str) -> KnowledgeBase:
+        # in the worker, a chromadb error of its own (not a RagError), once
+        if failures and threading.current_thread().name == "ingest-queue":
+            raise ValueError(f"Could not connect to tenant ({failures.pop()})")
+        return opened(collection)
+
+    queue.open_kb = open_kb  # type: ignore[method-assign]
+    first = queue.submit("documents", "a", "a.txt", b"Walruses live in the Arctic.")
+    second = queue.submit("documents", "b", "b.txt", b"Penguins live in Antarctica.")
+    assert queue.wait([first.id, second.id], timeout_s=120)
+    first, second = queue.get(first.id), queue.get(second.id)
+    assert first.status == FAILED and "a.txt: the collection could not be opened" in first.reason
+    assert "Could not connect to tenant" in first.reason
+    assert second.status == DONE
+    assert [d.name for d in engine.documents()] == ["b.txt"]
+
+
 def test_a_job_recorded_without_its_queue_item_is_repaired(tmp_path: Path, embeddings):
     """Killed between the record and the queue item: the spool is queued again."""
     settings = settings_for(tmp_path / "data")
