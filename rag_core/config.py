@@ -8,6 +8,7 @@ https://docs.pydantic.dev/latest/concepts/pydantic_settings/.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -55,6 +56,18 @@ def check_collection_name(name: str) -> str:
     if VECTORS_MARK in name:
         raise ValueError(f"collection names with {VECTORS_MARK!r} in them are reserved")
     return name
+
+
+def child_env() -> dict[str, str]:
+    """Environment of a ``python -m rag_core...`` child process.
+
+    Ours, with this package importable whatever the working directory (``PYTHONPATH``
+    gets the repository root).
+    """
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def default_data_dir() -> Path:

@@ -28,9 +28,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from rag_core.config import child_env
 from rag_core.errors import DocumentError, PasswordRequiredError, WrongPasswordError
 from rag_core.ingestion.pdf_headings import LineFonts, read_outline, read_title
 from rag_core.ingestion.pdf_ink import ink_kind
@@ -198,7 +198,7 @@ def run_child(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env={**_child_env(), **(env or {})},
+        env={**child_env(), **(env or {})},
     )
     messages: queue.Queue[Any] = queue.Queue()
     finished = threading.Event()
@@ -224,14 +224,6 @@ def run_child(
         if child.poll() is None:
             child.kill()
         child.wait(timeout=5)
-
-
-def _child_env() -> dict[str, str]:
-    """Environment of the child: ours, with this package importable whatever the cwd."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return env
 
 
 def _feed(child: subprocess.Popen[bytes], data: list[bytes]) -> None:

@@ -39,6 +39,15 @@ def _export_key(model_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def export_dir(model_dir: Path, cache_dir: Path) -> Path:
+    """The cache folder of ``model_dir``'s exports: ``<cache_dir>/<name>-<key>``.
+
+    The key changes with the model's files and the export recipe
+    (:data:`ONNX_EXPORT_VERSION`).
+    """
+    return cache_dir / f"{model_dir.name}-{_export_key(model_dir)}"
+
+
 def ensure_onnx_model(model_dir: Path, cache_dir: Path, *, quantized: bool) -> Path:
     """Return the cached ONNX graph of ``model_dir``, exporting it the first time.
 
@@ -56,7 +65,7 @@ def ensure_onnx_model(model_dir: Path, cache_dir: Path, *, quantized: bool) -> P
     Returns:
         Path of ``model.onnx`` or ``model-int8.onnx`` in the cache.
     """
-    target_dir = cache_dir / f"{model_dir.name}-{_export_key(model_dir)}"
+    target_dir = export_dir(model_dir, cache_dir)
     fp32 = target_dir / "model.onnx"
     int8 = target_dir / "model-int8.onnx"
     wanted = int8 if quantized else fp32

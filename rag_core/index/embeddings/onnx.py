@@ -5,13 +5,25 @@ like sentence-transformers; it runs the exported graph with ONNX Runtime, or the
 model with OpenVINO (:mod:`rag_core.index.embeddings.openvino`). The fp32 graph is exported
 once with ``torch.onnx.export``; the int8 one quantises its MatMul weights per channel
 (``onnxruntime.quantization.quantize_dynamic``).
+
+**The first start prepares the files in a child process** (:func:`prepare_in_child`,
+``python -m rag_core.index.embeddings.onnx``): exporting with torch and quantising with
+NNCF (calibration included) take about a minute on 2 cores, mostly Python that holds the
+GIL, and leave torch's and NNCF's memory behind. In the app's process that minute made the
+pages slow to load; in a child the app only loads the finished files. A failed child is
+reported with its last line of output.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -19,9 +31,16 @@ from typing import Any, Literal
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from rag_core.index.embeddings.export import ONNX_INPUTS, ensure_onnx_model
+from rag_core.config import child_env
+from rag_core.index.embeddings.export import ONNX_INPUTS, ensure_onnx_model, export_dir
 
 logger = logging.getLogger(__name__)
+
+PREPARE_TIMEOUT_S = 1800.0
+"""Seconds the child may take to export and quantise (about 60 s on 2 cores here)."""
+IN_CHILD_ENV = "RAG_EMBEDDINGS_PREPARING"
+"""Set in the child: it prepares in its own process instead of starting another child."""
+OUTPUT_TAIL_CHARS = 4000
 
 
 class OnnxEmbeddings(Embeddings):
@@ -59,6 +78,7 @@ class OnnxEmbeddings(Embeddings):
         from transformers import AutoTokenizer
 
         _check_mean_pooling(model_dir)
+        prepare_in_child(model_dir, cache_dir, quantized=quantized, runtime=runtime)
         self.model_dir = model_dir
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
@@ -159,6 +179,101 @@ class OnnxEmbeddings(Embeddings):
         return self._encode([text], pool=False)[0].tolist()
 
 
+def prepared_file(model_dir: Path, cache_dir: Path, *, quantized: bool, runtime: str) -> Path:
+    """The cached file a backend loads, whose presence means it is prepared.
+
+    ``model.onnx``, ``model-int8.onnx`` or, for OpenVINO, ``model-ov-int8.xml`` (renamed
+    into place after the ``.bin`` of its weights).
+    """
+    if runtime == "openvino":
+        name = "model-ov-int8.xml"
+    else:
+        name = "model-int8.onnx" if quantized else "model.onnx"
+    return export_dir(model_dir, cache_dir) / name
+
+
+def prepare_in_child(
+    model_dir: Path,
+    cache_dir: Path,
+    *,
+    quantized: bool,
+    runtime: str,
+    timeout_s: float = PREPARE_TIMEOUT_S,
+) -> None:
+    """Export and quantise ``model_dir`` for a backend in a child process, once.
+
+    Does nothing when the backend's file (:func:`prepared_file`) is cached, or inside the
+    child itself. The child builds the same :class:`OnnxEmbeddings`, which writes the files
+    under the export lock (:func:`~rag_core.index.embeddings.export.ensure_onnx_model`,
+    :func:`~rag_core.index.embeddings.openvino.ensure_openvino_int8`); for OpenVINO it also
+    leaves the compiled model in OpenVINO's cache.
+
+    Args:
+        model_dir: local sentence-transformers model directory.
+        cache_dir: the export cache.
+        quantized: the int8 graph.
+        runtime: "onnxruntime" or "openvino".
+        timeout_s: seconds before the child is killed.
+
+    Raises:
+        RuntimeError: the child failed (the message ends with its last line of output,
+            the log has more) or timed out.
+    """
+    if (
+        os.environ.get(IN_CHILD_ENV)
+        or prepared_file(model_dir, cache_dir, quantized=quantized, runtime=runtime).is_file()
+    ):
+        return
+    args = [sys.executable, "-m", __name__, str(model_dir), str(cache_dir), "--runtime", runtime]
+    if quantized:
+        args.append("--quantized")
+    logger.info("preparing %s for %s in a child process (once)", model_dir.name, runtime)
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            args,
+            env={**child_env(), IN_CHILD_ENV: "1"},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(
+            f"preparing the embedding model took over {timeout_s:.0f} s and was stopped"
+        ) from exc
+    if done.returncode != 0:
+        output = (done.stdout + done.stderr)[-OUTPUT_TAIL_CHARS:]
+        logger.warning("preparing %s failed; its output ends:\n%s", model_dir.name, output)
+        lines = [line for line in output.splitlines() if line.strip()]
+        raise RuntimeError(
+            f"preparing the embedding model failed (exit code {done.returncode}): "
+            + (lines[-1] if lines else "no output")
+        )
+    logger.info("prepared %s in %.1f s", model_dir.name, time.perf_counter() - started)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The child of :func:`prepare_in_child`: build the backend once, which prepares it."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("cache_dir", type=Path)
+    parser.add_argument("--runtime", choices=("onnxruntime", "openvino"), required=True)
+    parser.add_argument("--quantized", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    os.environ[IN_CHILD_ENV] = "1"
+    OnnxEmbeddings(
+        args.model_dir,
+        quantized=args.quantized,
+        batch_size=8,
+        cache_dir=args.cache_dir,
+        runtime=args.runtime,
+    )
+    return 0
+
+
 def _check_mean_pooling(model_dir: Path) -> None:
     pooling = model_dir / "1_Pooling" / "config.json"
     if pooling.is_file():
@@ -177,3 +292,7 @@ def _max_seq_length(model_dir: Path, tokenizer: Any) -> int:
         if value:
             return int(value)
     return int(min(tokenizer.model_max_length, 512))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

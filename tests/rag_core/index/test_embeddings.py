@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -15,9 +16,11 @@ from rag_core.index.embeddings import (
     build_embeddings,
     embedding_dimension,
     embedding_identity,
+    export,
     resolve_model_path,
 )
 from rag_core.index.embeddings.export import ensure_onnx_model
+from rag_core.index.embeddings.onnx import prepare_in_child, prepared_file
 
 SENTENCES = [
     "Knuth started writing the TeX typesetting engine in 1977.",
@@ -125,3 +128,33 @@ def test_backend_setting_and_unknown_backend(monkeypatch: pytest.MonkeyPatch) ->
     assert build_settings().embedding_backend == "onnx-int8"
     with pytest.raises(ValueError, match="unknown embedding backend"):
         build_embeddings("all-MiniLM-L6-v2", backend="cuda")  # type: ignore[arg-type]
+
+
+def test_a_cold_cache_is_prepared_in_a_child_process(tmp_path: Path, monkeypatch) -> None:
+    def in_this_process(*args: object) -> None:
+        raise AssertionError("exported in the calling process")
+
+    monkeypatch.setattr(export, "_export_fp32", in_this_process)
+    model = build_embeddings("all-MiniLM-L6-v2", backend="onnx", cache_dir=tmp_path)
+    model_dir = Path(resolve_model_path("all-MiniLM-L6-v2"))
+    assert prepared_file(model_dir, tmp_path, quantized=False, runtime="onnxruntime").is_file()
+    assert len(model.embed_query("walruses")) == 384
+
+
+def test_a_failed_or_slow_preparation_is_reported(tmp_path: Path) -> None:
+    broken = tmp_path / "broken-model"
+    shutil.copytree(resolve_model_path("all-MiniLM-L6-v2"), broken)
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(
+        RuntimeError, match=r"failed \(exit code \d+\): OSError: .*config\.json.* not a valid JSON"
+    ):
+        prepare_in_child(broken, tmp_path / "cache", quantized=False, runtime="onnxruntime")
+    assert not prepared_file(
+        broken, tmp_path / "cache", quantized=False, runtime="onnxruntime"
+    ).exists()
+
+    model_dir = Path(resolve_model_path("all-MiniLM-L6-v2"))
+    with pytest.raises(RuntimeError, match=r"took over 1 s and was stopped"):
+        prepare_in_child(
+            model_dir, tmp_path / "slow", quantized=False, runtime="onnxruntime", timeout_s=1
+        )
