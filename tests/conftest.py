@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -32,6 +35,22 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 # backend rather than "auto" (which would measure the CPU at hand in every fresh data
 # directory); the automatic choice has its own tests (test_embedding_choice.py).
 os.environ.setdefault("RAG_EMBEDDING_BACKEND", "openvino-int8")
+
+
+def process_stacks(pid: int) -> str:
+    """Every thread's stack in process ``pid``, Python and native frames (``py-spy dump``).
+
+    For the report of a test whose child process hangs; py-spy's error if it cannot.
+    """
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    try:
+        dumped = subprocess.run(
+            [spy, "dump", "--native", "--pid", str(pid)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"no stacks (py-spy: {exc})"
+    return dumped.stdout + dumped.stderr
 
 
 def pdf_pages(source: Path, first: int, last: int) -> bytes:

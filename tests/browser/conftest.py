@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.conftest import REPO
+from tests.conftest import REPO, process_stacks
 from tests.ollama_server import FakeOllamaServer
 
 CHROMIUM_ARGS = [
@@ -114,14 +114,7 @@ def app_state(url: str) -> str:
     if process.poll() is not None:
         stacks = f"exited with {process.returncode}"
     else:
-        try:
-            dumped = subprocess.run(
-                [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "dump", "--native", "--pid", str(process.pid)],
-                capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-            stacks = dumped.stdout + dumped.stderr
-        except (OSError, subprocess.SubprocessError) as exc:
-            stacks = f"no stacks (py-spy: {exc})"
+        stacks = process_stacks(process.pid)
     return stacks + "\n--- log ---\n" + log_path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
 
 

@@ -12,7 +12,9 @@ import threading
 import time
 from pathlib import Path
 
-from tests.conftest import LSHORT, REPO, pdf_pages
+import pytest
+
+from tests.conftest import LSHORT, REPO, pdf_pages, process_stacks
 from tests.e2e.test_cli import run_cli
 
 
@@ -103,7 +105,11 @@ def test_watch_syncs_a_new_file_and_stops_on_ctrl_c(tmp_path: Path):
         statuses = {i["name"]: i["status"] for i in second["items"]}
         assert statuses == {"a.txt": "unchanged", "sub/b.md": "indexed"}
         proc.send_signal(signal.SIGINT)  # Ctrl-C
-        assert proc.wait(timeout=60) == 0
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("sync --watch did not stop on Ctrl-C:\n" + process_stacks(proc.pid))
+        assert code == 0
         assert notes.get(timeout=10).startswith("stopped")
     finally:
         if proc.poll() is None:
