@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -29,6 +30,12 @@ QA_SAMPLE = DATA / "qa_sample.jsonl"
 QA_DEV = DATA / "qa_dev.jsonl"
 REPO = Path(__file__).resolve().parent.parent
 
+# A run started in the background by a shell without job control inherits SIGINT ignored,
+# and so would every CLI a test starts: then Ctrl-C (the tests' SIGINT) does nothing. A
+# handler (unlike "ignored") is reset to the default when a child starts, so children get
+# Ctrl-C as a user's terminal gives it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 # The retrieval floors and thresholds were set on openvino-int8 vectors: the suite pins that
