@@ -25,6 +25,11 @@ ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 """Input names of the exported graph (:func:`ensure_onnx_model`)."""
 ONNX_EXPORT_VERSION = 1
 """Bump to invalidate cached ONNX exports when the export recipe changes."""
+FP32_FILE = "model.onnx"
+INT8_FILE = "model-int8.onnx"
+OPENVINO_INT8_FILE = "model-ov-int8.xml"
+"""File names in :func:`export_dir`: the fp32 and int8 ONNX graphs, the NNCF int8 OpenVINO
+model (its weights in the ``.bin`` beside it)."""
 
 
 def _export_key(model_dir: Path) -> str:
@@ -66,8 +71,8 @@ def ensure_onnx_model(model_dir: Path, cache_dir: Path, *, quantized: bool) -> P
         Path of ``model.onnx`` or ``model-int8.onnx`` in the cache.
     """
     target_dir = export_dir(model_dir, cache_dir)
-    fp32 = target_dir / "model.onnx"
-    int8 = target_dir / "model-int8.onnx"
+    fp32 = target_dir / FP32_FILE
+    int8 = target_dir / INT8_FILE
     wanted = int8 if quantized else fp32
     if wanted.is_file():
         return wanted

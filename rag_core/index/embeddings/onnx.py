@@ -33,7 +33,14 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag_core.config import child_env
-from rag_core.index.embeddings.export import ONNX_INPUTS, ensure_onnx_model, export_dir
+from rag_core.index.embeddings.export import (
+    FP32_FILE,
+    INT8_FILE,
+    ONNX_INPUTS,
+    OPENVINO_INT8_FILE,
+    ensure_onnx_model,
+    export_dir,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -187,10 +194,8 @@ def prepared_file(model_dir: Path, cache_dir: Path, *, quantized: bool, runtime:
     into place after the ``.bin`` of its weights).
     """
     if runtime == "openvino":
-        name = "model-ov-int8.xml"
-    else:
-        name = "model-int8.onnx" if quantized else "model.onnx"
-    return export_dir(model_dir, cache_dir) / name
+        return export_dir(model_dir, cache_dir) / OPENVINO_INT8_FILE
+    return export_dir(model_dir, cache_dir) / (INT8_FILE if quantized else FP32_FILE)
 
 
 def prepare_in_child(

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import filelock
 import numpy as np
 
-from rag_core.index.embeddings.export import ensure_onnx_model
+from rag_core.index.embeddings.export import OPENVINO_INT8_FILE, ensure_onnx_model
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def ensure_openvino_int8(model_dir: Path, cache_dir: Path, encoder: TokenBatches
         Path of ``model-ov-int8.xml`` (weights beside it in ``.bin``).
     """
     fp32 = ensure_onnx_model(model_dir, cache_dir, quantized=False)
-    target = fp32.with_name("model-ov-int8.xml")
+    target = fp32.with_name(OPENVINO_INT8_FILE)
     if target.is_file():
         return target
     with filelock.FileLock(str(fp32.parent / "export.lock")):
